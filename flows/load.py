@@ -1,0 +1,212 @@
+"""Turn candidate files into warehouse rows: read -> validate -> pseudonymise -> write.
+
+``prepare_logs`` is pure (files in, frames out; no warehouse), so batches can be prepared in
+parallel (Dask); ``write_batch`` is the single writer: one transaction per batch of whole file
+versions, so after a crash the warehouse is exactly as before the batch and a rerun redoes it.
+Replacing a changed file deletes its old rows and quarantine entries and marks the old
+``audit.file_loads`` version ``superseded`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from flows.discover import Candidate
+from flows.pseudonym import pseudonymise
+from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS, FileRejected, read_file
+from flows.validate import validate_penduduk, validate_rekam
+from flows.warehouse import now_utc
+from flows.wilayah import wilayah
+
+LANDING_REKAM_COLUMNS = (
+    "person_id", "jenis_kelamin", "umur", "status_kawin", "kode_desa", "waktu_rekam",
+    "jenis_rekam", "lokasi_rekam", "id_alat", "source_file", "file_sha256", "line_number",
+)
+QUARANTINE_SCHEMA = {"source_file": pl.Utf8, "line_number": pl.Int64, "reason": pl.Utf8,
+                     "detail": pl.Utf8, "file_sha256": pl.Utf8}
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    sha256: str
+    status: str                 # loaded / rejected
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    kind: str = "rekam"
+    log_date: object = None
+    kode_kecamatan: str | None = None
+    bytes: int = 0
+    mtime_ns: int = 0
+    extra_columns: str | None = None
+    replaces: bool = False
+
+
+@dataclass
+class Prepared:
+    files: list[FileOutcome] = field(default_factory=list)
+    rows: pl.DataFrame | None = None          # landing.rekam rows (no NIK, no name)
+    quarantine: pl.DataFrame | None = None
+    validation: list[dict] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> Counter:
+        if self.quarantine is None or self.quarantine.height == 0:
+            return Counter()
+        return Counter(dict(self.quarantine.group_by("reason").len().iter_rows()))
+
+
+def _outcome(c: Candidate, status: str, **kw) -> FileOutcome:
+    return FileOutcome(c.source_file, c.sha256, status, kind=c.kind, log_date=c.log_date,
+                       kode_kecamatan=c.kode_kecamatan, bytes=c.size, mtime_ns=c.mtime_ns,
+                       replaces=c.replaces, **kw)
+
+
+def _rejected(c: Candidate, code: str, message: str) -> FileOutcome:
+    return _outcome(c, "rejected", error=f"{code}: {message}")
+
+
+def prepare_logs(cands: list[Candidate], key: bytes) -> Prepared:
+    """Read and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
+    out = Prepared()
+    frames: list[pl.DataFrame] = []
+    malformed: list[tuple[str, int, str, str, str]] = []
+    readable: list[tuple[Candidate, list[str]]] = []
+    for c in cands:
+        if c.reject:
+            out.files.append(_rejected(c, *c.reject))
+            continue
+        try:
+            res = read_file(c.path, REKAM_COLUMNS)
+        except FileRejected as exc:
+            out.files.append(_rejected(c, exc.code, exc.message))
+            continue
+        frames.append(res.rows.with_columns(
+            source_file=pl.lit(c.source_file), log_date=pl.lit(c.log_date.isoformat()),
+            file_sha256=pl.lit(c.sha256),
+        ))
+        malformed.extend((c.source_file, ln, "malformed_row", d, c.sha256) for ln, d in res.malformed)
+        readable.append((c, res.extra_columns))
+    if frames:
+        batch = pl.concat(frames, how="vertical")
+        validated, out.validation = validate_rekam(batch)
+    else:
+        validated = None
+    q_parts = [pl.DataFrame(malformed, schema=QUARANTINE_SCHEMA, orient="row")]
+    if validated is not None and validated.height:
+        good = validated.filter(pl.col("reason").is_null())
+        bad = validated.filter(pl.col("reason").is_not_null())
+        q_parts.append(bad.select("source_file", "line_number", "reason", "detail", "file_sha256"))
+        out.rows = good.select(
+            pseudonymise(good["nik"], key).alias("person_id"),
+            pl.col("jenis_kelamin_norm").alias("jenis_kelamin"),
+            pl.col("umur").cast(pl.Int16),
+            pl.col("status_kawin_norm").alias("status_kawin"),
+            pl.col("kode_desa_norm").alias("kode_desa"),
+            pl.col("waktu_rekam_ts").alias("waktu_rekam"),
+            pl.col("jenis_rekam_norm").alias("jenis_rekam"),
+            pl.col("lokasi_rekam_norm").alias("lokasi_rekam"),
+            "id_alat", "source_file", "file_sha256",
+            pl.col("line_number").cast(pl.Int32),
+        )
+    out.quarantine = pl.concat(q_parts, how="vertical").sort("source_file", "line_number")
+    loaded_counts = dict(out.rows.group_by("source_file").len().iter_rows()) if out.rows is not None else {}
+    q_counts = dict(out.quarantine.group_by("source_file").len().iter_rows())
+    for c, extra in readable:
+        out.files.append(_outcome(
+            c, "loaded", rows_loaded=loaded_counts.get(c.source_file, 0),
+            rows_quarantined=q_counts.get(c.source_file, 0),
+            extra_columns=",".join(extra) or None,
+        ))
+    return out
+
+
+def prepare_snapshot(c: Candidate) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
+    """Read and validate one population snapshot; any broken rule rejects it whole."""
+    if c.reject:
+        return _rejected(c, *c.reject), None, []
+    try:
+        res = read_file(c.path, PENDUDUK_COLUMNS)
+    except FileRejected as exc:
+        return _rejected(c, exc.code, exc.message), None, []
+    frame, problems, summary = validate_penduduk(res.rows)
+    if res.malformed:
+        lines = ", ".join(str(ln) for ln, _ in res.malformed[:10])
+        problems.insert(0, f"malformed_row: records that are not valid CSV (line {lines})")
+    if problems:
+        return _rejected(c, "snapshot_invalid", "; ".join(problems)), None, summary
+    rows = frame.select(
+        pl.lit(c.log_date).alias("snapshot_date"),
+        pl.col("kode_desa_norm").alias("kode_desa"),
+        *[pl.col(f"{k}_int").alias(k) for k in ("wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")],
+        pl.lit(c.source_file).alias("source_file"), pl.lit(c.sha256).alias("file_sha256"),
+        pl.col("line_number").cast(pl.Int32),
+    )
+    outcome = _outcome(c, "loaded", rows_loaded=rows.height, extra_columns=",".join(res.extra_columns) or None)
+    return outcome, rows, summary
+
+
+def _file_rows(files: list[FileOutcome], run_id: str, loaded_at) -> list[tuple]:
+    return [(f.source_file, f.sha256, f.status, f.rows_loaded, f.rows_quarantined, f.error, loaded_at,
+             f.kind, f.log_date, f.kode_kecamatan, f.bytes, f.mtime_ns, f.extra_columns, run_id, None)
+            for f in files]
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, files: list[FileOutcome],
+                rekam: pl.DataFrame | None = None, penduduk: pl.DataFrame | None = None,
+                quarantine: pl.DataFrame | None = None, validation: list[dict] | None = None) -> None:
+    """Write whole file versions in ONE transaction (replace earlier versions of the same paths)."""
+    if not files:
+        return
+    now = now_utc()
+    paths = pl.DataFrame({"source_file": [f.source_file for f in files]})
+    con.execute("begin transaction")
+    try:
+        con.register("batch_paths", paths)
+        con.execute("""update audit.file_loads set status = 'superseded', superseded_at = ?
+                       where status <> 'superseded' and source_file in (select source_file from batch_paths)""", [now])
+        con.execute("delete from landing.rekam where source_file in (select source_file from batch_paths)")
+        con.execute("delete from landing.penduduk where source_file in (select source_file from batch_paths)")
+        con.execute("delete from audit.quarantine where source_file in (select source_file from batch_paths)")
+        if rekam is not None and rekam.height:
+            con.register("batch_rekam", rekam)
+            cols = ", ".join(LANDING_REKAM_COLUMNS)
+            con.execute(f"insert into landing.rekam ({cols}, run_id) select {cols}, ? from batch_rekam", [run_id])
+            con.unregister("batch_rekam")
+        if penduduk is not None and penduduk.height:
+            con.register("batch_penduduk", penduduk)
+            con.execute("""insert into landing.penduduk
+                           select snapshot_date, kode_desa, wajib_ktp_lk, wajib_ktp_pr, sudah_rekam_lk, sudah_rekam_pr,
+                                  source_file, file_sha256, line_number, ? from batch_penduduk""", [run_id])
+            con.unregister("batch_penduduk")
+        if quarantine is not None and quarantine.height:
+            con.register("batch_quarantine", quarantine)
+            con.execute("""insert into audit.quarantine
+                           select source_file, line_number, reason, detail, file_sha256, ? from batch_quarantine""", [run_id])
+            con.unregister("batch_quarantine")
+        con.executemany("insert into audit.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _file_rows(files, run_id, now))
+        if validation:
+            con.executemany("insert into audit.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(run_id, batch_no, v["suite"], v["reason"], v["expectation_type"], v["column_name"],
+                              v["element_count"], v["unexpected_count"], v["success"], now) for v in validation])
+        con.unregister("batch_paths")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def load_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace landing.wilayah with the shipped region list (279 rows; cheap, every run)."""
+    con.register("ref_wilayah", wilayah())
+    con.execute("begin transaction")
+    con.execute("delete from landing.wilayah")
+    con.execute("insert into landing.wilayah select kode, nama, jenis, kode_kecamatan, kode_bps, nama_bps from ref_wilayah")
+    con.execute("commit")
+    con.unregister("ref_wilayah")

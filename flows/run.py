@@ -1,0 +1,164 @@
+"""The steps of one pipeline run as plain functions (Prefect wiring lives in flows/pipeline.py).
+
+discover -> load snapshots -> load log batches -> build models -> check -> finish -> publish -> report.
+Each step takes explicit inputs and returns plain data; none of them logs a NIK or a name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Iterator
+
+import duckdb
+
+from flows.discover import Candidate, Plan, discover
+from flows.load import FileOutcome, Prepared, load_reference, prepare_logs, prepare_snapshot, write_batch
+from flows.settings import Settings
+from flows.warehouse import build_models, now_utc, run_checks
+
+BATCH_BYTES = 64 * 1024 * 1024   # raw bytes of logs validated and written together
+BATCH_FILES = 4000
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class RunTotals:
+    """What a run did, accumulated over its batches; no personal data."""
+    files: list[FileOutcome] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
+    quarantine_by_kecamatan: Counter = field(default_factory=Counter)
+
+    def add(self, files: list[FileOutcome], prepared: Prepared | None = None) -> None:
+        self.files.extend(files)
+        if prepared is not None and prepared.quarantine is not None and prepared.quarantine.height:
+            self.reasons.update(prepared.reasons)
+            kec = {f.source_file: f.kode_kecamatan or "?" for f in files}
+            for source_file, n in prepared.quarantine.group_by("source_file").len().iter_rows():
+                self.quarantine_by_kecamatan[kec.get(source_file, "?")] += n
+
+    @property
+    def loaded(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "loaded"]
+
+    @property
+    def rejected(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "rejected"]
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, last_date: date,
+              start_date: date | None) -> None:
+    """Record the run; mark runs left 'running' by a crashed process as interrupted."""
+    con.execute("update audit.runs set status = 'interrupted', finished_at = ? where status = 'running'", [now_utc()])
+    con.execute(
+        "insert into audit.runs (run_id, flow, status, start_date, last_date, started_at) values (?, ?, 'running', ?, ?, ?)",
+        [run_id, flow, start_date, last_date, now_utc()],
+    )
+
+
+def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, last_date: date,
+             start_date: date | None = None, kecamatan: list[str] | None = None,
+             force: bool = False) -> Plan:
+    load_reference(con)
+    kec = frozenset(kecamatan) if kecamatan else None
+    return discover(settings.raw_dir, con, last_date, start_date, kec, force)
+
+
+def batches(cands: list[Candidate], max_bytes: int = BATCH_BYTES, max_files: int = BATCH_FILES) -> Iterator[list[Candidate]]:
+    """Group candidates (in path order) into batches of whole files."""
+    batch: list[Candidate] = []
+    size = 0
+    for c in cands:
+        if batch and (size + c.size > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(c)
+        size += c.size
+    if batch:
+        yield batch
+
+
+def load_snapshots(con: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, totals: RunTotals) -> None:
+    for c in plan.snapshots:
+        outcome, rows, summary = prepare_snapshot(c)
+        write_batch(con, run_id, 0, [outcome], penduduk=rows, validation=summary)
+        totals.add([outcome])
+
+
+def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,
+                   totals: RunTotals) -> None:
+    write_batch(con, run_id, batch_no, prepared.files, rekam=prepared.rows,
+                quarantine=prepared.quarantine, validation=prepared.validation)
+    totals.add(prepared.files, prepared)
+
+
+def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> list:
+    build_models(con)
+    return run_checks(con, run_id)
+
+
+def regency_backlog(con: duckdb.DuckDBPyConnection) -> dict | None:
+    row = con.execute("""
+        select as_of_date, sum(wajib_ktp), sum(sudah_rekam), sum(belum_rekam)
+        from mart.backlog_kecamatan
+        where as_of_date = (select max(as_of_date) from mart.backlog_kecamatan)
+        group by as_of_date""").fetchone()
+    if row is None:
+        return None
+    as_of, wajib, sudah, belum = row
+    return {"as_of_date": as_of.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
+            "belum_rekam": int(belum), "pct_rekam": round(100.0 * sudah / wajib, 2) if wajib else None}
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: RunTotals,
+               checks: list, last_date: date) -> dict:
+    """Close the run record and return the run summary (plain, privacy-safe)."""
+    backlog = regency_backlog(con)
+    prev = con.execute("""select belum_rekam, backlog_as_of from audit.runs
+                          where status = 'completed' and belum_rekam is not null and run_id <> ?
+                          order by started_at desc limit 1""", [run_id]).fetchone()
+    missing = [r[0] for r in con.execute(
+        "select kode_kecamatan || ' ' || nama_kecamatan from mart.log_completeness where tanggal = ? and status = 'missing' order by 1",
+        [last_date]).fetchall()]
+    summary = {
+        "run_id": run_id,
+        "last_date": last_date.isoformat(),
+        "files_loaded": len(totals.loaded),
+        "files_rejected": len(totals.rejected),
+        "files_replaced": sum(1 for f in totals.files if f.replaces),
+        "files_unchanged": plan.unchanged,
+        "files_later": plan.later,
+        "rows_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "rekam"),
+        "rows_quarantined": sum(f.rows_quarantined for f in totals.loaded),
+        "quarantine_by_reason": dict(totals.reasons.most_common()),
+        "quarantine_by_kecamatan": dict(sorted(totals.quarantine_by_kecamatan.items())),
+        "rejected_files": [{"source_file": f.source_file, "error": f.error} for f in totals.rejected],
+        "missing_logs_on_last_date": missing,
+        "backlog": backlog,
+        "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
+        "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
+    }
+    con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,
+                   files_unchanged = ?, rows_loaded = ?, rows_quarantined = ?, backlog_as_of = ?, belum_rekam = ?
+                   where run_id = ?""",
+                [now_utc(), summary["files_loaded"], summary["files_rejected"], plan.unchanged,
+                 summary["rows_loaded"], summary["rows_quarantined"],
+                 backlog["as_of_date"] if backlog else None, backlog["belum_rekam"] if backlog else None, run_id])
+    return summary
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+    try:
+        con.execute("update audit.runs set status = 'failed', finished_at = ?, message = ? where run_id = ?",
+                    [now_utc(), message[:500], run_id])
+    except duckdb.Error:
+        pass

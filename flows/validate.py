@@ -1,0 +1,269 @@
+"""Validate rows with Great Expectations (suites in ``expectations/``) and map failures to rows.
+
+In: a Polars frame of read rows (``flows.read``) with ``source_file`` and ``log_date`` columns.
+Out: the same frame with derived, typed columns plus ``reason`` (null for a good row) and
+``detail``; and a per-expectation outcome summary for ``audit.validation_results``.
+GX runs once per batch (many files at once) on the pandas datasource with result format COMPLETE;
+an expectation that errors inside GX raises ValidationError (a bug, never a silent pass).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from flows.wilayah import desa_codes
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+REKAM_SUITE = "rekam_log"
+PENDUDUK_SUITE = "penduduk_snapshot"
+
+
+class ValidationError(Exception):
+    """Great Expectations could not evaluate an expectation: the run must stop."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: str
+    detail: str
+    type: str
+    column: str
+
+
+def suite_spec(name: str) -> dict:
+    """The suite as declared in expectations/<name>.json."""
+    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _key(type_: str, kwargs: dict, reason: str | None) -> tuple:
+    column = kwargs.get("column") or f"{kwargs.get('column_A')},{kwargs.get('column_B')}"
+    return (type_, column, reason)
+
+
+def rules(name: str) -> list[Rule]:
+    """The suite's rules in priority order (reason code, detail sentence, expectation, column)."""
+    out = []
+    for e in suite_spec(name)["expectations"]:
+        _, column, reason = _key(e["type"], e["kwargs"], e["meta"]["reason"])
+        out.append(Rule(reason, e["meta"]["detail"], e["type"], column))
+    return out
+
+
+def _quiet_gx_logs() -> None:
+    """GX logs INFO chatter (temporary docs sites, progress) through Prefect's handlers."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+
+
+@lru_cache(maxsize=1)
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx_logs()
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+@lru_cache(maxsize=None)
+def _suite_and_batch_definition(name: str):
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    ctx = _context()
+    spec = suite_spec(name)
+    suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
+    for e in spec["expectations"]:
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"])
+        )
+    if len(suite.expectations) != len(spec["expectations"]):
+        # GX merges expectations it considers equivalent (same type and column): every rule
+        # must keep its own expectation, so that each failure maps to its reason.
+        raise ValidationError(f"suite {name}: two expectations share a type and column")
+    suite = ctx.suites.add(suite)
+    source = ctx.data_sources.add_pandas(f"landing_{name}")
+    asset = source.add_dataframe_asset(name)
+    return suite, asset.add_batch_definition_whole_dataframe("batch")
+
+
+def run_suite(name: str, frame: pl.DataFrame) -> tuple[list[list[int]], list[dict]]:
+    """Validate ``frame`` (converted to pandas, default RangeIndex) against suite ``name``.
+
+    Returns, per rule in priority order, the row positions that failed it, and the outcome summary.
+    """
+    suite, batch_definition = _suite_and_batch_definition(name)
+    pdf = frame.to_pandas()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+    result = batch.validate(
+        suite,
+        result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0},
+        expectation_parameters={"kode_desa_list": sorted(desa_codes())},
+    )
+    by_key = {}
+    for res in result.results:
+        cfg = res.expectation_config
+        by_key[_key(cfg.type, cfg.kwargs, cfg.meta.get("reason"))] = res
+    failed: list[list[int]] = []
+    summary: list[dict] = []
+    for rule in rules(name):
+        res = by_key.get((rule.type, rule.column, rule.reason))
+        if res is None:
+            raise ValidationError(f"no validation result for rule {rule.reason} ({rule.type})")
+        info = res.exception_info or {}
+        if info.get("raised_exception"):
+            raise ValidationError(
+                f"Great Expectations could not evaluate {rule.type} on {rule.column}: "
+                f"{info.get('exception_message')}"
+            )
+        r = res.result or {}
+        failed.append([int(i) for i in r.get("unexpected_index_list") or []])
+        summary.append({
+            "suite": name,
+            "reason": rule.reason,
+            "expectation_type": rule.type,
+            "column_name": rule.column,
+            "element_count": int(r.get("element_count") or len(frame)),
+            "unexpected_count": int(r.get("unexpected_count") or 0),
+            "success": bool(res.success),
+        })
+    return failed, summary
+
+
+def _upper_or_empty(col: str) -> pl.Expr:
+    return pl.col(col).fill_null("").str.to_uppercase()
+
+
+def _strict_date(col: str) -> pl.Expr:
+    s = pl.col(col)
+    return (
+        pl.when(s.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(s.str.to_date("%Y-%m-%d", strict=False))
+        .when(s.str.contains(r"^\d{2}-\d{2}-\d{4}$")).then(s.str.to_date("%d-%m-%Y", strict=False))
+        .when(s.str.contains(r"^\d{2}/\d{2}/\d{4}$")).then(s.str.to_date("%d/%m/%Y", strict=False))
+        .otherwise(None)
+    )
+
+
+def derive_rekam(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the typed/normalised columns the rekam suite checks (see expectations/rekam_log.json)."""
+    waktu_key = pl.col("waktu_rekam").fill_null("").str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
+    frame = rows.with_columns(
+        nik_raw=pl.col("nik").fill_null(""),
+        nik=pl.col("nik").fill_null("").str.strip_prefix("'"),
+    ).with_columns(
+        nik_provinsi=pl.col("nik").str.slice(0, 2),
+        nik_tgl=pl.col("nik").str.slice(6, 2),
+        nik_bulan=pl.col("nik").str.slice(8, 2),
+        nik_serial=pl.col("nik").str.slice(12, 4),
+        jenis_kelamin_norm=_upper_or_empty("jenis_kelamin"),
+        status_kawin_norm=_upper_or_empty("status_kawin").str.replace_all("_", " "),
+        kode_desa_norm=_upper_or_empty("kode_desa"),
+        jenis_rekam_norm=_upper_or_empty("jenis_rekam"),
+        lokasi_rekam_norm=_upper_or_empty("lokasi_rekam"),
+        tanggal_lahir_date=_strict_date("tanggal_lahir"),
+        waktu_rekam_key=waktu_key,
+    ).with_columns(
+        waktu_rekam_ts=pl.when(pl.col("waktu_rekam_key").str.contains(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"))
+        .then(pl.col("waktu_rekam_key").str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False))
+        .otherwise(None),
+    ).with_columns(
+        waktu_rekam_tanggal=pl.col("waktu_rekam_ts").dt.date().cast(pl.Utf8),
+        umur=(
+            pl.col("waktu_rekam_ts").dt.year() - pl.col("tanggal_lahir_date").dt.year()
+            - (
+                (pl.col("waktu_rekam_ts").dt.month().cast(pl.Int32) * 100 + pl.col("waktu_rekam_ts").dt.day())
+                < (pl.col("tanggal_lahir_date").dt.month().cast(pl.Int32) * 100 + pl.col("tanggal_lahir_date").dt.day())
+            ).cast(pl.Int32)
+        ).cast(pl.Int32),
+        dup_seq=pl.int_range(pl.len()).over(["source_file", "nik", "waktu_rekam_key"]).cast(pl.Int32),
+    )
+    return frame
+
+
+REKAM_GX_COLUMNS = (
+    "nik_raw", "nik", "nik_provinsi", "nik_tgl", "nik_bulan", "nik_serial", "jenis_kelamin_norm", "tanggal_lahir_date", "umur", "status_kawin_norm",
+    "kode_desa_norm", "waktu_rekam_ts", "waktu_rekam_tanggal", "log_date", "jenis_rekam_norm",
+    "lokasi_rekam_norm", "id_alat", "dup_seq",
+)
+
+
+def _assign_reasons(n: int, suite: str, failed: list[list[int]]) -> tuple[list, list]:
+    rs = rules(suite)
+    primary = np.full(n, -1, dtype=np.int32)
+    mask = np.zeros(n, dtype=np.int64)
+    for k, idx in enumerate(failed):
+        if not idx:
+            continue
+        arr = np.asarray(idx, dtype=np.int64)
+        mask[arr] |= np.int64(1) << k
+        unset = arr[primary[arr] == -1]
+        primary[unset] = k
+    reasons: list = [None] * n
+    details: list = [None] * n
+    for i in np.nonzero(primary >= 0)[0].tolist():
+        k = int(primary[i])
+        others = [rs[j].reason for j in range(len(rs)) if j != k and mask[i] >> j & 1]
+        reasons[i] = rs[k].reason
+        details[i] = rs[k].detail + (f"; also breaks: {', '.join(others)}" if others else "")
+    return reasons, details
+
+
+def validate_rekam(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+    """Derive, validate and label every row. Rows need source_file, log_date (ISO str), line_number."""
+    frame = derive_rekam(rows)
+    if frame.height == 0:
+        return frame.with_columns(reason=pl.lit(None, pl.Utf8), detail=pl.lit(None, pl.Utf8)), []
+    failed, summary = run_suite(REKAM_SUITE, frame.select(REKAM_GX_COLUMNS))
+    reasons, details = _assign_reasons(frame.height, REKAM_SUITE, failed)
+    frame = frame.with_columns(
+        reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)
+    )
+    return frame, summary
+
+
+COUNT_COLUMNS = ("wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
+
+
+def derive_penduduk(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.with_columns(
+        kode_desa_norm=_upper_or_empty("kode_desa"),
+        **{f"{c}_raw": pl.col(c).fill_null("") for c in COUNT_COLUMNS},
+        **{f"{c}_int": pl.when(pl.col(c).str.contains(r"^[0-9]{1,12}$")).then(pl.col(c).cast(pl.Int64, strict=False))
+           for c in COUNT_COLUMNS},
+    )
+
+
+def validate_penduduk(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[dict]]:
+    """Validate one snapshot. Returns the derived frame, the list of broken-rule sentences
+    (empty: the snapshot is good) and the outcome summary."""
+    frame = derive_penduduk(rows)
+    gx_cols = ["kode_desa_norm", *[f"{c}_raw" for c in COUNT_COLUMNS], *[f"{c}_int" for c in COUNT_COLUMNS]]
+    failed, summary = run_suite(PENDUDUK_SUITE, frame.select(gx_cols))
+    problems = []
+    lines = frame["line_number"].to_list()
+    for rule, idx, outcome in zip(rules(PENDUDUK_SUITE), failed, summary):
+        if outcome["success"]:
+            continue
+        if rule.reason == "desa_missing":
+            present = set(frame["kode_desa_norm"].to_list())
+            missing = len(desa_codes() - present)
+            problems.append(f"{rule.reason}: {missing} of 259 desa/kelurahan are missing")
+        else:
+            where = sorted({lines[i] for i in idx})
+            shown = ", ".join(str(x) for x in where[:10]) + (" ..." if len(where) > 10 else "")
+            problems.append(f"{rule.reason}: {rule.detail} (line {shown})")
+    if frame.height == 0:
+        problems.insert(0, "desa_missing: the snapshot has no rows")
+    return frame, problems, summary

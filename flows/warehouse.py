@@ -1,0 +1,171 @@
+"""The DuckDB warehouse: the writer lock, connections, schema, the SQL model runner and checks.
+
+One writer at a time: ``writer_lock`` takes an exclusive ``flock`` on ``warehouse/.ektp.lock``
+(released by the kernel when the process dies, so it needs no server and survives crashes).
+Models are ``sql/<layer>/<name>.sql`` built in the order of ``sql/order.txt``; checks are
+``sql/checks/*.sql`` queries that return violating rows, with ``-- severity: bug|data``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+
+from flows.errors import PipelineCheckFailed, UserError, WarehouseLocked
+from flows.settings import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, wait_seconds: float = 0.0,
+                on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the exclusive writer lock; wait up to ``wait_seconds``, then raise WarehouseLocked."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    told = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                if time.monotonic() >= deadline:
+                    raise WarehouseLocked(
+                        f"Another run is writing the warehouse ({holder}); "
+                        "try again when it has finished."
+                    ) from None
+                if on_wait and not told:
+                    on_wait(f"Waiting for another run to finish writing the warehouse ({holder}).")
+                    told = True
+                time.sleep(0.5)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "holder unknown"
+
+
+def connect_writer(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing and make sure the landing/audit tables exist."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    except duckdb.IOException as exc:
+        msg = str(exc)
+        if "lock" in msg.lower():
+            raise UserError(
+                f"The warehouse {settings.warehouse_path} is open in another program; close it "
+                f"(analysts read {settings.published_path.name} instead) and run again."
+            ) from None
+        if "read-only" in msg.lower() or "permission" in msg.lower():
+            raise UserError(f"The warehouse {settings.warehouse_path} cannot be written: {msg.splitlines()[0]}") from None
+        raise
+    con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+    return con
+
+
+def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open a published warehouse read-only."""
+    if not path.exists():
+        raise UserError(f"No published warehouse at {path}: run `ektp run` (or `ektp demo`) first.")
+    return duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Model:
+    layer: str
+    name: str
+    path: Path
+
+    @property
+    def relation(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return "view" if self.layer == "staging" else "table"
+
+
+def models() -> list[Model]:
+    """The models in build order (sql/order.txt)."""
+    out = []
+    for line in (SQL_DIR / "order.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        layer, name = line.split("/")
+        out.append(Model(layer, name, SQL_DIR / layer / f"{name}.sql"))
+    return out
+
+
+def build_models(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """(Re)build every model in order, in one transaction. Returns the relations built."""
+    built = []
+    con.execute("begin transaction")
+    try:
+        for m in models():
+            sql = m.path.read_text(encoding="utf-8").strip().rstrip(";")
+            con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
+            built.append(m.relation)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return built
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    severity: str
+    violations: int
+    sample: list[tuple]
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[CheckResult]:
+    """Run sql/checks/*.sql. Records outcomes in audit.check_results; raises PipelineCheckFailed
+    if a ``bug`` check finds violations (data checks are only reported)."""
+    results = []
+    for path in sorted((SQL_DIR / "checks").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        m = re.search(r"severity:\s*(bug|data)", text)
+        severity = m.group(1) if m else "bug"
+        rows = con.execute(f"select * from ({text.strip().rstrip(';')}) limit 1000").fetchall()
+        count = len(rows)
+        if count == 1000:
+            count = con.execute(f"select count(*) from ({text.strip().rstrip(';')})").fetchone()[0]
+        results.append(CheckResult(path.stem, severity, count, rows[:5]))
+    if run_id is not None:
+        con.executemany(
+            "insert into audit.check_results values (?, ?, ?, ?, ?)",
+            [(run_id, r.name, r.severity, r.violations, now_utc()) for r in results],
+        )
+    broken = [r for r in results if r.severity == "bug" and r.violations]
+    if broken:
+        names = ", ".join(f"{r.name} ({r.violations})" for r in broken)
+        raise PipelineCheckFailed(f"mart checks failed: {names}")
+    return results

@@ -1,0 +1,107 @@
+-- Warehouse tables written by Python (landing + audit). Idempotent; run on every connection.
+-- landing.*: one row per loaded raw row of the CURRENT version of each file, with lineage.
+-- audit.*: bookkeeping of runs, file versions, quarantined rows and validation outcomes.
+create schema if not exists landing;
+create schema if not exists audit;
+create schema if not exists staging;
+create schema if not exists core;
+create schema if not exists mart;
+
+create table if not exists landing.rekam (
+    person_id      varchar  not null,  -- HMAC-SHA256(EKTP_NIK_KEY, NIK), hex; never the NIK
+    jenis_kelamin  varchar  not null,  -- L / P
+    umur           smallint not null,  -- completed years at waktu_rekam (birth date is not kept)
+    status_kawin   varchar  not null,
+    kode_desa      varchar  not null,  -- domicile (Kemendagri 16.09.xx.yyyy)
+    waktu_rekam    timestamp not null, -- local time, Asia/Jakarta (WIB)
+    jenis_rekam    varchar  not null,  -- BARU / ULANG
+    lokasi_rekam   varchar  not null,  -- DINAS / KECAMATAN / JEMPUT_BOLA / SEKOLAH / LAINNYA
+    id_alat        varchar  not null,
+    source_file    varchar  not null,  -- path under raw/, '/'-separated
+    file_sha256    varchar  not null,
+    line_number    integer  not null,  -- physical line where the record starts (header = 1)
+    run_id         varchar  not null
+);
+
+create table if not exists landing.penduduk (
+    snapshot_date  date    not null,
+    kode_desa      varchar not null,
+    wajib_ktp_lk   bigint  not null,
+    wajib_ktp_pr   bigint  not null,
+    sudah_rekam_lk bigint  not null,
+    sudah_rekam_pr bigint  not null,
+    source_file    varchar not null,
+    file_sha256    varchar not null,
+    line_number    integer not null,
+    run_id         varchar not null
+);
+
+create table if not exists audit.runs (
+    run_id            varchar primary key,
+    flow              varchar,
+    status            varchar,     -- running / completed / failed
+    start_date        date,        -- first log date of a backfill window (null: all)
+    last_date         date,        -- the run covers log dates up to this date
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    files_loaded      integer,
+    files_rejected    integer,
+    files_unchanged   integer,
+    rows_loaded       bigint,
+    rows_quarantined  bigint,
+    backlog_as_of     date,        -- regency backlog after the run (for the change since the last run)
+    belum_rekam       bigint,
+    message           varchar
+);
+
+create table if not exists audit.file_loads (
+    source_file      varchar not null,   -- path under raw/, '/'-separated
+    sha256           varchar not null,
+    status           varchar not null,   -- loaded / rejected / superseded
+    rows_loaded      bigint  not null,
+    rows_quarantined bigint  not null,
+    error            varchar,            -- '<reason_code>: <sentence>' for a rejected file
+    loaded_at        timestamptz not null,
+    kind             varchar,            -- rekam / penduduk
+    log_date         date,               -- folder date (rekam) or cut-off date (penduduk)
+    kode_kecamatan   varchar,
+    bytes            bigint,
+    mtime_ns         bigint,
+    extra_columns    varchar,            -- header columns that were ignored, comma-separated
+    run_id           varchar,
+    superseded_at    timestamptz
+);
+
+create table if not exists audit.quarantine (
+    source_file  varchar not null,
+    line_number  integer not null,
+    reason       varchar not null,       -- rule code (expectations/*.json meta.reason)
+    detail       varchar,                -- a sentence; never a raw NIK or name
+    file_sha256  varchar,
+    run_id       varchar
+);
+
+create table if not exists audit.validation_results (
+    run_id            varchar,
+    batch_no          integer,
+    suite             varchar,
+    reason            varchar,
+    expectation_type  varchar,
+    column_name       varchar,
+    element_count     bigint,
+    unexpected_count  bigint,
+    success           boolean,
+    validated_at      timestamptz
+);
+
+create table if not exists audit.check_results (
+    run_id      varchar,
+    check_name  varchar,
+    severity    varchar,   -- bug (fails the run) / data (reported)
+    violations  bigint,
+    checked_at  timestamptz
+);
+
+create table if not exists landing.wilayah (
+    kode varchar, nama varchar, jenis varchar, kode_kecamatan varchar, kode_bps varchar, nama_bps varchar
+);

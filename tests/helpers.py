@@ -1,0 +1,87 @@
+"""Builders for tiny landing zones and a way to run the real flows on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from flows.wilayah import desa_codes
+
+HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_rekam,jenis_rekam,lokasi_rekam,id_alat"
+
+
+def row(nik="1609014501010001", nama="Budi Santoso", jk="L", lahir="2001-01-05", kawin="KAWIN",
+        desa="16.09.01.1013", waktu="2025-01-01 08:00:00", jenis="BARU", lokasi="DINAS", alat="DINAS-01") -> str:
+    """One CSV line of a recording log (comma dialect); defaults are a valid row."""
+    return ",".join([nik, nama, jk, lahir, kawin, desa, waktu, jenis, lokasi, alat])
+
+
+@dataclass
+class Landing:
+    data_dir: Path
+
+    def __post_init__(self):
+        (self.data_dir / "raw" / "rekam").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "raw" / "penduduk").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def raw(self) -> Path:
+        return self.data_dir / "raw"
+
+    def log(self, day: str, kecamatan: str, rows: list[str] | None = None, *, text: str | None = None,
+            data: bytes | None = None) -> Path:
+        """Write raw/rekam/<day>/<kecamatan>.csv from rows (with the header), text, or bytes."""
+        path = self.raw / "rekam" / day / f"{kecamatan}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if data is not None:
+            path.write_bytes(data)
+        else:
+            path.write_text(text if text is not None else "\n".join([HEADER, *(rows or [])]) + "\n", encoding="utf-8")
+        return path
+
+    def snapshot(self, day: str = "2024-12-31", wajib: int = 100, sudah: int = 80,
+                 overrides: dict[str, tuple[int, int, int, int]] | None = None, text: str | None = None) -> Path:
+        """A population snapshot with every desa at (wajib, wajib, sudah, sudah) unless overridden."""
+        path = self.raw / "penduduk" / f"{day}.csv"
+        if text is None:
+            lines = ["kode_desa,wajib_ktp_lk,wajib_ktp_pr,sudah_rekam_lk,sudah_rekam_pr"]
+            for kode in sorted(desa_codes()):
+                v = (overrides or {}).get(kode, (wajib, wajib, sudah, sudah))
+                lines.append(",".join([kode, *map(str, v)]))
+            text = "\n".join(lines) + "\n"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data_dir / "warehouse" / "ektp.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.data_dir / "warehouse" / "ektp_analyst.duckdb"
+
+    def query(self, sql: str, params=None, published: bool = False) -> list[tuple]:
+        con = duckdb.connect(str(self.published if published else self.warehouse), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def run(self, last: str, start: str | None = None, **kw) -> dict:
+        """Run the real Prefect flow (needs the prefect_api fixture)."""
+        from flows import pipeline
+
+        if start is None:
+            return pipeline.nightly(run_date=date.fromisoformat(last), data_dir=str(self.data_dir))
+        return pipeline.backfill(start=date.fromisoformat(start), end=date.fromisoformat(last),
+                                 data_dir=str(self.data_dir), **kw)
+
+    def marts(self) -> dict[str, list[tuple]]:
+        """Every mart, fully ordered, for equality comparisons."""
+        out = {}
+        for t in ("backlog", "backlog_kecamatan", "participation_trend", "log_completeness"):
+            out[t] = self.query(f"select * from mart.{t} order by all")
+        return out
