@@ -1,0 +1,82 @@
+"""Issue 3: analysts read a published copy that is swapped in only after a run succeeds."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from flows import warehouse
+from tests.helpers import row
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+HOLDER = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    n = con.execute("select count(*) from landing.rekam").fetchone()[0]
+    print(n, flush=True)
+    sys.stdin.readline()          # hold the connection open until told
+    print(con.execute("select count(*) from landing.rekam").fetchone()[0], flush=True)
+""")
+
+
+def test_an_analyst_holding_the_published_copy_open_does_not_stop_a_run(landing):
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
+    landing.run("2025-01-01")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(landing.published)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "1"
+        landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 08:00:00")])
+        summary = landing.run("2025-01-02")  # must not fail or wait because of the reader
+        assert summary["rows_loaded"] == 1
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "1"  # the reader keeps its consistent old copy
+    finally:
+        holder.kill()
+        holder.wait()
+    assert landing.query("select count(*) from landing.rekam", published=True) == [(2,)]
+
+
+def test_a_failed_run_leaves_the_published_copy_untouched(landing, tmp_path, monkeypatch):
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
+    landing.run("2025-01-01")
+    before = landing.published.read_bytes()
+    broken = tmp_path / "sql"
+    shutil.copytree(warehouse.SQL_DIR, broken)
+    (broken / "mart" / "backlog.sql").write_text("select no_such_column from core.desa")
+    monkeypatch.setattr(warehouse, "SQL_DIR", broken)
+    landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 08:00:00")])
+    with pytest.raises(duckdb.BinderException):
+        landing.run("2025-01-02")
+    assert landing.published.read_bytes() == before
+    assert landing.query("select status from audit.runs order by started_at") == [("completed",), ("failed",)]
+    monkeypatch.undo()
+    # the file's batch was committed before the marts failed: the rerun loads nothing again,
+    # rebuilds the marts and publishes them (it finishes the job)
+    summary = landing.run("2025-01-02")
+    assert summary["files_loaded"] == 0 and summary["files_unchanged"] == 3
+    assert landing.query("select count(*) from landing.rekam", published=True) == [(2,)]
+
+
+def test_query_refuses_to_write(landing, capsys):
+    from flows.cli import main
+
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
+    landing.run("2025-01-01")
+    code = main(["query", "--data-dir", str(landing.data_dir), "delete from landing.rekam"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("ektp: query failed:") and err.count("\n") == 1
+    assert landing.query("select count(*) from landing.rekam", published=True) == [(1,)]
+    assert main(["query", "--data-dir", str(landing.data_dir), "--format", "csv",
+                 "select count(*) as n from mart.backlog_kecamatan"]) == 0
+    assert capsys.readouterr().out == "n\n19\n"
