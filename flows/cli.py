@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Prefect's console handler only (run logs still reach the Prefect API and UI): the
+        # command prints its own progress, summary and one-line errors.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -108,12 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _settings(args, must_exist: bool = True):
-    from flows.settings import load_settings
+def _settings(args, must_exist: bool = True, need_key: bool = False):
+    from flows.settings import load_settings, resolve_key
 
     settings = load_settings(args.data_dir)
     if must_exist and not settings.data_dir.is_dir():
         raise UserError(f"The data directory {settings.data_dir} does not exist (set --data-dir or EKTP_DATA_DIR).")
+    if need_key:
+        resolve_key(settings)  # fail before starting Prefect
     return settings
 
 
@@ -176,7 +180,7 @@ def cmd_run(args) -> int:
     from flows import pipeline
     from flows.settings import yesterday_jakarta
 
-    settings = _settings(args)
+    settings = _settings(args, need_key=True)
     _use_reporter()
     if args.wait is not None:
         pipeline.LOCK_WAIT_SECONDS = args.wait
@@ -194,7 +198,7 @@ def cmd_backfill(args) -> int:
     unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
     if unknown:
         raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (expected 16.09.01 to 16.09.19).")
-    settings = _settings(args)
+    settings = _settings(args, need_key=True)
     _use_reporter()
     if args.wait is not None:
         pipeline.LOCK_WAIT_SECONDS = args.wait
@@ -211,9 +215,13 @@ def cmd_generate(args) -> int:
         raise UserError(f"--end {args.end} is before --start {args.start}.")
     total = (args.end - args.start).days + 1
 
+    tty = sys.stderr.isatty()
+
     def progress(done: int, _total: int) -> None:
-        if sys.stderr.isatty() or done == total or done % 30 == 0:
+        if tty:
             print(f"\r  generated {done}/{total} day(s)", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        elif done == total or done % 30 == 0:
+            print(f"  generated {done}/{total} day(s)", file=sys.stderr, flush=True)
 
     s = generate(args.out, args.start, args.end, seed=args.seed, rows_per_day=args.rows_per_day,
                  dirt=not args.clean, progress=progress)

@@ -101,14 +101,15 @@ def _prepared_batches(logs: list[Candidate], settings: Settings):
 
 def execute(flow_name: str, last_date: date, start_date: date | None = None,
             kecamatan: list[str] | None = None, force: bool = False,
-            data_dir: str | None = None, lock_wait: float = LOCK_WAIT_SECONDS) -> dict:
+            data_dir: str | None = None, lock_wait: float | None = None) -> dict:
     """The body shared by both flows; call it inside a flow run."""
     settings = load_settings(data_dir)
     resolve_key(settings)  # fail early and clearly when there is no key
     logger = get_run_logger()
     progress = reporter()
     run_id = steps.new_run_id()
-    with writer_lock(settings, lock_wait, on_wait=progress.message):
+    wait = LOCK_WAIT_SECONDS if lock_wait is None else lock_wait
+    with writer_lock(settings, wait, on_wait=progress.message):
         con = connect_writer(settings)
         try:
             steps.start_run(con, run_id, flow_name, last_date, start_date)

@@ -18,10 +18,14 @@ class Reporter:
 class LineReporter(Reporter):
     """Plain lines on stderr, at most every few seconds (logs, CI, pipes)."""
 
-    def __init__(self, stream=sys.stderr, every: float = 5.0):
-        self.stream, self.every = stream, every
+    def __init__(self, stream=None, every: float = 5.0):
+        self._stream, self.every = stream, every
         self.total = self.done = self.rows = 0
         self.t0 = self.last = 0.0
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr
 
     def start(self, total_files: int, total_bytes: int) -> None:
         self.total, self.done, self.rows = total_files, 0, 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 for _k, _v in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
-               ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_LOGGING_LEVEL", "WARNING"),
+               ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"),
                ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
                ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")):
     os.environ.setdefault(_k, _v)
