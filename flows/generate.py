@@ -3,22 +3,30 @@
 In: a date range, a seed, optionally rows per day and the snapshot totals to calibrate to.
 Out: ``out_dir/rekam/<date>/<kode_kecamatan>.csv`` for every day, one population snapshot
 ``out_dir/penduduk/<start - 1 day>.csv`` and ``out_dir/generator_manifest.json`` (what the pipeline
-should find; no NIK or name). Deterministic: the same arguments give byte-identical files.
+should find; no NIK, no name). Deterministic: the same arguments give byte-identical files.
+Raises ValueError for a bad range or a calibration that cannot be met.
 
-Realism: all 19 kecamatan, desa weighted by size; the Disdukcapil office (DINAS) in Muaradua
-records people from every kecamatan (its rows are in the Muara Dua log, attributed by kode_desa);
-jemput bola bursts in one desa; school visits of 16-17-year-olds; married minors; repeat captures
-(ULANG) and second BARU recordings; busy Mondays, quiet weekends; broken kecamatan devices (no file
-or a header-only file). With ``dirt``: a few per cent of rows each break exactly one contract rule
-(reason codes of expectations/rekam_log.json, plus ``duplicate_row``), a handful of file-level
-defects, spreadsheet dialects (``;``, BOM, CRLF, quotes, header case/order, extra columns).
-Generation is vectorised (numpy/Polars), so ``rows_per_day`` can reach a million.
+Realism: all 19 kecamatan, desa weighted by a stable population draw (the kelurahan of Muara Dua
+larger); the Disdukcapil office (DINAS) logs in the Muara Dua file but records people from every
+kecamatan (attribution is by kode_desa); kecamatan offices with devices that break for a few days
+(no file, or a header-only file); jemput-bola bursts in one desa; school visits of 16- and
+17-year-olds; married minors; repeat captures (ULANG) of people recorded long ago; a few persons
+recorded BARU again on a later day; busy Mondays, quiet weekends and public holidays, a gentle
+trend. NIKs follow the Dukcapil structure and are unique per person.
+
+With ``dirt``: about 3 % of rows each break exactly one contract rule (the validator's reason codes,
+``ROW_REASONS`` plus ``duplicate_row``), valid spreadsheet quirks, a few files rejected whole
+(``FILE_REASONS``) and every CSV dialect of contract section 2.
+
+Everything is vectorised (numpy, Polars), so ``rows_per_day`` can be a million.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -28,451 +36,1000 @@ import polars as pl
 
 from flows.wilayah import wilayah
 
-COLUMNS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa",
-           "waktu_rekam", "jenis_rekam", "lokasi_rekam", "id_alat"]
-DEFAULT_WAJIB = 270_764
-MUARADUA = "16.09.01"
+COLUMNS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa",
+           "waktu_rekam", "jenis_rekam", "lokasi_rekam", "id_alat")
+PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
+MANIFEST = "generator_manifest.json"
 
-FIRST_L = ["Ahmad", "Muhammad", "Rudi", "Budi", "Hendra", "Agus", "Joko", "Rahmat", "Dedi", "Fajar", "Irwan",
-           "Yusuf", "Saipul", "Zulkifli", "Hasan", "Ridwan", "Arif", "Bambang", "Syahrul", "Taufik", "Andi",
-           "Rizki", "Dimas", "Eko", "Firman", "Heri", "Imam", "Jamal", "Kurniawan", "Mulyadi", "Nasrul", "Suherman"]
-FIRST_P = ["Siti", "Nur", "Dewi", "Sri", "Rina", "Yuni", "Aminah", "Fitri", "Lestari", "Wulan", "Ratna", "Indah",
-           "Maya", "Novi", "Putri", "Rahmawati", "Sari", "Eka", "Desi", "Lina", "Mega", "Nurhayati", "Rosmala",
-           "Yanti", "Zubaidah", "Halimah", "Juwita", "Kartika", "Marlina", "Suryani", "Cik Ayu", "Meli"]
-FAMILY = ["Saputra", "Pratama", "Hidayat", "Susanto", "Wijaya", "Harahap", "Nasution", "Siregar", "Lubis",
-          "Putra", "Anggraini", "Maharani", "Kusuma", "Syahputra", "Rangkuti", "Ramadhan", "Firmansyah",
-          "Setiawan", "Marpaung", "bin Abdullah", "binti Ismail", "Ma'ruf", "Sani", "Hakim", "Rasyid", "Gunawan",
-          "Oktaviani", "Purnama", "Sembiring", "Yusuf", "Zainal", "Alamsyah"]
-OTHER_REGIONS = ["160101", "160201", "160301", "160701", "167101", "167201", "180101", "180401", "317401", "327301"]
-CHANNELS = ["DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA"]
-STATUS = ["BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"]
-WEEKDAY_FACTOR = [1.35, 1.2, 1.05, 1.0, 0.8, 0.25, 0.06]  # Monday .. Sunday
-ROW_REASONS = ["nik_spreadsheet_damaged", "nik_not_16_digits", "nik_bad_province", "nik_bad_birth_day",
+# Quarantine reasons of a row (the validator's codes, in its priority order), then the file-level ones.
+ROW_REASONS = ("nik_spreadsheet_damaged", "nik_not_16_digits", "nik_bad_province", "nik_bad_birth_day",
                "nik_bad_birth_month", "nik_zero_serial", "jenis_kelamin_invalid", "tanggal_lahir_invalid",
                "umur_out_of_range", "status_kawin_invalid", "kode_desa_unknown", "waktu_rekam_invalid",
-               "waktu_rekam_not_log_date", "jenis_rekam_invalid", "lokasi_rekam_invalid", "id_alat_missing"]
+               "waktu_rekam_not_log_date", "jenis_rekam_invalid", "lokasi_rekam_invalid", "id_alat_missing")
+DUPLICATE = "duplicate_row"
+FILE_REASONS = ("empty_file", "missing_columns", "unknown_kecamatan", "folder_not_a_date")
+R = {name: i for i, name in enumerate(ROW_REASONS)}
+
+CHANNELS = ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")
+DINAS, KECAMATAN, JEMPUT_BOLA, SEKOLAH, LAINNYA = range(5)
+STATUS = ("BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI")
+MUARA_DUA = 0  # index of 16.09.01 among the sorted kecamatan
+
+DEFAULT_WAJIB = 270_764        # published wajib KTP of OKU Selatan (reference README)
+DEFAULT_COVERAGE = 0.77        # share recorded at the snapshot when not calibrating
+WEEKDAY_MEAN = 300             # recordings on an ordinary weekday, whole regency
+WEEKDAY_FACTOR = (1.28, 1.22, 1.02, 0.98, 0.70, 0.10, 0.02)  # Monday .. Sunday
+DIRT_RATE = 0.03               # share of rows that break one row rule
+DUPLICATE_RATE = 0.004         # share of clean rows repeated verbatim later in their file
+REPEAT_BARU_RATE = 0.006       # share of a day's rows that are persons recorded BARU on an earlier day
+ULANG_RATE = 0.05
+
+# National holidays (fixed dates every year, movable ones for 2025): offices closed.
+FIXED_HOLIDAYS = {(1, 1), (5, 1), (6, 1), (8, 17), (12, 25)}
+HOLIDAYS_2025 = {date(2025, 1, 27), date(2025, 1, 29), date(2025, 3, 28), date(2025, 3, 31), date(2025, 4, 1),
+                 date(2025, 4, 2), date(2025, 4, 18), date(2025, 5, 12), date(2025, 5, 29), date(2025, 6, 6),
+                 date(2025, 6, 27), date(2025, 9, 5)}
+
+# NIK regions of people who first registered outside the regency (migrants, returnees).
+OTHER_KABUPATEN = np.array([1601, 1602, 1603, 1608, 1671, 1672, 1801, 1806, 1709, 3171, 3174, 3275])
+OTHER_KABUPATEN_W = np.array([16, 6, 6, 10, 14, 3, 12, 6, 5, 4, 4, 4], dtype=float)
+
+FIRST_L = ("Ahmad", "Muhammad", "Rudi", "Budi", "Hendra", "Agus", "Rahmat", "Dedi", "Fajar", "Irwan", "Yusuf",
+           "Saipul", "Zulkifli", "Hasan", "Ridwan", "Arif", "Syahrul", "Taufik", "Andi", "Rizki", "Dimas", "Firman",
+           "Heri", "Jamal", "Mulyadi", "Nasrul", "Suherman", "Iskandar", "Sofyan", "Herman", "Darmawan", "Romi",
+           "Edi", "Jefri", "Reza", "Alpian", "Apriadi", "Candra", "Deki", "Ferdi", "Gilang", "Hendri", "Indra",
+           "Juanda", "Kodri", "Marzuki", "Novri", "Pebri", "Rusdi", "Sahrial", "Toni", "Usman", "Wahyu", "Yogi",
+           "Zainal", "Abdul", "Amri", "Bastian", "Darwis", "Effendi", "Fadli", "Hamdan", "Jumadi", "Khairul",
+           "Lukman", "Mansur", "Riduan", "Samsul", "Syamsudin", "Hasbi", "Yudi", "Sopian", "Mat", "Ujang",
+           "Ma'ruf", "Syafi'i", "Fu'ad", "Nu'man")
+FIRST_P = ("Siti", "Nur", "Dewi", "Sri", "Rina", "Yuni", "Aminah", "Fitri", "Lestari", "Wulan", "Ratna", "Indah",
+           "Maya", "Novi", "Putri", "Rahmawati", "Sari", "Eka", "Desi", "Lina", "Mega", "Nurhayati", "Rosmala",
+           "Yanti", "Zubaidah", "Halimah", "Juwita", "Kartika", "Marlina", "Suryani", "Meli", "Anisa", "Ayu",
+           "Dian", "Elvira", "Fatimah", "Herlina", "Intan", "Jumiati", "Komariah", "Leni", "Mardiana", "Nia",
+           "Okta", "Pitri", "Rosita", "Salmah", "Tuti", "Umi", "Vera", "Winda", "Yulia", "Zahra", "Asmawati",
+           "Erna", "Khadijah", "Maimunah", "Nurlela", "Rosdiana", "Syarifah", "Cik Ayu", "Ni'mah", "Sa'adah",
+           "Mu'awanah")
+SECOND_L = ("Saputra", "Pratama", "Syahputra", "Putra", "Ramadhan", "Firmansyah", "Setiawan", "Gunawan", "Hidayat",
+            "Kurniawan", "Alamsyah", "Hakim", "Rasyid", "Fauzi", "Hermawan", "Irawan", "Kusnadi", "Ma'arif",
+            "Mubarok", "Nugraha", "Prasetyo", "Rahman", "Saleh", "Wijaya")
+SECOND_P = ("Anggraini", "Maharani", "Oktaviani", "Putri", "Sari", "Wati", "Yanti", "Safitri", "Apriani",
+            "Agustina", "Febrianti", "Novita", "Herawati", "Rahmawati", "Lestari", "Hidayati", "Purnamasari",
+            "Susanti", "Wulandari", "Yuliani", "Khairunnisa", "Aisyah", "Mu'minah", "Zahara")
+SECOND_ANY = ("Purnama", "Kusuma", "Harahap", "Nasution", "Siregar", "Lubis", "Rangkuti", "Marpaung", "Sembiring",
+              "Pohan", "Daulay", "Effendi", "Junaidi", "Hasibuan", "Zulkarnain", "Amin", "Ismail", "Yusuf",
+              "Sanjaya", "Mahmud")
+TITLE_L = ("Kemas", "Masagus", "Kiagus", "Raden")
+TITLE_P = ("Nyimas", "Nyayu", "Raden Ayu", "Masayu")
+DEGREES = (", S.Pd", ", S.E", ", S.Kom", ", S.H", ", S.Ag", ", A.Md", ", S.Kep", ", S.Pd.I")
 
 
 @dataclass(frozen=True)
 class GenerateSummary:
     out_dir: Path
     files_written: int
-    rows_written: int
-    dirty_rows: int
-    rejected_files: int
+    rows_written: int          # data rows in all rekam files
+    dirty_rows: int            # rows written to break a contract row rule (incl. duplicates)
+    rejected_files: int        # files written to be rejected at file level
     snapshot_date: date
-    expected: dict = field(default_factory=dict)
+    expected: dict             # same content as the manifest
 
+
+# ----------------------------------------------------------------------------------------------
+# dates as numpy datetime64[D]
+
+def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month, day of datetime64[D] values (integer civil-calendar arithmetic: fast for millions)."""
+    z = d.astype("datetime64[D]").astype(np.int64) + 719_468
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """datetime64[D] from year, month, day (valid dates only)."""
+    y = np.asarray(y, dtype=np.int64) - (np.asarray(m) <= 2)
+    m = np.asarray(m, dtype=np.int64)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + np.asarray(d, dtype=np.int64) - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146_097 + doe - 719_468).astype("datetime64[D]")
+
+
+def exact_age(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Completed years at ``at``: the pipeline's definition (minus one before the birthday)."""
+    by, bm, bd = _ymd(birth)
+    ay, am, ad = _ymd(at)
+    return ay - by - ((am * 100 + ad) < (bm * 100 + bd)).astype(np.int64)
+
+
+def days_to_birthday(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Days between ``at`` and the nearest anniversary of ``birth`` (births are never 29 February)."""
+    _, bm, bd = _ymd(birth)
+    ay, _, _ = _ymd(at)
+    best = np.full(len(birth), 10_000, dtype=np.int64)
+    for dy in (-1, 0, 1):
+        anniv = _from_ymd(ay + dy, bm, bd)
+        best = np.minimum(best, np.abs((at - anniv).astype(np.int64)))
+    return best
+
+
+def _closed(day: date) -> bool:
+    return day.weekday() >= 5 or (day.month, day.day) in FIXED_HOLIDAYS or day in HOLIDAYS_2025
+
+
+def _school_break(day: date) -> bool:
+    md = (day.month, day.day)
+    return md >= (12, 20) or md <= (1, 5) or (6, 21) <= md <= (7, 13)
+
+
+def _trend(day: date) -> float:
+    return float(np.clip(1.0 + 0.0015 * (day - date(2025, 1, 1)).days, 0.6, 1.6))
+
+
+# ----------------------------------------------------------------------------------------------
+# the region list and the stable per-desa draws
 
 class _Regions:
+    """Desa/kecamatan arrays (sorted by code) with a stable population and coverage draw per desa."""
+
     def __init__(self, rng: np.random.Generator):
-        w = wilayah()
-        desa = w.filter(pl.col("jenis") != "kecamatan").sort("kode")
+        w = wilayah().sort("kode")
+        kec = w.filter(pl.col("jenis") == "kecamatan")
+        desa = w.filter(pl.col("jenis") != "kecamatan")
+        self.kec = np.array(kec["kode"].to_list())
+        self.kec_file_name = [n.replace(" ", "").upper() for n in kec["nama_bps"].to_list()]
+        index = {k: i for i, k in enumerate(self.kec)}
         self.desa = np.array(desa["kode"].to_list())
-        self.desa_kec = np.array(desa["kode_kecamatan"].to_list())
-        self.kecamatan = np.array(sorted(w.filter(pl.col("jenis") == "kecamatan")["kode"].to_list()))
-        weight = rng.lognormal(0.0, 0.45, len(self.desa))
-        weight[desa["jenis"].to_numpy() == "kelurahan"] *= 2.2
-        self.weight = weight / weight.sum()
-        near = np.where(self.desa_kec == MUARADUA, 4.0, 1.0)
-        self.dinas_weight = self.weight * near / (self.weight * near).sum()
-        # a few kecamatan with unreliable recording devices
-        self.broken_rate = {k: 0.03 for k in self.kecamatan}
-        for k in rng.choice(self.kecamatan[1:], 5, replace=False):
-            self.broken_rate[k] = 0.25
+        self.desa_bps = np.array(desa["kode_bps"].to_list())
+        self.desa_kec = np.array([index[k] for k in desa["kode_kecamatan"].to_list()], dtype=np.int64)
+        self.kelurahan = desa["jenis"].to_numpy() == "kelurahan"
+        nd, nk = len(self.desa), len(self.kec)
+        town = np.where(self.kelurahan, np.where(self.desa_kec == MUARA_DUA, 3.0, 2.0), 1.0)  # Muaradua is the capital
+        pop = rng.lognormal(0.0, 0.5, nd) * town
+        self.pop = pop / pop.sum()
+        self.coverage = np.clip(rng.normal(DEFAULT_COVERAGE, 0.06, nd) + 0.05 * self.kelurahan, 0.55, 0.93)
+        self.male_share = rng.uniform(0.505, 0.535, nd)
+        backlog = self.pop * (1.0 - self.coverage)
+        self.rec_w = backlog / backlog.sum()
+        near = np.where(self.desa_kec == MUARA_DUA, 4.0, 1.0)
+        self.dinas_w = backlog * near / (backlog * near).sum()
+        jb = self.pop * (1.0 - self.coverage) ** 2 * np.where(self.kelurahan, 0.2, 1.0)
+        self.jb_cum = np.cumsum(jb / jb.sum())
+        self.kec_pop = np.bincount(self.desa_kec, self.pop, minlength=nk)
+        self.rec_cum = np.cumsum(self.rec_w)
+        self.kec_lo = np.searchsorted(self.desa_kec, np.arange(nk), side="left")
+        self.kec_hi = np.searchsorted(self.desa_kec, np.arange(nk), side="right")
+        self.region = np.array([int(k.replace(".", "")) for k in self.kec], dtype=np.int64)  # 1609kk
+        self.fragile = np.sort(rng.choice(np.arange(1, nk), 5, replace=False))
+        self.two_devices = np.argsort(-self.kec_pop, kind="stable")[:5]
 
-    def desa_in(self, kec: str) -> tuple[np.ndarray, np.ndarray]:
-        m = self.desa_kec == kec
-        return self.desa[m], self.weight[m] / self.weight[m].sum()
+    def desa_within(self, kec: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A desa of each row's kecamatan, drawn by recording weight (u uniform in [0, 1))."""
+        lo = np.where(self.kec_lo[kec] > 0, self.rec_cum[self.kec_lo[kec] - 1], 0.0)
+        hi = self.rec_cum[self.kec_hi[kec] - 1]
+        idx = np.searchsorted(self.rec_cum, lo + u * (hi - lo), side="right")
+        return np.clip(idx, self.kec_lo[kec], self.kec_hi[kec] - 1)
 
 
-def _ages(rng: np.random.Generator, n: int, channel: np.ndarray) -> np.ndarray:
-    """Age in days at recording (the exact age in years is computed from the birth date)."""
-    years = rng.choice([16, 17, 18, 19, 20, 22, 25, 30, 40, 55, 70], n,
-                       p=[.07, .10, .16, .15, .12, .12, .09, .07, .06, .04, .02])
-    years = years + rng.integers(0, 3, n) * (years >= 20)
-    school = channel == "SEKOLAH"
-    years = np.where(school, rng.choice([16, 17], n, p=[.55, .45]), years)
-    return years * 365 + rng.integers(10, 355, n) + years // 4
+def _choice(rng: np.random.Generator, n: int, cum: np.ndarray) -> np.ndarray:
+    return np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
 
 
-def _status(rng: np.random.Generator, age_years: np.ndarray) -> np.ndarray:
-    u = rng.random(len(age_years))
-    kawin_p = np.select([age_years < 19, age_years < 26, age_years < 50], [0.04, 0.35, 0.8], 0.75)
-    out = np.where(u < kawin_p, "KAWIN", "BELUM KAWIN").astype(object)
-    old = (age_years >= 35) & (rng.random(len(age_years)) < 0.12)
-    out[old] = np.where(rng.random(old.sum()) < 0.5, "CERAI HIDUP", "CERAI MATI")
+# ----------------------------------------------------------------------------------------------
+# people: ages, birth dates, marital status, NIK, names
+
+AGES = np.arange(16, 96)
+
+
+def _age_cum(knots: dict[int, float]) -> np.ndarray:
+    w = np.interp(AGES, list(knots), list(knots.values()))
+    return np.cumsum(w / w.sum())
+
+
+AGE_CUM = {
+    # most of the backlog is young people who just turned 17
+    "base": _age_cum({16: 8, 17: 24, 18: 14, 19: 8, 20: 5, 24: 2.5, 29: 1.8, 30: 0.8, 39: 0.7, 40: 0.45,
+                      59: 0.3, 60: 0.22, 79: 0.12, 80: 0.05, 95: 0.01}),
+    "jemput_bola": _age_cum({16: 1.5, 17: 6, 18: 4, 19: 3, 20: 2, 30: 1.5, 45: 1.2, 60: 1.1, 75: 0.7, 85: 0.2, 95: 0.03}),
+    "lainnya": _age_cum({16: 0.3, 30: 0.4, 50: 0.7, 65: 1.2, 80: 1.0, 95: 0.15}),
+    "ulang": _age_cum({16: 0, 19: 0, 20: 0.6, 30: 1.0, 50: 0.8, 70: 0.3, 85: 0.05, 95: 0}),
+}
+
+
+def _ages(rng: np.random.Generator, channel: np.ndarray, ulang: np.ndarray) -> np.ndarray:
+    n = len(channel)
+    kind = np.where(ulang, 3, np.select([channel == JEMPUT_BOLA, channel == LAINNYA], [1, 2], 0))
+    u = rng.random(n)
+    out = np.empty(n, dtype=np.int64)
+    for k, name in enumerate(("base", "jemput_bola", "lainnya", "ulang")):
+        m = kind == k
+        out[m] = AGES[np.minimum(np.searchsorted(AGE_CUM[name], u[m], side="right"), len(AGES) - 1)]
+    school = (channel == SEKOLAH) & ~ulang
+    out[school] = np.where(u[school] < 0.55, 16, 17)
     return out
 
 
-def _exact_age(birth: pl.Expr, rec: pl.Expr) -> pl.Expr:
-    """Completed years at the recording date (the pipeline's definition)."""
-    return (rec.dt.year() - birth.dt.year()
-            - ((rec.dt.month().cast(pl.Int32) * 100 + rec.dt.day())
-               < (birth.dt.month().cast(pl.Int32) * 100 + birth.dt.day())).cast(pl.Int32))
+def _births(rng: np.random.Generator, day: date, years: np.ndarray) -> np.ndarray:
+    """Birth dates at exactly ``years`` completed years on ``day``, 3 to 362 days past the last
+    birthday (so no birthday is within 2 days of the recording), never on 29 February."""
+    n = len(years)
+    s = rng.integers(3, 362, n)
+    last = np.datetime64(day, "D") - s
+    _, lm, ld = _ymd(last)
+    last = np.where((lm == 2) & (ld == 29), last - 1, last)  # 28 February instead
+    ly, lm, ld = _ymd(last)
+    return _from_ymd(ly - years, lm, ld)
 
 
-def _day_rows(rng: np.random.Generator, reg: _Regions, day: date, rows_per_day: int | None,
-              serial_base: int) -> pl.DataFrame:
-    """All clean rows of one day (before dirt), with the file (kecamatan) each belongs to."""
+def _status(rng: np.random.Generator, age: np.ndarray, female: np.ndarray) -> np.ndarray:
+    """BELUM KAWIN 0, KAWIN 1, CERAI HIDUP 2, CERAI MATI 3 by age and sex (a few married 16-year-olds)."""
+    p_kawin = np.select([age < 17, age < 19, age < 22, age < 26, age < 35, age < 60],
+                        [np.where(female, 0.03, 0.004), np.where(female, 0.07, 0.01), np.where(female, 0.25, 0.07),
+                         np.where(female, 0.5, 0.3), 0.72, 0.84], np.where(female, 0.5, 0.7))
+    p_hidup = np.select([age < 26, age < 35, age < 60], [0.004, 0.03, 0.05], 0.04)
+    p_mati = np.select([age < 35, age < 60], [0.002, np.where(female, 0.07, 0.03)], np.where(female, 0.42, 0.22))
+    u = rng.random(len(age))
+    return np.select([u < p_kawin, u < p_kawin + p_hidup, u < p_kawin + p_hidup + p_mati], [1, 2, 3], 0).astype(np.int8)
+
+
+class _Serials:
+    """NIK serials (digits 13-16), unique per NIK prefix (region + birth DDMMYY) over the whole run."""
+
+    def __init__(self, seed: int):
+        self.keys = np.zeros(0, dtype=np.int64)   # sorted prefixes seen so far
+        self.next = np.zeros(0, dtype=np.int64)   # the next free serial of each
+        self.salt = np.uint64(seed & 0xFFFFFFFF)
+
+    def assign(self, key: np.ndarray) -> np.ndarray:
+        n = len(key)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        start = np.r_[True, ks[1:] != ks[:-1]]
+        group_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+        rank = np.arange(n) - group_start
+        with np.errstate(over="ignore"):
+            mixed = (ks.astype(np.uint64) + self.salt) * np.uint64(0x9E3779B97F4A7C15)
+        base = ((mixed >> np.uint64(40)) % np.uint64(25)).astype(np.int64) + 1  # a new prefix starts at 1..25
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, ks), len(self.keys) - 1)
+            seen = self.keys[pos] == ks
+            base = np.where(seen, self.next[pos], base)
+        serial_sorted = base + rank
+        if serial_sorted.max() > 9999:
+            raise ValueError("too many persons share a NIK prefix for 4-digit serials; lower rows_per_day")
+        last = np.r_[ks[1:] != ks[:-1], True]
+        new_keys, new_next = ks[last], serial_sorted[last] + 1
+        keep = ~np.isin(self.keys, new_keys)
+        keys = np.concatenate([self.keys[keep], new_keys])
+        nxt = np.concatenate([self.next[keep], new_next])
+        o = np.argsort(keys, kind="stable")
+        self.keys, self.next = keys[o], nxt[o]
+        serial = np.empty(n, dtype=np.int64)
+        serial[order] = serial_sorted
+        return serial
+
+
+def _regions(rng: np.random.Generator, reg: _Regions, desa: np.ndarray) -> np.ndarray:
+    """NIK digits 1-6: mostly the person's own kecamatan, some elsewhere in the regency or outside."""
+    n = len(desa)
+    u = rng.random(n)
+    own = reg.region[reg.desa_kec[desa]]
+    other_kec = reg.region[rng.integers(0, len(reg.kec), n)]
+    w = np.cumsum(OTHER_KABUPATEN_W / OTHER_KABUPATEN_W.sum())
+    outside = OTHER_KABUPATEN[_choice(rng, n, w)] * 100 + rng.integers(1, 13, n)
+    return np.select([u < 0.85, u < 0.90], [own, other_kec], outside)
+
+
+def _names(rng: np.random.Generator, female: np.ndarray, age: np.ndarray, commas: bool) -> pl.Series:
+    n = len(female)
+    fem = pl.Series(female)
+
+    def pick(seq_l, seq_p) -> pl.Series:
+        a, b = pl.Series(seq_l, dtype=pl.Utf8), pl.Series(seq_p, dtype=pl.Utf8)
+        return pl.select(pl.when(fem).then(b.gather(rng.integers(0, len(b), n)))
+                         .otherwise(a.gather(rng.integers(0, len(a), n)))).to_series()
+
+    def maybe(values: pl.Series, keep: np.ndarray) -> pl.Series:
+        return pl.select(pl.when(pl.Series(keep)).then(values).otherwise(None)).to_series()
+
+    first = pick(FIRST_L, FIRST_P)
+    shape = rng.random(n)
+    middle = pick(FIRST_L, FIRST_P)
+    middle = maybe(middle, (shape < 0.2) & (middle != first).to_numpy())
+    second = pick(SECOND_L, SECOND_P)
+    anyname = pl.Series(SECOND_ANY, dtype=pl.Utf8).gather(rng.integers(0, len(SECOND_ANY), n))
+    last = pl.select(pl.when(pl.Series(shape < 0.55)).then(second)
+                     .when(pl.Series(shape < 0.85)).then(anyname).otherwise(None)).to_series()
+    title = maybe(pick(TITLE_L, TITLE_P), rng.random(n) < 0.025)
+    bin_ = maybe(pl.select(pl.when(fem).then(pl.lit("binti")).otherwise(pl.lit("bin"))).to_series(),
+                 (rng.random(n) < 0.03) & (shape < 0.85))
+    name = pl.select(pl.concat_str(title, first, middle, bin_, last, separator=" ", ignore_nulls=True)).to_series()
+    upper = pl.Series(rng.random(n) < 0.15)
+    name = pl.select(pl.when(upper).then(name.str.to_uppercase()).otherwise(name)).to_series()
+    if commas:  # an academic degree after a comma: the field gets quoted
+        degree = pl.Series(DEGREES, dtype=pl.Utf8).gather(rng.integers(0, len(DEGREES), n))
+        name = pl.select(pl.when(pl.Series((age >= 23) & (rng.random(n) < 0.03))).then(name + degree)
+                         .otherwise(name)).to_series()
+    return name.alias("nama")
+
+
+# ----------------------------------------------------------------------------------------------
+# one day of recordings
+
+TIME_BINS = np.arange(7 * 3600 + 30 * 60, 17 * 3600, 900)  # 15-minute bins, 07:30 .. 16:45
+
+
+def _time_cum(friday: bool) -> np.ndarray:
+    h = TIME_BINS / 3600.0
+    w = np.select([h < 8, h < 8.5, h < 11.5, h < 12, h < 13, h < 15, h < 16], [0.15, 1.5, 3.2, 2.0, 0.5, 2.0, 1.1], 0.08)
+    if friday:  # Friday prayers
+        w = np.where((h >= 11.25) & (h < 13.5), w * 0.12, w)
+    return np.cumsum(w / w.sum())
+
+
+TIME_CUM = (_time_cum(False), _time_cum(True))
+
+
+def _office_seconds(rng: np.random.Generator, n: int, friday: bool) -> np.ndarray:
+    b = _choice(rng, n, TIME_CUM[int(friday)])
+    return TIME_BINS[b] + rng.integers(0, 900, n)
+
+
+def _bursts(rng: np.random.Generator, sizes: np.ndarray, start: tuple[int, int], step: tuple[int, int]):
+    """Event id and time of each row of consecutive bursts (a queue at a visit)."""
+    event = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(event)
+    if n == 0:
+        return event, np.zeros(0, dtype=np.int64)
+    t0 = rng.integers(start[0], start[1], len(sizes))
+    gaps = rng.integers(step[0], step[1], n)
+    csum = np.cumsum(gaps)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offset = csum - (csum[first] - gaps[first])[event]
+    return event, np.minimum(t0[event] + offset, 17 * 3600 + 59 * 60)
+
+
+@dataclass
+class _Pool:
+    """Persons recorded BARU on earlier days (a sample), who may come back for a second BARU."""
+    frames: list
+
+    def frame(self) -> pl.DataFrame | None:
+        return pl.concat(self.frames) if self.frames else None
+
+
+POOL_COLUMNS = ("nik_int", "nama", "female", "birth", "status", "desa")
+
+
+def _day_rows(rng: np.random.Generator, reg: _Regions, serials: _Serials, day: date, rows_per_day: int | None,
+              outage: np.ndarray, pool: pl.DataFrame | None, dirt: bool) -> pl.DataFrame:
+    """Every recording of one day (before strings), one row each, with its file and rule to break."""
+    closed = _closed(day) and rows_per_day is None  # a benchmark volume: every day an office day
+    friday = day.weekday() == 4
     if rows_per_day is None:
-        n = int(rng.poisson(300 * WEEKDAY_FACTOR[day.weekday()] * (1 + 0.002 * day.timetuple().tm_yday)))
+        lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1)
+        visits = not closed
+        n_jb = int(rng.poisson(lam * 0.15 / 45)) if visits else 0
+        n_sch = int(rng.poisson(lam * 0.07 / 30)) if visits and not _school_break(day) else 0
+        jb_sizes, sch_sizes = rng.integers(20, 71, n_jb), rng.integers(15, 46, n_sch)
+        n_rep = int(rng.poisson(lam * REPEAT_BARU_RATE))
+        n_base = int(rng.poisson(lam * 0.78))
     else:
         n = int(rows_per_day)
-    scale = max(n, 1) / 300
-    # outreach bursts: jemput bola in a few desa, school visits in a kecamatan (weekdays only)
-    weekday = day.weekday() < 5
-    n_jb = int(rng.poisson(1.2 * scale)) if weekday else 0
-    n_sch = int(rng.poisson(0.6 * scale)) if weekday else 0
-    jb_sizes = rng.integers(20, 70, n_jb)
-    sch_sizes = rng.integers(15, 45, n_sch)
-    base = max(n - int(jb_sizes.sum()) - int(sch_sizes.sum()), 0) if rows_per_day is not None else n
-    channel = rng.choice(["DINAS", "KECAMATAN", "LAINNYA"], base, p=[0.35, 0.62, 0.03]).astype(object)
-    desa = np.empty(base, dtype=object)
-    dinas = channel == "DINAS"
-    desa[dinas] = rng.choice(reg.desa, dinas.sum(), p=reg.dinas_weight)
-    desa[~dinas] = rng.choice(reg.desa, (~dinas).sum(), p=reg.weight)
-    parts_desa, parts_channel = [desa], [channel]
-    if n_jb:
-        event_desa = rng.choice(reg.desa, n_jb, p=reg.weight)
-        parts_desa.append(np.repeat(event_desa, jb_sizes))
-        parts_channel.append(np.full(jb_sizes.sum(), "JEMPUT_BOLA", dtype=object))
-    for size in sch_sizes:
-        kec = rng.choice(reg.kecamatan)
-        d, w = reg.desa_in(kec)
-        parts_desa.append(rng.choice(d, size, p=w))
-        parts_channel.append(np.full(size, "SEKOLAH", dtype=object))
-    desa = np.concatenate(parts_desa) if parts_desa else np.empty(0, dtype=object)
-    channel = np.concatenate(parts_channel)
-    n = len(desa)
-    kec_of = dict(zip(reg.desa, reg.desa_kec))
-    desa_kec = np.array([kec_of[d] for d in desa], dtype=object) if n < 50_000 else \
-        pl.Series(desa.astype(str)).str.slice(0, 8).to_numpy().astype(object)
-    file_kec = np.where(channel == "DINAS", MUARADUA, desa_kec)
+        jb_sizes = rng.integers(20, 71, int(rng.poisson(n * 0.15 / 45)))
+        sch_sizes = rng.integers(15, 46, int(rng.poisson(n * 0.07 / 30)))
+        jb_sizes = jb_sizes[np.cumsum(jb_sizes) <= 0.2 * n]
+        sch_sizes = sch_sizes[np.cumsum(sch_sizes) <= 0.1 * n]
+        n_rep = int(round(n * REPEAT_BARU_RATE))
+        n_base = None
+    # persons recorded BARU before who come back (another day, never within a day of a birthday)
+    rep = None
+    if pool is not None and pool.height and n_rep:
+        take = np.sort(rng.choice(pool.height, min(n_rep, pool.height), replace=False))
+        rep = pool[take]
+        ok = days_to_birthday(rep["birth"].to_numpy(), np.full(rep.height, np.datetime64(day, "D"))) > 1
+        rep = rep.filter(pl.Series(ok))
+    n_rep = rep.height if rep is not None else 0
+    if n_base is None:
+        n_base = int(rows_per_day) - int(jb_sizes.sum()) - int(sch_sizes.sum()) - n_rep
 
-    age_days = _ages(rng, n, channel)
-    sex = rng.choice(["L", "P"], n, p=[0.51, 0.49])
-    jenis = rng.choice(["BARU", "ULANG"], n, p=[0.94, 0.06])
-    jenis = np.where(channel == "SEKOLAH", "BARU", jenis)
-    age_days = np.where(jenis == "ULANG", age_days + 365 * 5, age_days)  # repeat captures: recorded years ago
-    seconds = rng.integers(8 * 3600, 16 * 3600, n)
-    region = np.where(rng.random(n) < 0.86,
-                      pl.Series(desa.astype(str)).str.slice(0, 8).str.replace_all(r"\.", "").to_numpy(),
-                      rng.choice(OTHER_REGIONS, n))
-    first = np.where(sex == "L", rng.choice(FIRST_L, n), rng.choice(FIRST_P, n))
+    # --- channel, domicile desa, file (kecamatan log) and time of each new person
+    if closed:  # only the Disdukcapil office has a duty desk
+        base_ch = np.full(n_base, DINAS, dtype=np.int64)
+    else:
+        base_ch = _choice(rng, n_base, np.cumsum([0.38, 0.58, 0.04]))
+        base_ch = np.array([DINAS, KECAMATAN, LAINNYA])[base_ch]
+    desa = np.where(base_ch == DINAS, _choice(rng, n_base, np.cumsum(reg.dinas_w)), _choice(rng, n_base, reg.rec_cum))
+    file_kec = np.where(base_ch == DINAS, MUARA_DUA, reg.desa_kec[desa])
+    cross = (base_ch == KECAMATAN) & (rng.random(n_base) < 0.05)  # recorded at a neighbouring office
+    file_kec = np.where(cross, rng.integers(0, len(reg.kec), n_base), file_kec)
+    seconds = _office_seconds(rng, n_base, friday)
+    device = np.select([base_ch == DINAS, base_ch == LAINNYA],
+                       [rng.choice([1, 1, 1, 2, 2, 3], n_base), rng.integers(1, 5, n_base)],
+                       np.where(np.isin(file_kec, reg.two_devices) & (rng.random(n_base) < 0.35), 2, 1))
+
+    jb_event, jb_sec = _bursts(rng, jb_sizes, (8 * 3600 + 1800, 10 * 3600 + 1800), (120, 420))
+    jb_desa = _choice(rng, len(jb_sizes), reg.jb_cum)
+    jb_dev = rng.integers(1, 5, len(jb_sizes))
+    sch_event, sch_sec = _bursts(rng, sch_sizes, (8 * 3600, 10 * 3600), (90, 300))
+    sch_kec = _choice(rng, len(sch_sizes), np.cumsum(reg.kec_pop))
+    sch_dev = rng.integers(1, 3, len(sch_sizes))
+    sch_desa = reg.desa_within(sch_kec[sch_event], rng.random(len(sch_event))) if len(sch_event) else np.zeros(0, np.int64)
+
+    channel = np.concatenate([base_ch, np.full(len(jb_event), JEMPUT_BOLA), np.full(len(sch_event), SEKOLAH)])
+    desa = np.concatenate([desa, jb_desa[jb_event], sch_desa]).astype(np.int64)
+    file_kec = np.concatenate([file_kec, reg.desa_kec[jb_desa[jb_event]], reg.desa_kec[sch_desa]]).astype(np.int64)
+    seconds = np.concatenate([seconds, jb_sec, sch_sec]).astype(np.int64)
+    device = np.concatenate([device, jb_dev[jb_event], sch_dev[sch_event]]).astype(np.int64)
+    n = len(channel)
+
+    # --- who they are
+    ulang = (channel != SEKOLAH) & (rng.random(n) < np.where(channel == JEMPUT_BOLA, 0.02, ULANG_RATE))
+    female = rng.random(n) < 0.485
+    years = _ages(rng, channel, ulang)
+    status = _status(rng, years, female)
+    status = np.where(channel == SEKOLAH, np.where(rng.random(n) < 0.002, 1, 0), status).astype(np.int8)
+    reason = np.full(n, -1, dtype=np.int64)
+    if dirt:
+        reason = np.where(rng.random(n) < DIRT_RATE, rng.integers(0, len(ROW_REASONS), n), -1)
+    variant = rng.integers(0, 5, n)
+    # umur_out_of_range: 14-15 (a younger sibling, a 15-year-old student) or 121+ (birth year typed a century early)
+    bad_age = reason == R["umur_out_of_range"]
+    old = np.where(years + 100 >= 121, years + 100, 121 + variant)
+    years = np.where(bad_age, np.where(variant % 2 == 0, 14 + variant % 4 // 2, old), years)
+    years = np.where(bad_age & (channel == SEKOLAH), 15, years)
+    birth = _births(rng, day, years)
+    region = _regions(rng, reg, desa)
+    by, bm, bd = _ymd(birth)
+    prefix = region * 1_000_000 + (bd + 40 * female) * 10_000 + bm * 100 + by % 100
+    nik = prefix * 10_000 + serials.assign(prefix)
+    nama = _names(rng, female, years, commas=dirt)
+
     frame = pl.DataFrame({
-        "jenis_kelamin": sex, "desa": desa.astype(str), "file_kec": file_kec.astype(str),
-        "lokasi_rekam": channel.astype(str), "jenis_rekam": jenis, "age_days": age_days,
-        "seconds": seconds, "region": region.astype(str),
-        "nama": pl.Series(first.astype(str)) + " " + pl.Series(rng.choice(FAMILY, n)),
-        "serial": (serial_base + np.arange(n)) % 9999 + 1,
-        "device_no": rng.integers(1, 4, n),
-    })
-    rec = pl.lit(day)
-    frame = frame.with_columns(
-        tanggal=rec,
-        tgl_lahir=(rec - pl.duration(days=pl.col("age_days"))),
-    ).with_columns(
-        # no birthdays on 29 February (keeps the NIK's DDMMYY unambiguous)
-        tgl_lahir=pl.when((pl.col("tgl_lahir").dt.month() == 2) & (pl.col("tgl_lahir").dt.day() == 29))
-        .then(pl.col("tgl_lahir") - pl.duration(days=1)).otherwise(pl.col("tgl_lahir")),
-    ).with_columns(umur=_exact_age(pl.col("tgl_lahir"), rec))
-    frame = frame.with_columns(status_kawin=pl.Series(_status(rng, frame["umur"].to_numpy()).astype(str)))
-    day_num = pl.col("tgl_lahir").dt.day() + pl.when(pl.col("jenis_kelamin") == "P").then(40).otherwise(0)
-    frame = frame.with_columns(
-        nik=pl.col("region") + day_num.cast(pl.Utf8).str.zfill(2)
-        + pl.col("tgl_lahir").dt.month().cast(pl.Utf8).str.zfill(2)
-        + (pl.col("tgl_lahir").dt.year() % 100).cast(pl.Utf8).str.zfill(2)
-        + pl.col("serial").cast(pl.Utf8).str.zfill(4),
-        waktu=(pl.lit(day).cast(pl.Datetime) + pl.duration(seconds=pl.col("seconds"))),
-        id_alat=pl.when(pl.col("lokasi_rekam") == "DINAS").then(pl.format("DINAS-0{}", pl.col("device_no")))
-        .when(pl.col("lokasi_rekam") == "JEMPUT_BOLA").then(pl.format("MOBILE-0{}", pl.col("device_no")))
-        .when(pl.col("lokasi_rekam") == "SEKOLAH").then(pl.lit("SEKOLAH-01"))
-        .when(pl.col("lokasi_rekam") == "LAINNYA").then(pl.lit("LAIN-01"))
-        .otherwise(pl.format("KEC-{}-01", pl.col("file_kec"))),
+        "file_kec": file_kec, "channel": channel, "desa": desa, "seconds": seconds, "device": device,
+        "ulang": ulang, "female": female, "birth": birth, "status": status, "nik_int": nik,
+        "reason": reason, "variant": variant, "repeat": np.zeros(n, dtype=bool),
+    }).with_columns(nama)
+    if n_rep:
+        ch = np.where(closed | (rng.random(n_rep) < 0.5), DINAS, KECAMATAN)
+        r_desa = rep["desa"].to_numpy()
+        r_file = np.where(ch == DINAS, MUARA_DUA, reg.desa_kec[r_desa])
+        again = rep.select(POOL_COLUMNS).with_columns(
+            file_kec=pl.Series(r_file, dtype=pl.Int64), channel=pl.Series(ch, dtype=pl.Int64),
+            seconds=pl.Series(_office_seconds(rng, n_rep, friday), dtype=pl.Int64),
+            device=pl.lit(1, pl.Int64), ulang=pl.lit(False), reason=pl.lit(-1, pl.Int64),
+            variant=pl.lit(0, pl.Int64), repeat=pl.lit(True))
+        frame = pl.concat([frame, again.select(frame.columns)], how="vertical")
+    frame = frame.with_row_index("seq")
+    if outage.any():
+        frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(outage).tolist()))
+    return frame.sort("file_kec", "seconds", "seq")
+
+
+# ----------------------------------------------------------------------------------------------
+# from values to the strings a kecamatan sends, with dirt and quirks
+
+def _pick(variant: pl.Expr, values: list) -> pl.Expr:
+    """values[variant % len(values)] (values are literals or expressions)."""
+    k = len(values)
+    expr = None
+    for i in reversed(range(k)):
+        v = values[i] if isinstance(values[i], pl.Expr) else pl.lit(values[i], pl.Utf8)
+        expr = v if expr is None else pl.when(variant % k == i).then(v).otherwise(expr)
+    return expr
+
+
+def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: date, flags: dict, dirt: bool) -> pl.DataFrame:
+    """The ten contract columns as the file will hold them (plus metadata columns)."""
+    n = rows.height
+    fk = rows["file_kec"].to_numpy()
+    desa_i, status_i, channel_i = rows["desa"], rows["status"].cast(pl.Int64), rows["channel"]
+    rows = rows.with_columns(
+        kec_code=pl.Series(reg.kec.tolist(), dtype=pl.Utf8).gather(rows["file_kec"]),
+        desa_code=pl.Series(reg.desa.tolist(), dtype=pl.Utf8).gather(desa_i),
+        desa_bps=pl.Series(reg.desa_bps.tolist(), dtype=pl.Utf8).gather(desa_i),
+        status_s=pl.Series(STATUS, dtype=pl.Utf8).gather(status_i),
+        channel_s=pl.Series(CHANNELS, dtype=pl.Utf8).gather(channel_i),
+        date_fmt=pl.Series(np.asarray(flags["date_fmt"], dtype=np.int64)[fk]),
+        lower_file=pl.Series(np.asarray(flags["lower"], dtype=bool)[fk]),
+        t_file=pl.Series(np.asarray(flags["t_sep"], dtype=bool)[fk]),
     )
-    return frame.sort("file_kec", "waktu", "nik")
-
-
-def _with_repeat_baru(rng: np.random.Generator, frame: pl.DataFrame, pool: pl.DataFrame | None, day: date) -> pl.DataFrame:
-    """A few persons recorded BARU on an earlier day come back and are recorded BARU again."""
-    if pool is None or pool.height == 0 or frame.height == 0:
-        return frame
-    k = min(pool.height, max(1, frame.height // 100))
-    again = pool.sample(n=k, seed=int(rng.integers(0, 2**31)))
-    seconds = rng.integers(8 * 3600, 16 * 3600, k)
-    again = again.with_columns(
-        tanggal=pl.lit(day), waktu=pl.lit(day).cast(pl.Datetime) + pl.duration(seconds=pl.Series(seconds)),
-        lokasi_rekam=pl.lit("KECAMATAN"),
-    ).with_columns(
-        umur=_exact_age(pl.col("tgl_lahir"), pl.col("tanggal")),
-        file_kec=pl.col("desa").str.slice(0, 8),
-        id_alat=pl.format("KEC-{}-01", pl.col("desa").str.slice(0, 8)),
+    day_s = day.isoformat()
+    birth = pl.col("birth")
+    t = pl.col("seconds")
+    hms = pl.format("{}:{}:{}", (t // 3600).cast(pl.Utf8).str.zfill(2), (t % 3600 // 60).cast(pl.Utf8).str.zfill(2),
+                    (t % 60).cast(pl.Utf8).str.zfill(2))
+    date_fmt = pl.col("date_fmt")
+    out = rows.with_columns(
+        nik=pl.col("nik_int").cast(pl.Utf8),
+        jenis_kelamin=pl.when(pl.col("female")).then(pl.lit("P")).otherwise(pl.lit("L")),
+        tanggal_lahir=pl.when(date_fmt == 1).then(birth.dt.strftime("%d-%m-%Y"))
+        .when(date_fmt == 2).then(birth.dt.strftime("%d/%m/%Y")).otherwise(birth.dt.strftime("%Y-%m-%d")),
+        status_kawin=pl.col("status_s"),
+        kode_desa=pl.col("desa_code"),
+        waktu_rekam=pl.lit(day_s + " ") + hms,
+        jenis_rekam=pl.when(pl.col("ulang")).then(pl.lit("ULANG")).otherwise(pl.lit("BARU")),
+        lokasi_rekam=pl.col("channel_s"),
+        id_alat=pl.when(pl.col("channel") == DINAS).then(pl.format("DINAS-0{}", "device"))
+        .when(pl.col("channel").is_in([JEMPUT_BOLA, LAINNYA])).then(pl.format("MOBILE-0{}", "device"))
+        .when(pl.col("channel") == SEKOLAH).then(pl.format("SEKOLAH-0{}", "device"))
+        .otherwise(pl.format("KEC-{}-0{}", "kec_code", "device")),
     )
-    return pl.concat([frame, again.select(frame.columns)], how="vertical").sort("file_kec", "waktu", "nik")
+    helpers = ["kec_code", "desa_code", "desa_bps", "status_s", "channel_s", "date_fmt", "lower_file", "t_file"]
+    if not dirt or n == 0:
+        return out.drop(helpers)
+    # dirt: computed on the dirty rows only, then put back in place
+    reason = rows["reason"].to_numpy()
+    idx = np.flatnonzero(reason >= 0)
+    if len(idx):
+        out = _patch(out, idx, _dirty(out[idx], reg, day, hms), DIRTY_COLUMNS)
+    # valid quirks (never on a dirty row): text marker, lower case, underscores, T, spaces around values
+    u = rng.random((6, n))
+    col_pick = rng.integers(0, 4, n)
+    clean = reason < 0
+    lower_file, t_file = out["lower_file"].to_numpy(), out["t_file"].to_numpy()
+    masks = {
+        "q_quote": clean & (u[0] < 0.02),
+        **{f"q_lower{k}": clean & (lower_file | ((u[1] < 0.02) & (col_pick == k))) for k in range(4)},
+        "q_underscore": clean & (u[2] < 0.03),
+        "q_t": clean & (t_file | (u[3] < 0.02)),
+        **{f"q_pad{k}": clean & (u[4] < 0.015) & (col_pick == k) for k in range(4)},
+        "q_name": clean & (u[5] < 0.01),
+    }
+    idx = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
+    if len(idx):
+        sub = out[idx].with_columns(**{k: pl.Series(m[idx]) for k, m in masks.items()})
+        out = _patch(out, idx, _quirks(sub), QUIRK_COLUMNS)
+    return out.drop(helpers)
 
 
-def _dirty(rng: np.random.Generator, frame: pl.DataFrame, rate: float) -> pl.DataFrame:
-    """Output columns as strings, with ~rate of rows breaking exactly one rule (``reason``)."""
-    n = frame.height
-    out = frame.with_columns(
-        tanggal_lahir=pl.col("tgl_lahir").dt.strftime("%Y-%m-%d"),
-        waktu_rekam=pl.col("waktu").dt.strftime("%Y-%m-%d %H:%M:%S"),
-        reason=pl.lit(None, pl.Utf8),
-    )
-    if rate <= 0 or n == 0:
-        return out
-    pick = rng.random(n) < rate
-    choice = pl.Series(rng.choice(ROW_REASONS, n).astype(str))
-    variant = rng.integers(0, 3, n)
-    out = out.with_columns(reason=pl.when(pl.Series(pick)).then(choice).otherwise(None), v=pl.Series(variant))
-    r, v, nik = pl.col("reason"), pl.col("v"), pl.col("nik")
-    tomorrow = (pl.col("waktu") + pl.duration(days=1)).dt.strftime("%Y-%m-%d %H:%M:%S")
-    young = (pl.col("tanggal") - pl.duration(days=14 * 365 + 120)).dt.strftime("%Y-%m-%d")
-    out = out.with_columns(
-        nik=pl.when(r == "nik_spreadsheet_damaged").then(
-                pl.when(v == 0).then(nik.str.slice(0, 1) + "," + nik.str.slice(1, 5) + "E+15")
-                .otherwise(nik.str.slice(0, 1) + "." + nik.str.slice(1, 5) + "E+15"))
-            .when(r == "nik_not_16_digits").then(
-                pl.when(v == 0).then(nik.str.slice(0, 15)).when(v == 1).then(nik + "7").otherwise(nik.str.slice(0, 14) + "AB"))
-            .when(r == "nik_bad_province").then(pl.when(v == 0).then(pl.lit("00")).otherwise(pl.lit("99")) + nik.str.slice(2))
-            .when(r == "nik_bad_birth_day").then(nik.str.slice(0, 6) + pl.when(v == 0).then(pl.lit("00")).otherwise(pl.lit("35")) + nik.str.slice(8))
-            .when(r == "nik_bad_birth_month").then(nik.str.slice(0, 8) + pl.when(v == 0).then(pl.lit("00")).otherwise(pl.lit("13")) + nik.str.slice(10))
-            .when(r == "nik_zero_serial").then(nik.str.slice(0, 12) + "0000")
-            .otherwise(nik),
-        jenis_kelamin=pl.when(r == "jenis_kelamin_invalid").then(
-            pl.when(v == 0).then(pl.lit("X")).when(v == 1).then(pl.lit("")).otherwise(pl.lit("LAKI-LAKI")))
-            .otherwise(pl.col("jenis_kelamin")),
-        tanggal_lahir=pl.when(r == "tanggal_lahir_invalid").then(
-            pl.when(v == 0).then(pl.lit("2001-02-30")).when(v == 1).then(pl.lit("31/04/2003")).otherwise(pl.lit("kemarin")))
-            .when(r == "umur_out_of_range").then(young)
-            .otherwise(pl.col("tanggal_lahir")),
-        status_kawin=pl.when(r == "status_kawin_invalid").then(pl.when(v == 0).then(pl.lit("JANDA")).otherwise(pl.lit("")))
-            .otherwise(pl.col("status_kawin")),
-        desa=pl.when(r == "kode_desa_unknown").then(
-            pl.when(v == 0).then(pl.col("desa").str.slice(0, 9) + "9999").when(v == 1).then(pl.lit("16.08.01.2001")).otherwise(pl.lit("")))
-            .otherwise(pl.col("desa")),
-        waktu_rekam=pl.when(r == "waktu_rekam_invalid").then(
-            pl.when(v == 0).then(pl.col("tanggal").dt.strftime("%Y-%m-%d") + " 25:61:00")
-            .otherwise(pl.col("tanggal").dt.strftime("%d/%m/%Y") + " 09:00"))
-            .when(r == "waktu_rekam_not_log_date").then(tomorrow)
-            .otherwise(pl.col("waktu_rekam")),
-        jenis_rekam=pl.when(r == "jenis_rekam_invalid").then(pl.lit("PERTAMA")).otherwise(pl.col("jenis_rekam")),
-        lokasi_rekam=pl.when(r == "lokasi_rekam_invalid").then(pl.lit("BALAI DESA")).otherwise(pl.col("lokasi_rekam")),
-        id_alat=pl.when(r == "id_alat_missing").then(pl.lit("")).otherwise(pl.col("id_alat")),
-    )
-    return out.drop("v")
+DIRTY_COLUMNS = ("nik", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa", "waktu_rekam",
+                 "jenis_rekam", "lokasi_rekam", "id_alat")
+QUIRK_COLUMNS = ("nik", "jenis_kelamin", "status_kawin", "kode_desa", "waktu_rekam", "jenis_rekam",
+                 "lokasi_rekam", "nama")
 
 
-def _quirks(rng: np.random.Generator, out: pl.DataFrame) -> pl.DataFrame:
-    """Valid spreadsheet quirks on clean rows: NIK text marker, lower case, underscores, T, spaces."""
-    n = out.height
-    u = rng.random((5, n))
-    clean = pl.col("reason").is_null()
-    return out.with_columns(
-        nik=pl.when(clean & pl.Series(u[0] < 0.02)).then("'" + pl.col("nik")).otherwise(pl.col("nik")),
-        jenis_rekam=pl.when(pl.Series(u[1] < 0.03)).then(pl.col("jenis_rekam").str.to_lowercase()).otherwise(pl.col("jenis_rekam")),
-        status_kawin=pl.when(clean & pl.Series(u[2] < 0.03)).then(pl.col("status_kawin").str.replace(" ", "_").str.to_lowercase())
+def _patch(out: pl.DataFrame, idx: np.ndarray, sub: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``out`` with the rows at positions ``idx`` of ``columns`` replaced by ``sub``'s."""
+    return out.with_columns([out[c].scatter(idx, sub[c]) for c in columns])
+
+
+def _dirty(sub: pl.DataFrame, reg: _Regions, day: date, hms: pl.Expr) -> pl.DataFrame:
+    """Each row broken on exactly one rule: ``reason`` (an index into ROW_REASONS), value ``variant``."""
+    r, v, nik = pl.col("reason"), pl.col("variant"), pl.col("nik")
+    t = pl.col("seconds")
+    day_s = day.isoformat()
+    year = pl.col("birth").dt.year().cast(pl.Utf8)
+    six = ((pl.col("nik_int") // 1_000_000_000 + 5) // 10).cast(pl.Utf8).str.strip_chars_end("0")  # 6 significant digits
+    sci = pl.when(six.str.len_chars() > 1).then(
+        six.str.slice(0, 1) + pl.when(v % 2 == 0).then(pl.lit(",")).otherwise(pl.lit(".")) + six.str.slice(1)
+    ).otherwise(six) + pl.lit("E+15")
+    other_day = pl.when(v % 2 == 0).then(pl.lit((day - timedelta(days=1)).isoformat())).otherwise(
+        pl.lit((day + timedelta(days=1)).isoformat()))
+    dmy = day.strftime("%d/%m/%Y")
+    hh, mm = (t // 3600).cast(pl.Utf8).str.zfill(2), (t % 3600 // 60).cast(pl.Utf8).str.zfill(2)
+    kode = pl.col("kode_desa")
+    return sub.with_columns(
+        nik=pl.when(r == R["nik_spreadsheet_damaged"]).then(sci)
+        .when(r == R["nik_not_16_digits"]).then(_pick(v, [nik.str.slice(0, 15), nik + nik.str.slice(15, 1),
+                                                          nik.str.slice(0, 13) + "O" + nik.str.slice(14), None]))
+        .when(r == R["nik_bad_province"]).then(_pick(v, ["00", "99", "10", "97"]) + nik.str.slice(2))
+        .when(r == R["nik_bad_birth_day"]).then(
+            nik.str.slice(0, 6) + _pick(v, ["00", "32", "36", "40", "72", "99"]) + nik.str.slice(8))
+        .when(r == R["nik_bad_birth_month"]).then(nik.str.slice(0, 8) + _pick(v, ["00", "13", "19", "99"]) + nik.str.slice(10))
+        .when(r == R["nik_zero_serial"]).then(nik.str.slice(0, 12) + "0000")
+        .otherwise(nik),
+        jenis_kelamin=pl.when(r == R["jenis_kelamin_invalid"]).then(_pick(v, ["X", None, "LAKI-LAKI", "PEREMPUAN", "LK"]))
+        .otherwise(pl.col("jenis_kelamin")),
+        tanggal_lahir=pl.when(r == R["tanggal_lahir_invalid"]).then(
+            _pick(v, [year + "-02-30", "31/04/" + year, "31-06-" + year, None, pl.lit("-")]))
+        .otherwise(pl.col("tanggal_lahir")),
+        status_kawin=pl.when(r == R["status_kawin_invalid"]).then(_pick(v, ["JANDA", "DUDA", None, "NIKAH"]))
         .otherwise(pl.col("status_kawin")),
-        waktu_rekam=pl.when(clean & pl.Series(u[3] < 0.02)).then(pl.col("waktu_rekam").str.replace(" ", "T"))
+        kode_desa=pl.when(r == R["kode_desa_unknown"]).then(
+            _pick(v, [kode.str.slice(0, 9) + "9999", "16.08" + kode.str.slice(5),
+                      pl.col("desa_bps"), None, kode.str.slice(0, 8)]))
+        .otherwise(kode),
+        waktu_rekam=pl.when(r == R["waktu_rekam_invalid"]).then(
+            _pick(v, [pl.lit(day_s + " 2") + (v + 5).cast(pl.Utf8) + ":" + mm + ":00", pl.lit(dmy + " ") + hh + ":" + mm,
+                      pl.lit(day_s), None, pl.lit(day_s + " ") + hh + "." + mm]))
+        .when(r == R["waktu_rekam_not_log_date"]).then(other_day + " " + hms)
         .otherwise(pl.col("waktu_rekam")),
-        lokasi_rekam=pl.when(pl.Series(u[4] < 0.02)).then(" " + pl.col("lokasi_rekam").str.to_lowercase() + " ")
+        jenis_rekam=pl.when(r == R["jenis_rekam_invalid"]).then(_pick(v, ["PERTAMA", "REKAM ULANG", "B", None]))
+        .otherwise(pl.col("jenis_rekam")),
+        lokasi_rekam=pl.when(r == R["lokasi_rekam_invalid"]).then(_pick(v, ["BALAI DESA", "JEMPUT BOLA", "KANTOR CAMAT", None]))
         .otherwise(pl.col("lokasi_rekam")),
+        id_alat=pl.when(r == R["id_alat_missing"]).then(_pick(v, [None, "  "])).otherwise(pl.col("id_alat")),
     )
 
 
-def _write_csv(path: Path, rows: pl.DataFrame, rng: np.random.Generator | None) -> None:
-    """Write one log; with rng, in a random spreadsheet dialect (all valid per contract section 2)."""
+def _quirks(sub: pl.DataFrame) -> pl.DataFrame:
+    """Valid spreadsheet quirks where the q_* masks say so (all rows are clean)."""
+
+    def when(mask: str, value: pl.Expr, col: str) -> pl.Expr:
+        return pl.when(pl.col(mask)).then(value).otherwise(pl.col(col)).alias(col)
+
+    lower = [("jenis_kelamin", 0), ("jenis_rekam", 1), ("lokasi_rekam", 2), ("status_kawin", 3)]
+    pad = [("jenis_kelamin", 0), ("kode_desa", 1), ("status_kawin", 2), ("nik", 3)]
+    return sub.with_columns(
+        when("q_quote", pl.lit("'") + pl.col("nik"), "nik"),
+        *[when(f"q_lower{k}", pl.col(c).str.to_lowercase(), c) for c, k in lower],
+    ).with_columns(
+        when("q_underscore", pl.col("status_kawin").str.replace(" ", "_"), "status_kawin"),
+        when("q_t", pl.col("waktu_rekam").str.replace(" ", "T"), "waktu_rekam"),
+    ).with_columns(
+        *[when(f"q_pad{k}", pl.lit(" ") + pl.col(c) + pl.lit(" "), c) for c, k in pad],
+        when("q_name", pl.col("nama") + pl.lit(" "), "nama"),
+    )
+
+
+def _with_duplicates(rng: np.random.Generator, rows: pl.DataFrame) -> pl.DataFrame:
+    """Repeat a few clean rows verbatim later in their file (right after, or at the end)."""
+    pick = (rows["reason"].to_numpy() < 0) & (rng.random(rows.height) < DUPLICATE_RATE)
+    if not pick.any():
+        return rows.with_columns(order=pl.col("seconds") * 2)
+    at_end = pl.Series(rng.random(rows.height) < 0.5).filter(pl.Series(pick))
+    dup = rows.filter(pl.Series(pick)).with_columns(reason=pl.lit(len(ROW_REASONS), pl.Int64), at_end=at_end)
+    rows = rows.with_columns(order=pl.col("seconds") * 2)
+    dup = dup.with_columns(
+        order=pl.when(pl.col("at_end")).then(pl.lit(10**9)).otherwise(pl.col("seconds") * 2 + 1)).drop("at_end")
+    return pl.concat([rows, dup.select(rows.columns)]).sort("file_kec", "order", "seq")
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+def _dialect(rng: np.random.Generator, dirt: bool) -> dict:
+    if not dirt:
+        return {"sep": ",", "eol": "\n", "bom": False, "quote": "necessary", "header": 0, "extra": 0}
+    return {"sep": ";" if rng.random() < 0.35 else ",", "eol": "\r\n" if rng.random() < 0.25 else "\n",
+            "bom": bool(rng.random() < 0.15), "quote": "always" if rng.random() < 0.06 else "necessary",
+            "header": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0,
+            "extra": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0}
+
+
+SMALL_FILE_ROWS = 20_000  # up to this many rows a log is written by the csv module (less overhead), above by Polars
+
+
+def _write(path: Path, rows: pl.DataFrame | list[tuple], d: dict, drop: str | None = None,
+           engine: str | None = None) -> None:
+    """Write one log in dialect ``d`` (every dialect is valid per contract section 2). ``rows`` is a
+    frame, or tuples in COLUMNS order. Both engines give the same bytes (pinned by a test); ``engine``
+    ("csv"/"polars") overrides the rule (tuples: csv; frames: csv up to SMALL_FILE_ROWS rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    df = rows.select(pl.col("desa").alias("kode_desa") if "desa" in rows.columns else pl.col("kode_desa"),
-                     *[c for c in COLUMNS if c != "kode_desa"]).select(COLUMNS)
-    sep, eol, bom, quote = ",", "\n", False, "necessary"
-    if rng is not None:
-        sep = ";" if rng.random() < 0.4 else ","
-        eol = "\r\n" if rng.random() < 0.3 else "\n"
-        bom = rng.random() < 0.2
-        quote = "always" if rng.random() < 0.1 else "necessary"
-        if rng.random() < 0.1:
-            df = df.with_columns(pl.lit("").alias("keterangan"), pl.int_range(1, pl.len() + 1).alias("no"))
-        if rng.random() < 0.1:
-            order = list(rng.permutation(df.columns))
-            df = df.select(order).rename({c: (c.upper() if i % 2 else f" {c.title()} ") for i, c in enumerate(order)})
-        if rng.random() < 0.1:  # dates as DD-MM-YYYY or DD/MM/YYYY
-            fmt = "%d-%m-%Y" if rng.random() < 0.5 else "%d/%m/%Y"
-            col = [c for c in df.columns if c.strip().lower() == "tanggal_lahir"][0]
-            df = df.with_columns(pl.col(col).str.to_date("%Y-%m-%d", strict=False).dt.strftime(fmt)
-                                 .fill_null(pl.col(col)).alias(col))
-    text = df.write_csv(separator=sep, line_terminator=eol, quote_style=quote)
-    data = text.encode("utf-8")
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    names = [c for c in COLUMNS if c != drop]
+    if isinstance(rows, list):
+        engine = "csv"
+    else:
+        engine = engine or ("csv" if rows.height <= SMALL_FILE_ROWS else "polars")
+    if engine == "polars":
+        df = rows.select(names)
+        if d["extra"] == 1:  # a row number in front and a remarks column at the end, as typed in a spreadsheet
+            df = df.select(pl.int_range(1, pl.len() + 1).cast(pl.Utf8).alias("no"), pl.all(),
+                           pl.when(pl.col("jenis_rekam").str.to_uppercase() == "ULANG").then(pl.lit(ULANG_NOTE))
+                           .otherwise(None).alias("keterangan"))
+        elif d["extra"] == 2:
+            df = df.with_columns(pl.lit(None, pl.Utf8).alias("keterangan"))
+        df = df.select(_header_order(df.columns, d)).rename(lambda c: _header_name(c, d))
+        with path.open("wb") as fh:
+            df.write_csv(fh, separator=d["sep"], line_terminator=d["eol"], include_bom=d["bom"], quote_style=d["quote"])
+        return
+    header = list(names)
+    if isinstance(rows, list):
+        keep = [j for j, c in enumerate(COLUMNS) if c != drop]
+        data = rows if drop is None else [tuple(r[j] for j in keep) for r in rows]
+    else:
+        data = rows.select(names).rows()
+    if d["extra"] == 1:
+        j = names.index("jenis_rekam")
+        header = ["no", *header, "keterangan"]
+        data = [(str(i), *r, ULANG_NOTE if (r[j] or "").upper() == "ULANG" else None) for i, r in enumerate(data, 1)]
+    elif d["extra"] == 2:
+        header = [*header, "keterangan"]
+        data = [(*r, None) for r in data]
+    order = [header.index(c) for c in _header_order(header, d)]
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=d["sep"], lineterminator=d["eol"],
+                   quoting=csv.QUOTE_ALL if d["quote"] == "always" else csv.QUOTE_MINIMAL)
+    w.writerow([_header_name(header[j], d) for j in order])
+    w.writerows([[r[j] for j in order] for r in data] if order != list(range(len(header))) else data)
+    path.write_bytes((b"\xef\xbb\xbf" if d["bom"] else b"") + buf.getvalue().encode("utf-8"))
 
 
-def _allocate(total: int, weights: np.ndarray, caps: np.ndarray | None = None) -> np.ndarray:
-    """Integers summing exactly to total, proportional to weights, never above caps."""
-    w = weights / weights.sum()
-    raw = w * total
-    out = np.floor(raw).astype(np.int64)
-    if caps is not None:
-        out = np.minimum(out, caps)
-    rest = total - int(out.sum())
-    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
-    while rest > 0:
-        moved = False
-        for i in order:
-            if rest == 0:
-                break
-            if caps is None or out[i] < caps[i]:
-                out[i] += 1
-                rest -= 1
-                moved = True
-        if not moved:
-            raise ValueError("cannot allocate: caps too small")
+ULANG_NOTE = "rekam ulang, data rusak"
+
+
+def _header_order(columns: list[str], d: dict) -> list[str]:
+    return sorted(columns, reverse=True) if d["header"] == 1 else list(columns)
+
+
+def _header_name(c: str, d: dict) -> str:
+    return c.upper() if d["header"] == 1 else f" {c.title()} " if d["header"] == 2 else c
+
+
+# ----------------------------------------------------------------------------------------------
+# the snapshot
+
+def _allocate(total: int, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Integers summing to ``total``, proportional to ``weights`` within [lower, upper] (water-filling,
+    then largest remainders). Raises ValueError when the bounds cannot hold the total."""
+    lower, upper = lower.astype(np.float64), upper.astype(np.float64)
+    if lower.sum() > total or upper.sum() < total or (lower > upper).any():
+        raise ValueError("cannot allocate the total within the bounds")
+    x = lower.copy()
+    free = upper > lower
+    w = np.maximum(weights.astype(np.float64), 1e-12)
+    for _ in range(len(x) + 1):
+        rest = total - x[~free].sum()
+        share = rest * w[free] / w[free].sum()
+        lo, hi = lower[free], upper[free]
+        below, above = share < lo, share > hi
+        if not below.any() and not above.any():
+            x[free] = share
+            break
+        idx = np.flatnonzero(free)
+        fix = idx[below | above]
+        x[fix] = np.where(below, lo, hi)[below | above]
+        free[fix] = False
+        if not free.any():
+            break
+    out = np.floor(x + 1e-9).astype(np.int64)
+    rest = int(total - out.sum())
+    room = out < np.floor(upper + 1e-9).astype(np.int64)
+    order = np.lexsort((np.arange(len(x)), -(x - out)))
+    order = order[room[order]][:rest]
+    out[order] += 1
+    assert out.sum() == total
     return out
 
 
-def _snapshot(rng: np.random.Generator, reg: _Regions, new_by_desa: dict[str, int],
-              calibrate_to: tuple[int, int] | None) -> pl.DataFrame:
-    new = np.array([new_by_desa.get(d, 0) for d in reg.desa], dtype=np.int64)
+def _snapshot(reg: _Regions, new: np.ndarray, calibrate_to: tuple[int, int] | None) -> pl.DataFrame:
+    """wajib/sudah per desa and sex at the cut-off, leaving room for the ``new`` wajib recordings."""
+    nd = len(reg.desa)
+    zero = np.zeros(nd, dtype=np.int64)
     if calibrate_to is not None:
-        wajib_total, sudah_target = calibrate_to
-        wajib = _allocate(wajib_total, reg.weight)
-        if (wajib < new).any():
-            raise ValueError("calibration impossible: a desa has more new recordings than wajib KTP")
-        sudah_total = sudah_target - int(new.sum())
+        w_total, s_total = (int(x) for x in calibrate_to)
+        if s_total > w_total:
+            raise ValueError(f"calibrate_to: sudah rekam {s_total:,} is above wajib KTP {w_total:,}")
+        if int(new.sum()) > s_total:
+            raise ValueError(f"calibrate_to: the generated window records {int(new.sum()):,} new wajib KTP, "
+                             f"more than sudah rekam {s_total:,}")
+        wajib = _allocate(w_total, reg.pop, new, np.full(nd, w_total))
+        sudah = _allocate(s_total - int(new.sum()), reg.pop * reg.coverage, zero, wajib - new)
     else:
-        wajib = np.maximum(_allocate(DEFAULT_WAJIB, reg.weight), new + 20)
-        sudah_total = int(0.77 * int(wajib.sum())) - int(new.sum())
-        sudah_total = max(0, min(sudah_total, int((wajib - new).sum())))
-    caps = wajib - new
-    rate = rng.uniform(0.6, 1.0, len(wajib))
-    sudah = _allocate(sudah_total, np.maximum(caps * rate, 1e-9), caps)
-    wajib_lk = np.round(wajib * rng.uniform(0.49, 0.53, len(wajib))).astype(np.int64)
+        wajib = _allocate(DEFAULT_WAJIB, reg.pop, zero, np.full(nd, DEFAULT_WAJIB))
+        sudah = np.round(wajib * reg.coverage).astype(np.int64)
+        wajib = np.maximum(wajib, sudah + new)  # never a negative backlog at the end
+    wajib_lk = np.round(wajib * reg.male_share).astype(np.int64)
     wajib_pr = wajib - wajib_lk
-    sudah_lk = np.minimum(wajib_lk, np.round(sudah * wajib_lk / np.maximum(wajib, 1)).astype(np.int64))
+    sudah_lk = np.clip(np.round(sudah * reg.male_share).astype(np.int64), np.maximum(sudah - wajib_pr, 0), wajib_lk)
     sudah_pr = sudah - sudah_lk
-    over = np.maximum(sudah_pr - wajib_pr, 0)
-    sudah_pr -= over
-    sudah_lk += over
-    return pl.DataFrame({"kode_desa": reg.desa, "wajib_ktp_lk": wajib_lk, "wajib_ktp_pr": wajib_pr,
-                         "sudah_rekam_lk": sudah_lk, "sudah_rekam_pr": sudah_pr})
+    return pl.DataFrame(dict(zip(PENDUDUK_COLUMNS, [reg.desa, wajib_lk, wajib_pr, sudah_lk, sudah_pr])))
 
+
+# ----------------------------------------------------------------------------------------------
+# plans made before the first day: broken devices, files that will be rejected
+
+def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realistic: bool) -> np.ndarray:
+    """days x kecamatan: True where the kecamatan's device is broken (spells of 1-6 days)."""
+    nk = len(reg.kec)
+    out = np.zeros((len(days), nk), dtype=bool)
+    if not realistic:
+        return out
+    p = np.full(nk, 0.006)
+    p[reg.fragile] = 0.035
+    p[MUARA_DUA] = 0.0  # the Disdukcapil office never stops
+    for i in range(len(days) + 6):  # spells may start before the window
+        starts = rng.random(nk) < p
+        length = rng.integers(1, 7, nk)
+        for k in np.flatnonzero(starts):
+            lo, hi = i - 6, i - 6 + length[k]
+            out[max(lo, 0):max(min(hi, len(days)), 0), k] = True
+    return out
+
+
+def _defects(rng: np.random.Generator, reg: _Regions, days: list[date], outage: np.ndarray) -> dict:
+    """(day index, kecamatan index) -> (reason code, how): a handful of files rejected whole."""
+    nk = len(reg.kec)
+    per_kind = max(1, round(len(days) / 30))
+    slots = [(i, k) for i, d in enumerate(days) if not _closed(d) for k in range(nk) if not outage[i, k]]
+    if not slots:
+        return {}
+    chosen = rng.permutation(len(slots))
+    out: dict = {}
+    kinds = [("empty_file", j) for j in range(per_kind)] + [("missing_columns", j) for j in range(per_kind)] + \
+            [("unknown_kecamatan", j) for j in range(per_kind)]
+    for (kind, j), pos in zip(kinds, chosen):
+        out[slots[pos]] = (kind, j)
+    # one log saved under a folder that is not a date: the day typed backwards (03 -> 30)
+    feb = [(i, d) for i, d in enumerate(days) if d.month == 2 and not _closed(d)]
+    bad = [(i, d) for i, d in feb if _not_a_date(f"{d.year}-02-" + f"{d.day:02d}"[::-1])]
+    if feb:
+        i, d = bad[int(rng.integers(0, len(bad)))] if bad else feb[0]
+        free = [k for k in range(1, nk) if not outage[i, k] and (i, k) not in out]
+        folder = f"{d.year}-02-" + f"{d.day:02d}"[::-1] if bad else "februari"
+        if free:
+            out[(i, free[int(rng.integers(0, len(free)))])] = ("folder_not_a_date", folder)
+    return out
+
+
+def _not_a_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return False
+    except ValueError:
+        return True
+
+
+# ----------------------------------------------------------------------------------------------
 
 def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_per_day: int | None = None,
              calibrate_to: tuple[int, int] | None = None, dirt: bool = True,
              progress: Callable[[int, int], None] | None = None) -> GenerateSummary:
-    """Write a landing zone for log dates start..end (see module doc); returns what was written."""
+    """Write a landing zone for log dates start..end into ``out_dir`` (see the module doc).
+
+    Write into an empty directory: files of an earlier generation with other arguments are not removed.
+    """
     if end < start:
-        raise ValueError("end is before start")
+        raise ValueError(f"end {end} is before start {start}")
+    if rows_per_day is not None and rows_per_day < 0:
+        raise ValueError("rows_per_day must not be negative")
     out_dir = Path(out_dir)
-    rng = np.random.default_rng(seed)
-    reg = _Regions(rng)
+    root = np.random.SeedSequence(seed)
+    s_regions, s_plan, s_days = root.spawn(3)
+    reg = _Regions(np.random.default_rng(s_regions))
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    total_days = len(days)
-    # file-level defects: about one of each kind per month (dirt only)
-    n_file_defects = max(1, round(total_days / 30)) if dirt else 0
-    all_files = [(d, k) for d in days for k in reg.kecamatan]
-    defect_idx = rng.choice(len(all_files), min(len(all_files), 2 * n_file_defects), replace=False) if dirt else []
-    empty_files = {all_files[i] for i in defect_idx[:n_file_defects]}
-    missing_col_files = {all_files[i] for i in defect_idx[n_file_defects:]}
+    plan_rng = np.random.default_rng(s_plan)
+    outage = _outages(plan_rng, reg, days, realistic=rows_per_day is None)
+    defects = _defects(plan_rng, reg, days, outage) if dirt else {}
+    day_seeds = s_days.spawn(len(days))
+    serials = _Serials(seed)
+    pool = _Pool([])
+
     files_written = rows_written = dirty_rows = 0
     rejected: list[dict] = []
     missing: list[list[str]] = []
-    q_expected: dict[str, int] = {}
-    first_candidates: list[pl.DataFrame] = []  # clean BARU rows in loadable files
-    pool: pl.DataFrame | None = None
-    serial = int(rng.integers(0, 9999))
-    for n_day, day in enumerate(days, start=1):
-        frame = _day_rows(rng, reg, day, rows_per_day, serial)
-        serial += frame.height
-        frame = _with_repeat_baru(rng, frame, pool, day)
-        out = _dirty(rng, frame, 0.03 if dirt else 0.0)
+    header_only: list[list[str]] = []
+    q_expected = np.zeros(len(ROW_REASONS) + 1, dtype=np.int64)
+    loaded_rows = 0
+    cand: list[pl.DataFrame] = []  # clean BARU rows of files that will be loaded
+
+    for i, day in enumerate(days):
+        rng = np.random.default_rng(day_seeds[i])
+        rows = _day_rows(rng, reg, serials, day, rows_per_day, outage[i], pool.frame(), dirt)
+        nk = len(reg.kec)
+        dialects = [_dialect(rng, dirt) for _ in range(nk)]
+        flags = {"date_fmt": [0] * nk, "lower": [False] * nk, "t_sep": [False] * nk}
         if dirt:
-            out = _quirks(rng, out)
-        day_dir = out_dir / "rekam" / day.isoformat()
-        weekday = day.weekday()
-        for kec in reg.kecamatan:
-            rows = out.filter(pl.col("file_kec") == kec)
-            key = (day, kec)
-            # broken devices / closed offices (realistic mode only: an explicit rows_per_day is for
-            # benchmarks, where every kecamatan sends its full log)
-            if rows_per_day is not None or kec == MUARADUA:
-                broken = False
-            else:
-                broken = rng.random() < (0.6 if weekday == 6 else reg.broken_rate[kec])
-            if broken:
-                rows = rows.filter(pl.col("lokasi_rekam").str.strip_chars().str.to_uppercase() != "KECAMATAN")
-                if rows.height == 0 and rng.random() < 0.5:
+            u = rng.random((3, nk))
+            flags = {"date_fmt": np.where(u[0] < 0.1, 1, np.where(u[0] < 0.2, 2, 0)).tolist(),
+                     "lower": (u[1] < 0.05).tolist(), "t_sep": (u[2] < 0.04).tolist()}
+        rows = _strings(rng, reg, rows, day, flags, dirt)
+        rows = _with_duplicates(rng, rows) if dirt else rows.with_columns(order=pl.col("seconds") * 2)
+
+        # the pool of BARU persons who may come back on a later day (never an age-dirty one)
+        r = rows["reason"].to_numpy()
+        baru = np.flatnonzero(~rows["ulang"].to_numpy() & ~rows["repeat"].to_numpy()
+                              & (r != R["umur_out_of_range"]) & (r < len(ROW_REASONS)))
+        if len(baru):
+            sample = np.sort(rng.choice(baru, min(len(baru), 2_000), replace=False))
+            pool.frames = (pool.frames + [rows.select(POOL_COLUMNS)[sample]])[-14:]
+
+        # what becomes of each kecamatan's log today: written, lost to a broken device, or rejected whole
+        fate = np.zeros(nk, dtype=np.int64)  # 0 loadable, 1 no file / header only (outage), 2 rejected
+        for k in range(nk):
+            fate[k] = 1 if outage[i, k] else 2 if (i, k) in defects else 0
+        fk = rows["file_kec"].to_numpy()
+        reason = rows["reason"].to_numpy()
+        loadable = fate[fk] == 0
+        lost = fate[fk] == 1
+        for k in np.flatnonzero(fate == 2):
+            if defects[(i, k)][0] == "empty_file":
+                lost |= fk == k
+        rows_written += int((~lost).sum())
+        dirty_rows += int(((reason >= 0) & ~lost).sum())
+        q_expected += np.bincount(reason[loadable & (reason >= 0)], minlength=len(q_expected))
+        loaded_rows += int((loadable & (reason < 0)).sum())
+        good = np.flatnonzero(loadable & (reason < 0) & ~rows["ulang"].to_numpy())
+        if len(good):  # clean BARU rows of loadable files: (person, time, desa, wajib KTP at it, channel)
+            umur = exact_age(rows["birth"].to_numpy()[good], np.full(len(good), np.datetime64(day, "D")))
+            cand.append(pl.DataFrame({
+                "nik_int": rows["nik_int"].to_numpy()[good],
+                "ts": day.toordinal() * 86_400 + rows["seconds"].to_numpy()[good],
+                "desa": rows["desa"].to_numpy()[good].astype(np.int16),
+                "wajib": (umur >= 17) | (rows["status"].to_numpy()[good] != 0),
+                "channel": rows["channel"].to_numpy()[good].astype(np.int8),
+            }))
+
+        if rows.height <= SMALL_FILE_ROWS:  # a realistic day: tuples once, sliced per file (rows are sorted by file)
+            tuples = rows.select(COLUMNS).rows()
+            cut = np.searchsorted(fk, np.arange(nk + 1))
+            parts = {k: tuples[cut[k]:cut[k + 1]] for k in range(nk)}
+            empty = []
+        else:
+            parts = {int(k[0]): df for k, df in rows.partition_by("file_kec", as_dict=True, maintain_order=True).items()}
+            empty = rows.head(0)
+        for k in range(nk):
+            kec = str(reg.kec[k])
+            part = parts.get(k, empty)
+            rel = f"rekam/{day.isoformat()}/{kec}.csv"
+            if fate[k] == 1:  # broken device: nothing sent, or an export with no rows
+                if rng.random() < 0.6:
                     missing.append([day.isoformat(), kec])
                     continue
-            path = day_dir / f"{kec}.csv"
-            rel = path.relative_to(out_dir).as_posix()
-            if key in empty_files:
+                _write(out_dir / rel, empty, dialects[k])
+                files_written += 1
+                header_only.append([day.isoformat(), kec])
+                continue
+            files_written += 1
+            if fate[k] == 0:
+                _write(out_dir / rel, part, dialects[k])
+                if len(part) == 0:
+                    header_only.append([day.isoformat(), kec])
+                continue
+            kind, how = defects[(i, k)]
+            if kind == "empty_file":  # the upload broke off
+                path = out_dir / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(b"")
-                rejected.append({"path": rel, "reason_code": "empty_file"})
-                files_written += 1
-                continue
-            if dirt and rows.height > 2 and rng.random() < 0.15:  # a verbatim repeat later in the file
-                dup = rows.filter(pl.col("reason").is_null()).head(1)
-                if dup.height:
-                    rows = pl.concat([rows, dup.with_columns(reason=pl.lit("duplicate_row"))], how="vertical")
-            if key in missing_col_files:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                df = rows.select(pl.col("desa").alias("kode_desa"), *[c for c in COLUMNS if c not in ("kode_desa", "id_alat")])
-                path.write_text(df.write_csv(), encoding="utf-8")
-                rejected.append({"path": rel, "reason_code": "missing_columns"})
-                files_written += 1
-                rows_written += rows.height
-                continue
-            _write_csv(path, rows, rng if dirt else None)
-            files_written += 1
-            rows_written += rows.height
-            for reason, cnt in rows.filter(pl.col("reason").is_not_null()).group_by("reason").len().iter_rows():
-                q_expected[reason] = q_expected.get(reason, 0) + cnt
-                dirty_rows += cnt
-            good = rows.filter(pl.col("reason").is_null() & (pl.col("jenis_rekam").str.to_uppercase() == "BARU"))
-            if good.height:
-                first_candidates.append(good.select("nik", "waktu", "desa", "umur", "status_kawin", "tgl_lahir",
-                                                    "jenis_kelamin", "nama", "region", "serial", "jenis_rekam",
-                                                    "age_days", "seconds", "device_no", "lokasi_rekam", "file_kec",
-                                                    "id_alat", "tanggal"))
-        if first_candidates:
-            pool = first_candidates[-1].filter(pl.col("jenis_rekam") == "BARU").select(frame.columns)
-        if progress:
-            progress(n_day, total_days)
-    february = [d for d in days if d.month == 2]
-    if dirt and february:  # one file under a folder that is not a date (30 February)
-        bad = out_dir / "rekam" / f"{february[0].year}-02-30" / "16.09.03.csv"
-        _write_csv(bad, _dirty(rng, _day_rows(rng, reg, february[0], 5, serial), 0.0), None)
-        rejected.append({"path": bad.relative_to(out_dir).as_posix(), "reason_code": "folder_not_a_date"})
-        files_written += 1
-    if dirt:  # a file whose name is not a kecamatan code
-        bad = out_dir / "rekam" / days[-1].isoformat() / "MUARADUA.csv"
-        _write_csv(bad, _dirty(rng, _day_rows(rng, reg, days[-1], 5, serial), 0.0), None)
-        rejected.append({"path": bad.relative_to(out_dir).as_posix(), "reason_code": "unknown_kecamatan"})
-        files_written += 1
-    new_by_desa: dict[str, int] = {}
-    if first_candidates:
-        cand = pl.concat(first_candidates, how="vertical")
-        cand = cand.with_columns(pl.col("nik").str.strip_prefix("'"))
-        firsts = cand.sort("waktu", "file_kec").group_by("nik", maintain_order=True).first()
-        wajib = firsts.filter((pl.col("umur") >= 17) | (pl.col("status_kawin").str.to_uppercase().str.replace("_", " ") != "BELUM KAWIN"))
-        new_by_desa = dict(sorted(wajib.group_by("desa").len().iter_rows()))
+            elif kind == "missing_columns":  # an old export template without id_alat (or status_kawin)
+                _write(out_dir / rel, part, dialects[k], drop="status_kawin" if how % 3 == 2 else "id_alat")
+            elif kind == "unknown_kecamatan":  # saved under a wrong name: the kecamatan's own log is missing
+                name = [reg.kec_file_name[k], f"{kec} (1)", kec.replace(".09.", ".9.")][how % 3]
+                rel = f"rekam/{day.isoformat()}/{name}.csv"
+                _write(out_dir / rel, part, dialects[k])
+                missing.append([day.isoformat(), kec])
+            else:  # folder_not_a_date: the day typed backwards
+                rel = f"rekam/{how}/{kec}.csv"
+                _write(out_dir / rel, part, dialects[k])
+                missing.append([day.isoformat(), kec])
+            rejected.append({"path": rel, "reason_code": kind})
+        if progress is not None:
+            progress(i + 1, len(days))
+
+    # the persons whose first clean BARU row falls in the window, and who are wajib KTP at it
+    new = np.zeros(len(reg.desa), dtype=np.int64)
+    first_any = 0
+    by_channel = np.zeros(len(CHANNELS), dtype=np.int64)
+    if cand:
+        c = pl.concat(cand).sort("nik_int", "ts").unique("nik_int", keep="first", maintain_order=True)
+        wajib = c["wajib"].to_numpy()
+        new = np.bincount(c["desa"].to_numpy()[wajib].astype(np.int64), minlength=len(reg.desa))
+        first_any = c.height
+        by_channel = np.bincount(c["channel"].to_numpy().astype(np.int64), minlength=len(CHANNELS))
+
     snapshot_date = start - timedelta(days=1)
-    snap = _snapshot(rng, reg, new_by_desa, calibrate_to)
+    snap = _snapshot(reg, new, calibrate_to)
     snap_path = out_dir / "penduduk" / f"{snapshot_date.isoformat()}.csv"
     snap_path.parent.mkdir(parents=True, exist_ok=True)
-    snap_path.write_text(snap.write_csv(), encoding="utf-8")
+    with snap_path.open("wb") as fh:
+        snap.write_csv(fh)
     files_written += 1
+
+    reasons = list(ROW_REASONS) + [DUPLICATE]
     expected = {
         "seed": seed, "start": start.isoformat(), "end": end.isoformat(), "snapshot_date": snapshot_date.isoformat(),
-        "rows_written": rows_written, "files_written": files_written,
-        "expected_quarantine_by_reason": dict(sorted(q_expected.items())),
+        "rows_per_day": rows_per_day, "dirt": dirt, "calibrate_to": list(calibrate_to) if calibrate_to else None,
+        "rows_written": rows_written, "files_written": files_written, "dirty_rows": dirty_rows,
+        "expected_rows_loaded": loaded_rows,
+        "expected_quarantine_by_reason": {reasons[j]: int(q_expected[j]) for j in range(len(reasons)) if q_expected[j]},
         "expected_rejected_files": sorted(rejected, key=lambda r: r["path"]),
         "expected_missing": sorted(missing),
-        "expected_new_wajib_by_desa": new_by_desa,
+        "expected_header_only": sorted(header_only),
+        "expected_first_recordings": first_any,
+        "expected_first_recordings_by_lokasi": {CHANNELS[j]: int(by_channel[j]) for j in range(len(CHANNELS))},
+        "expected_new_wajib_total": int(new.sum()),
+        "expected_new_wajib_by_desa": {str(reg.desa[j]): int(new[j]) for j in range(len(reg.desa))},
         "snapshot_totals": {"wajib_ktp": int(snap["wajib_ktp_lk"].sum() + snap["wajib_ktp_pr"].sum()),
                             "sudah_rekam": int(snap["sudah_rekam_lk"].sum() + snap["sudah_rekam_pr"].sum())},
     }
-    (out_dir / "generator_manifest.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")
+    (out_dir / MANIFEST).write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
     return GenerateSummary(out_dir, files_written, rows_written, dirty_rows, len(rejected), snapshot_date, expected)

@@ -1,73 +1,437 @@
-"""The synthetic landing zone: deterministic, calibrated, structurally right, dirty on purpose."""
+"""The synthetic landing zone: deterministic, calibrated, structurally right, dirty on purpose.
+
+The two-month demo generation is made once per module. Its files are re-read here with the csv
+module and judged by a small, independent implementation of the contract's rules (section 3), so
+the manifest's promises (quarantine counts, rejected files, new wajib-KTP persons per desa) are
+checked against the files themselves, not against the generator's own bookkeeping.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import re
-from datetime import date
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pytest
 
-from flows.generate import generate
-from flows.read import REKAM_COLUMNS, read_file
+from flows import generate as g
+from flows.generate import FILE_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.wilayah import desa_codes, kecamatan_codes
 
-NIK_RULE = re.compile(r"^'?(1[1-9]|[2-8]\d|9[0-6])\d{4}(0[1-9]|[12]\d|3[01]|4[1-9]|[56]\d|7[01])(0[1-9]|1[0-2])\d{2}(?!0000)\d{4}$")
+DEMO = dict(start=date(2025, 1, 1), end=date(2025, 2, 28), seed=2025, calibrate_to=(270_764, 213_572))
+HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_rekam,jenis_rekam,lokasi_rekam,id_alat"
+NIK_RULE = re.compile(r"^(1[1-9]|[2-8]\d|9[0-6])\d{4}(0[1-9]|[12]\d|3[01]|4[1-9]|[56]\d|7[01])(0[1-9]|1[0-2])\d{2}(?!0000)\d{4}$")
+STATUS = {"BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"}
+LOKASI = {"DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA"}
 
 
-def _digest(root: Path) -> str:
+# ----------------------------------------------------------------------------------------------
+# an independent reading of the contract (sections 2 and 3)
+
+def read_log(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Header names (trimmed, lower case) and (line number, {column: trimmed value or None})."""
+    text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    first = text.split("\n", 1)[0]
+    delim = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    names = [n.strip().lower() for n in next(reader)]
+    out = []
+    for rec in reader:
+        if not rec:
+            continue
+        values = {n: (v.strip() or None) for n, v in zip(names, rec)}
+        out.append((reader.line_num, values))
+    return names, out
+
+
+def parse_date(v: str | None) -> date | None:
+    formats = ((r"(\d{4})-(\d{2})-(\d{2})", "ymd"), (r"(\d{2})-(\d{2})-(\d{4})", "dmy"), (r"(\d{2})/(\d{2})/(\d{4})", "dmy"))
+    for pattern, order in formats:
+        m = re.fullmatch(pattern, v or "")
+        if m:
+            a, b, c = (int(x) for x in m.groups())
+            try:
+                return date(a, b, c) if order == "ymd" else date(c, b, a)
+            except ValueError:
+                return None
+    return None
+
+
+def age(birth: date, at: date) -> int:
+    return at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+
+
+def contract_reason(r: dict, log_date: date) -> tuple[str | None, dict]:
+    """The first broken rule of a row (contract section 3, the validator's order), and parsed values."""
+    raw = r["nik"] or ""
+    nik = raw[1:] if raw.startswith("'") else raw
+    born = parse_date(r["tanggal_lahir"])
+    key = re.sub(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ", r["waktu_rekam"] or "")
+    try:
+        at = datetime.strptime(key, "%Y-%m-%d %H:%M:%S") if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", key) else None
+    except ValueError:
+        at = None
+    umur = age(born, at.date()) if born and at else None
+    status = (r["status_kawin"] or "").upper().replace("_", " ")
+    checks = [
+        ("nik_spreadsheet_damaged", re.fullmatch(r"'?\d+(?:[.,]\d*)?[eE]\+?\d+", raw) is None),
+        ("nik_not_16_digits", re.fullmatch(r"\d{16}", nik) is not None),
+        ("nik_bad_province", 11 <= int(nik[:2]) <= 96 if nik[:2].isdigit() else False),
+        ("nik_bad_birth_day", nik[6:8].isdigit() and (1 <= int(nik[6:8]) <= 31 or 41 <= int(nik[6:8]) <= 71)),
+        ("nik_bad_birth_month", nik[8:10].isdigit() and 1 <= int(nik[8:10]) <= 12),
+        ("nik_zero_serial", nik[12:16] != "0000"),
+        ("jenis_kelamin_invalid", (r["jenis_kelamin"] or "").upper() in ("L", "P")),
+        ("tanggal_lahir_invalid", born is not None),
+        ("umur_out_of_range", umur is None or 16 <= umur <= 120),
+        ("status_kawin_invalid", status in STATUS),
+        ("kode_desa_unknown", (r["kode_desa"] or "").upper() in desa_codes()),
+        ("waktu_rekam_invalid", at is not None),
+        ("waktu_rekam_not_log_date", at is None or at.date() == log_date),
+        ("jenis_rekam_invalid", (r["jenis_rekam"] or "").upper() in ("BARU", "ULANG")),
+        ("lokasi_rekam_invalid", (r["lokasi_rekam"] or "").upper() in LOKASI),
+        ("id_alat_missing", r["id_alat"] is not None),
+    ]
+    parsed = {"nik": nik, "key": key, "at": at, "umur": umur, "status": status, "born": born,
+              "jenis": (r["jenis_rekam"] or "").upper(), "lokasi": (r["lokasi_rekam"] or "").upper(),
+              "desa": (r["kode_desa"] or "").upper(), "sex": (r["jenis_kelamin"] or "").upper(), "nama": r["nama"]}
+    return next((name for name, ok in checks if not ok), None), parsed
+
+
+def file_reason(root: Path, path: Path) -> str | None:
+    rel = path.relative_to(root / "rekam").parts
+    try:
+        date.fromisoformat(rel[0])
+    except ValueError:
+        return "folder_not_a_date"
+    if path.stem not in kecamatan_codes():
+        return "unknown_kecamatan"
+    if path.stat().st_size == 0:
+        return "empty_file"
+    names, _ = read_log(path)
+    return None if set(HEADER.split(",")) <= set(names) else "missing_columns"
+
+
+def judge(root: Path) -> dict:
+    """Everything the pipeline should find in a generated landing zone, worked out from the files."""
+    rejected, quarantine, good = {}, Counter(), []
+    for path in sorted((root / "rekam").rglob("*.csv")):
+        code = file_reason(root, path)
+        if code:
+            rejected[path.relative_to(root).as_posix()] = code
+            continue
+        log_date = date.fromisoformat(path.parent.name)
+        seen = set()
+        for line, r in read_log(path)[1]:
+            reason, p = contract_reason(r, log_date)
+            if reason is None and (p["nik"], p["key"]) in seen:
+                reason = "duplicate_row"
+            seen.add((p["nik"], p["key"]))
+            if reason:
+                quarantine[reason] += 1
+            else:
+                good.append((path, line, p))
+    first = {}
+    for path, line, p in sorted((x for x in good if x[2]["jenis"] == "BARU"), key=lambda x: (x[2]["at"], str(x[0]), x[1])):
+        first.setdefault(p["nik"], p)
+    new = Counter(p["desa"] for p in first.values() if p["umur"] >= 17 or p["status"] != "BELUM KAWIN")
+    return {"rejected": rejected, "quarantine": dict(quarantine), "good": good, "first": first, "new": new}
+
+
+def digest(root: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if p.is_file():
-            h.update(p.relative_to(root).as_posix().encode())
-            h.update(p.read_bytes())
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
     return h.hexdigest()
 
 
-def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
-    a = generate(tmp_path / "a", date(2025, 2, 3), date(2025, 2, 5), seed=7)
-    b = generate(tmp_path / "b", date(2025, 2, 3), date(2025, 2, 5), seed=7)
-    c = generate(tmp_path / "c", date(2025, 2, 3), date(2025, 2, 5), seed=8)
-    assert a.rows_written == b.rows_written
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b") != _digest(tmp_path / "c")
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, GenerateSummary, dict]:
+    root = tmp_path_factory.mktemp("demo")
+    s = generate(root, **DEMO)
+    return root, s, judge(root)
 
 
-def test_calibrated_snapshot_leaves_room_for_the_new_recordings(tmp_path):
-    s = generate(tmp_path, date(2025, 1, 1), date(2025, 1, 20), seed=3, calibrate_to=(270_764, 213_572))
-    snap = pl.read_csv(tmp_path / "penduduk" / "2024-12-31.csv")
+# ----------------------------------------------------------------------------------------------
+# determinism
+
+def test_same_arguments_give_identical_bytes_and_another_seed_differs(tmp_path):
+    args = dict(start=date(2025, 2, 3), end=date(2025, 2, 5))
+    a, b = generate(tmp_path / "a", seed=7, **args), generate(tmp_path / "b", seed=7, **args)
+    generate(tmp_path / "c", seed=8, **args)
+    assert a.expected == b.expected
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+
+
+def test_progress_is_reported_after_each_day(tmp_path):
+    calls = []
+    generate(tmp_path, date(2025, 3, 1), date(2025, 3, 3), dirt=False, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+# ----------------------------------------------------------------------------------------------
+# calibration: the demo must show wajib 270,764 / sudah 213,572 / belum 57,192 on 2025-02-28
+
+def test_calibrated_snapshot_plus_new_wajib_gives_the_published_figures(demo):
+    root, s, _ = demo
+    snap = pl.read_csv(root / "penduduk" / "2024-12-31.csv", infer_schema=False)
+    assert snap.columns == ["kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr"]
+    snap = snap.with_columns(pl.exclude("kode_desa").cast(pl.Int64))
     new = s.expected["expected_new_wajib_by_desa"]
-    assert set(snap["kode_desa"]) == desa_codes() and snap.height == 259
-    assert int(snap["wajib_ktp_lk"].sum() + snap["wajib_ktp_pr"].sum()) == 270_764
-    assert int(snap["sudah_rekam_lk"].sum() + snap["sudah_rekam_pr"].sum()) + sum(new.values()) == 213_572
+    wajib = int(snap["wajib_ktp_lk"].sum() + snap["wajib_ktp_pr"].sum())
+    sudah = int(snap["sudah_rekam_lk"].sum() + snap["sudah_rekam_pr"].sum())
+    assert (wajib, sudah + sum(new.values())) == (270_764, 213_572)
+    assert wajib - sudah - sum(new.values()) == 57_192
+    assert s.expected["snapshot_totals"] == {"wajib_ktp": wajib, "sudah_rekam": sudah}
+    assert s.snapshot_date == date(2024, 12, 31)
+
+
+def test_snapshot_never_has_sudah_above_wajib_nor_a_negative_backlog_at_the_end(demo):
+    root, s, _ = demo
+    new = s.expected["expected_new_wajib_by_desa"]
+    snap = pl.read_csv(root / "penduduk" / "2024-12-31.csv", schema_overrides={"kode_desa": pl.Utf8})
+    assert snap.height == 259 and set(snap["kode_desa"]) == desa_codes() == set(new)
     for r in snap.iter_rows(named=True):
-        assert r["sudah_rekam_lk"] <= r["wajib_ktp_lk"] and r["sudah_rekam_pr"] <= r["wajib_ktp_pr"]
-        assert r["wajib_ktp_lk"] + r["wajib_ktp_pr"] - r["sudah_rekam_lk"] - r["sudah_rekam_pr"] - new.get(r["kode_desa"], 0) >= 0
+        assert 0 <= r["sudah_rekam_lk"] <= r["wajib_ktp_lk"] and 0 <= r["sudah_rekam_pr"] <= r["wajib_ktp_pr"]
+        assert r["wajib_ktp_lk"] + r["wajib_ktp_pr"] - r["sudah_rekam_lk"] - r["sudah_rekam_pr"] - new[r["kode_desa"]] >= 0
 
 
-def test_dirt_covers_every_reason_and_file_defect(tmp_path):
-    s = generate(tmp_path, date(2025, 1, 15), date(2025, 2, 28), seed=2025)
-    reasons = set(s.expected["expected_quarantine_by_reason"])
-    from flows.validate import rules
-
-    assert {r.reason for r in rules("rekam_log")} | {"duplicate_row"} <= reasons
-    codes = {f["reason_code"] for f in s.expected["expected_rejected_files"]}
-    assert {"empty_file", "missing_columns", "unknown_kecamatan", "folder_not_a_date"} <= codes
-    assert s.expected["expected_missing"], "broken devices leave some kecamatan-days without a file"
+def test_new_wajib_per_desa_matches_a_recount_of_first_clean_baru_rows(demo):
+    _, s, found = demo
+    expected = {k: v for k, v in s.expected["expected_new_wajib_by_desa"].items() if v}
+    assert dict(found["new"]) == expected
+    assert s.expected["expected_new_wajib_total"] == sum(expected.values()) > 5_000
+    assert s.expected["expected_first_recordings"] == len(found["first"])
 
 
-def test_clean_generation_has_only_valid_rows_in_canonical_files(tmp_path):
-    s = generate(tmp_path, date(2025, 3, 3), date(2025, 3, 4), seed=1, dirt=False)
+def test_uncalibrated_snapshot_keeps_the_regency_wajib_and_about_three_quarters_recorded(tmp_path):
+    s = generate(tmp_path, date(2025, 3, 3), date(2025, 3, 7), seed=5)
+    t, new = s.expected["snapshot_totals"], s.expected["expected_new_wajib_total"]
+    assert t["wajib_ktp"] == 270_764
+    assert 0.75 <= (t["sudah_rekam"] + new) / t["wajib_ktp"] <= 0.80
+
+
+def test_uncalibrated_snapshot_raises_wajib_where_new_recordings_would_go_negative():
+    reg = g._Regions(np.random.default_rng(1))
+    new = np.zeros(len(reg.desa), dtype=np.int64)
+    new[[0, 100, 258]] = 5_000  # more new wajib KTP than these desa have
+    snap = g._snapshot(reg, new, None).with_columns(
+        wajib=pl.col("wajib_ktp_lk") + pl.col("wajib_ktp_pr"), sudah=pl.col("sudah_rekam_lk") + pl.col("sudah_rekam_pr"))
+    backlog = snap["wajib"].to_numpy() - snap["sudah"].to_numpy() - new
+    assert backlog.min() == 0 and (backlog[[0, 100, 258]] == 0).all()
+    assert snap["wajib"].sum() > 270_764 and (snap["sudah_rekam_lk"] <= snap["wajib_ktp_lk"]).all()
+
+
+def test_calibration_that_cannot_be_met_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="above wajib"):
+        generate(tmp_path / "a", date(2025, 3, 3), date(2025, 3, 3), calibrate_to=(100, 200))
+    with pytest.raises(ValueError, match="more than sudah rekam"):
+        generate(tmp_path / "b", date(2025, 3, 3), date(2025, 3, 3), calibrate_to=(270_764, 10))
+    with pytest.raises(ValueError, match="before start"):
+        generate(tmp_path / "c", date(2025, 3, 3), date(2025, 3, 2))
+
+
+# ----------------------------------------------------------------------------------------------
+# dirt
+
+def test_every_row_reason_and_file_defect_appears_in_two_months_of_dirt(demo):
+    _, s, _ = demo
+    assert set(s.expected["expected_quarantine_by_reason"]) == set(ROW_REASONS) | {"duplicate_row"}
+    assert {f["reason_code"] for f in s.expected["expected_rejected_files"]} == set(FILE_REASONS)
+    assert sum(f["reason_code"] == "folder_not_a_date" for f in s.expected["expected_rejected_files"]) == 1
+    assert s.expected["expected_missing"] and s.expected["expected_header_only"]
+
+
+def test_reason_codes_are_the_validators():
+    suite = json.loads((Path(g.__file__).parent.parent / "expectations" / "rekam_log.json").read_text())
+    assert [e["meta"]["reason"] for e in suite["expectations"]] == [*ROW_REASONS, "duplicate_row"]
+
+
+def test_each_quarantined_row_breaks_the_rule_the_manifest_expects(demo):
+    _, s, found = demo
+    assert found["quarantine"] == s.expected["expected_quarantine_by_reason"]
+    total = sum(found["quarantine"].values())
+    assert 0.02 <= total / s.rows_written <= 0.05, "a few per cent of rows are dirty"
+    assert s.expected["expected_rows_loaded"] == len(found["good"])
+
+
+def test_rejected_files_are_rejected_for_the_expected_reason(demo):
+    _, s, found = demo
+    assert found["rejected"] == {f["path"]: f["reason_code"] for f in s.expected["expected_rejected_files"]}
+    assert s.rejected_files == len(found["rejected"])
+
+
+def test_missing_kecamatan_days_have_no_file_and_every_other_one_has(demo):
+    root, s, _ = demo
+    missing = {tuple(m) for m in s.expected["expected_missing"]}
+    for i in range(59):
+        day = (date(2025, 1, 1) + timedelta(days=i)).isoformat()
+        for kec in kecamatan_codes():
+            assert (root / "rekam" / day / f"{kec}.csv").exists() != ((day, kec) in missing), (day, kec)
+    for day, kec in s.expected["expected_header_only"]:
+        assert len(read_log(root / "rekam" / day / f"{kec}.csv")[1]) == 0
+
+
+QUIRKS = {
+    "text marker": r"[;,]'\d{16}",
+    "lower case code": r"[;,](baru|ulang|jemput_bola|kecamatan|dinas)[;,\r\n]",
+    "underscore": r"(?i)belum_kawin",
+    "T": r"\d{4}-\d{2}-\d{2}T\d{2}:",
+    "DD-MM-YYYY": r"[;,]\d{2}-\d{2}-\d{4}[;,]",
+    "DD/MM/YYYY": r"[;,]\d{2}/\d{2}/\d{4}[;,]",
+    "spaces": r"[;,] (L|P|KAWIN|BELUM KAWIN|16\.09\.\d\d\.\d{4}) [;,]",
+    "quoted comma in a name": r'"[A-Za-z\' ]+, [A-Z][A-Za-z.]+"',
+    "apostrophe": r"[A-Za-z]'[a-z]",
+}
+
+
+def test_valid_quirks_and_every_dialect_occur(demo):
+    root, _, _ = demo
+    raw = [p.read_bytes() for p in sorted((root / "rekam").rglob("*.csv"))]
+    assert any(b.startswith(b"\xef\xbb\xbf") for b in raw) and any(b"\r\n" in b for b in raw)
+    assert any(b.split(b"\n")[0].count(b";") >= 9 for b in raw)
+    assert any(b.startswith(b'"nik"') or b'"NIK"' in b[:200] for b in raw)
+    assert any(b"keterangan" in b.split(b"\n")[0] for b in raw) and any(b" Nik " in b.split(b"\n")[0] for b in raw)
+    text = b"\n".join(raw).decode("utf-8")
+    values = {label: len(re.findall(pattern, text)) for label, pattern in QUIRKS.items()}
+    assert all(values.values()), values
+
+
+def test_clean_generation_writes_only_canonical_files_and_valid_rows(tmp_path):
+    s = generate(tmp_path, date(2025, 3, 3), date(2025, 3, 5), seed=1, dirt=False)
     assert s.dirty_rows == 0 and s.rejected_files == 0
+    assert s.expected["expected_quarantine_by_reason"] == {} and s.expected["expected_rejected_files"] == []
     files = sorted((tmp_path / "rekam").rglob("*.csv"))
     assert {p.stem for p in files} <= kecamatan_codes()
     for p in files:
-        assert p.read_bytes().startswith(b"nik,nama,jenis_kelamin,")
-        rows = read_file(p, REKAM_COLUMNS).rows
-        assert all(NIK_RULE.match(n) for n in rows["nik"].to_list())
-        assert set(rows["kode_desa"].to_list()) <= desa_codes()
+        data = p.read_bytes()
+        assert data.startswith(HEADER.encode() + b"\n") and b"\r" not in data and b'"' not in data
+    found = judge(tmp_path)
+    assert found["quarantine"] == {} and found["rejected"] == {}
+    assert len(found["good"]) == s.rows_written
 
 
-def test_rows_per_day_scales_vectorised(tmp_path):
-    s = generate(tmp_path, date(2025, 3, 3), date(2025, 3, 3), seed=1, rows_per_day=20_000, dirt=False)
-    assert 19_500 <= s.rows_written <= 20_600
+# ----------------------------------------------------------------------------------------------
+# people and their NIKs
+
+def test_clean_rows_have_a_nik_of_the_contract_structure_matching_birth_date_and_sex(demo):
+    _, _, found = demo
+    for _, _, p in found["good"]:
+        assert NIK_RULE.match(p["nik"]), p["nik"]
+        born = p["born"]
+        assert p["nik"][6:12] == f"{born.day + (40 if p['sex'] == 'P' else 0):02d}{born.month:02d}{born.year % 100:02d}"
+    regions = Counter(p["nik"][:4] for _, _, p in found["good"])
+    assert regions.most_common(1)[0][0] == "1609" and len(regions) > 5  # mostly the regency, some migrants
+    assert {p["nik"][4:6] for _, _, p in found["good"] if p["nik"].startswith("1609")} == {f"{k:02d}" for k in range(1, 20)}
+
+
+def test_one_nik_is_one_person(demo):
+    _, _, found = demo
+    persons = defaultdict(set)
+    for _, _, p in found["good"]:
+        persons[p["nik"]].add((p["born"], p["sex"], p["nama"].upper().removesuffix(" ")))
+    assert all(len(v) == 1 for v in persons.values())
+
+
+def test_no_birthday_on_29_february_nor_within_a_day_of_the_recording(demo):
+    _, _, found = demo
+    for _, _, p in found["good"]:
+        born, at = p["born"], p["at"].date()
+        assert (born.month, born.day) != (2, 29)
+        near = [abs((at - date(y, born.month, born.day)).days) for y in (at.year - 1, at.year, at.year + 1)]
+        assert min(near) > 1
+
+
+def test_ulang_persons_are_never_baru_and_a_few_persons_are_baru_twice_on_different_days(demo):
+    _, _, found = demo
+    baru_days, ulang = defaultdict(set), set()
+    for _, _, p in found["good"]:
+        (baru_days[p["nik"]].add(p["at"].date()) if p["jenis"] == "BARU" else ulang.add(p["nik"]))
+    twice = [n for n, d in baru_days.items() if len(d) > 1]
+    assert ulang and not ulang & set(baru_days)
+    assert 20 <= len(twice) <= 0.03 * len(baru_days)
+
+
+def test_channels_ages_and_married_minors_look_like_oku_selatan(demo):
+    _, _, found = demo
+    rows = [(path, p) for path, _, p in found["good"]]
+    dinas = [(path, p) for path, p in rows if p["lokasi"] == "DINAS"]
+    assert all(path.stem == "16.09.01" for path, _ in dinas)
+    assert sum(not p["desa"].startswith("16.09.01.") for _, p in dinas) > 0.5 * len(dinas)
+    for lokasi in ("KECAMATAN", "JEMPUT_BOLA", "SEKOLAH"):
+        assert sum(p["lokasi"] == lokasi for _, p in rows) > 0.03 * len(rows), lokasi
+    assert {p["umur"] for _, p in rows if p["lokasi"] == "SEKOLAH"} == {16, 17}
+    baru = [p for _, p in rows if p["jenis"] == "BARU"]
+    ages = Counter(p["umur"] for p in baru)
+    assert ages[17] == max(ages.values()) and sum(ages[a] for a in (16, 17, 18, 19)) > 0.4 * len(baru)
+    assert max(p["umur"] for p in baru) >= 80
+    assert 5 <= sum(p["umur"] == 16 and p["status"] != "BELUM KAWIN" for p in baru) <= 0.1 * ages[16]
+    # outreach: dozens of residents of one desa on one day, on a mobile device
+    bursts = Counter((path, p["desa"]) for path, p in rows if p["lokasi"] == "JEMPUT_BOLA")
+    assert max(bursts.values()) >= 24 and all(path.stem == desa[:8] for path, desa in bursts)
+
+
+def test_weekdays_are_busy_mondays_busiest_and_weekends_near_zero(demo):
+    _, _, found = demo
+    per_day = Counter(p["at"].date() for _, _, p in found["good"])
+    by_weekday = defaultdict(list)
+    for d in (date(2025, 1, 1) + timedelta(days=i) for i in range(59)):
+        by_weekday[d.weekday()].append(per_day.get(d, 0))
+    mean = {k: np.median(v) for k, v in by_weekday.items()}
+    assert 200 <= np.mean([mean[k] for k in range(5)]) <= 400
+    assert max(mean, key=mean.get) in (0, 1) and mean[5] < 50 and mean[6] < 15
+
+
+# ----------------------------------------------------------------------------------------------
+# scale and plumbing
+
+def test_rows_per_day_scales_vectorised_to_exact_volumes(tmp_path):
+    s = generate(tmp_path, date(2025, 3, 8), date(2025, 3, 8), seed=1, rows_per_day=20_000, dirt=False)
+    assert s.rows_written == 20_000 and s.files_written == 20  # 19 kecamatan logs and the snapshot
+    sizes = {p.stem: p.stat().st_size for p in (tmp_path / "rekam" / "2025-03-08").glob("*.csv")}
+    assert len(sizes) == 19 and max(sizes, key=sizes.get) == "16.09.01"  # DINAS logs in Muara Dua
+
+
+@pytest.mark.parametrize("dialect", [
+    {"sep": ",", "eol": "\n", "bom": False, "quote": "necessary", "header": 0, "extra": 0},
+    {"sep": ";", "eol": "\r\n", "bom": True, "quote": "necessary", "header": 1, "extra": 1},
+    {"sep": ",", "eol": "\n", "bom": False, "quote": "always", "header": 2, "extra": 2},
+    {"sep": ";", "eol": "\n", "bom": False, "quote": "always", "header": 0, "extra": 1},
+])
+def test_small_and_large_file_writers_give_the_same_bytes(tmp_path, dialect):
+    values = ["'1609014501010001", "Hendra, S.Pd", "L", None, "BELUM_KAWIN", " 16.09.01.1013 ",
+              "2025-01-01T08:00:00", "ulang", "DINAS", "  "]
+    rows = pl.DataFrame([dict(zip(g.COLUMNS, values)), dict(zip(g.COLUMNS, values), nama="Ma'ruf; bin Ali", jenis_rekam="BARU")],
+                        schema={c: pl.Utf8 for c in g.COLUMNS})
+    for drop in (None, "id_alat"):
+        out = {}
+        for name, data, engine in (("csv", rows, "csv"), ("polars", rows, "polars"), ("tuples", rows.rows(), None)):
+            g._write(tmp_path / f"{name}.csv", data, dialect, drop=drop, engine=engine)
+            out[name] = (tmp_path / f"{name}.csv").read_bytes()
+        assert out["csv"] == out["polars"] == out["tuples"], out
+
+
+def test_manifest_is_outside_the_landing_folders_and_holds_no_nik_or_name(demo):
+    root, s, found = demo
+    text = (root / "generator_manifest.json").read_text()
+    assert json.loads(text) == s.expected
+    assert not re.search(r"\d{16}", text)
+    names = {p["nama"] for _, _, p in found["good"]}
+    assert not any(f'"{n}"' in text for n in names)
+    for key in ("seed", "start", "end", "snapshot_date", "rows_written", "files_written", "expected_quarantine_by_reason",
+                "expected_rejected_files", "expected_missing", "expected_new_wajib_by_desa", "snapshot_totals"):
+        assert key in s.expected
+
+
+def test_exact_age_is_completed_years(tmp_path):
+    birth = np.array(["2008-03-15", "2008-03-15", "2008-03-15", "1999-12-31"], dtype="datetime64[D]")
+    at = np.array(["2025-03-14", "2025-03-15", "2025-03-16", "2025-01-01"], dtype="datetime64[D]")
+    assert g.exact_age(birth, at).tolist() == [16, 17, 17, 25]
+    assert g.days_to_birthday(birth, at).tolist() == [1, 0, 1, 1]
