@@ -338,11 +338,11 @@ def render_report(
         f"<h1>{esc(title)}</h1>",
         f'<p class="sub">Laporan pemantauan perekaman e-KTP <span class="en">· e-KTP recording monitor</span>'
         f" — {esc(sub)} · dibuat {esc(generated.strftime('%Y-%m-%d %H:%M'))} WIB</p>",
-        '<nav><a href="#ringkasan">Ringkasan</a><a href="#backlog">Backlog kecamatan</a>'
-        '<a href="#tren">Tren</a><a href="#kelengkapan">Kelengkapan log</a>'
-        '<a href="#laju">Laju &amp; proyeksi</a><a href="#desa">10 desa</a>'
+        '<nav><a href="#ringkasan">Ringkasan</a>'
         + ('<a href="#run">Run ini</a>' if run_summary else "")
-        + "</nav>",
+        + '<a href="#backlog">Backlog kecamatan</a>'
+        '<a href="#tren">Tren</a><a href="#kelengkapan">Kelengkapan log</a>'
+        '<a href="#laju">Laju &amp; proyeksi</a><a href="#desa">10 desa</a></nav>',
         "</div></header>",
         '<main class="wrap">',
     ]
@@ -448,13 +448,21 @@ def _sum(values: Iterable[Any]) -> float | None:
 RUN_LABELS: dict[str, str] = {
     "run_id": "ID run",
     "run_date": "Tanggal run",
+    "last_date": "Tanggal log terakhir",
     "files_loaded": "File dimuat",
     "files_rejected": "File ditolak",
+    "files_replaced": "File diganti (dikirim ulang)",
+    "files_unchanged": "File tidak berubah",
+    "files_later": "File bertanggal lebih baru (ditunda)",
     "rows_loaded": "Baris dimuat",
     "rows_quarantined": "Baris dikarantina",
     "quarantine_by_reason": "Karantina per alasan",
+    "quarantine_by_kecamatan": "Karantina per kecamatan",
+    "backlog": "Backlog kabupaten",
     "backlog_change": "Perubahan belum rekam",
     "rejected_files": "Rincian file ditolak",
+    "missing_logs_on_last_date": "Log belum masuk (tanggal terakhir)",
+    "data_problems": "Masalah data (baris)",
 }
 
 
@@ -482,8 +490,13 @@ def _render_value(value: Any, depth: int = 0) -> str:
         return esc(value)
     if isinstance(value, dict):
         if not value:
-            return "—"
+            return '<span class="muted">tidak ada</span>'
         items = list(value.items())
+        if all(_is_scalar(v) for _, v in items):  # counts by reason, kecamatan, ...: compact chips
+            chips = "".join(
+                f'<span class="chip">{esc(k)} <b>{_render_value(v, depth + 1)}</b></span>' for k, v in items[:MAX_LIST_ROWS]
+            )
+            return f'<div class="chips">{chips}</div>{_more(len(items))}'
         body = "".join(
             f'<tr><th scope="row">{esc(k)}</th><td>{_render_value(v, depth + 1)}</td></tr>'
             for k, v in items[:MAX_LIST_ROWS]
@@ -491,8 +504,11 @@ def _render_value(value: Any, depth: int = 0) -> str:
         return f'<table class="kv inner">{body}</table>{_more(len(items))}'
     if isinstance(value, (list, tuple)):
         if not value:
-            return "—"
+            return '<span class="muted">tidak ada</span>'
         shown = list(value)[:MAX_LIST_ROWS]
+        if all(_is_scalar(v) for v in shown):
+            chips = "".join(f'<span class="chip">{_render_value(v, depth + 1)}</span>' for v in shown)
+            return f'<div class="chips">{chips}</div>{_more(len(value))}'
         if all(isinstance(v, dict) for v in shown):
             keys: list[Any] = []
             for v in shown:
@@ -505,6 +521,10 @@ def _render_value(value: Any, depth: int = 0) -> str:
             return f'<table class="inner"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{_more(len(value))}'
         return "<ul>" + "".join(f"<li>{_render_value(v, depth + 1)}</li>" for v in shown) + f"</ul>{_more(len(value))}"
     return esc(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, Decimal, dt.date))
 
 
 def _more(total: int) -> str:
@@ -680,7 +700,7 @@ def _svg_trend(days: list[dict]) -> str:
         pen_down = True
     if path:
         out.append(f'<path class="mean" d="{"".join(path)}"/>')
-        if n <= 62:
+        if n <= 31:
             for px, py, i in points:
                 tip = f'{fmt_date(days[i]["tanggal"])} — rata-rata 7 hari {fmt_dec(means[i])}'
                 out.append(f'<circle class="mean-pt" cx="{_n(px)}" cy="{_n(py)}" r="3"><title>{esc(tip)}</title></circle>')
@@ -751,7 +771,7 @@ def _svg_grid(rows: list[dict]) -> str:
     cell = {(r["kode_kecamatan"], r["tanggal"]): r for r in rows}
     label_w = _label_width(kecs.values())
     n = len(days)
-    cw = max(3.0, min(30.0, math.floor((1000 - label_w - 10) / n)))
+    cw = max(2.0, min(30.0, math.floor((1000 - label_w - 10) / n)))  # a year fits at 2 px a day
     ch, row_gap, top = 16, 3, 4
     col_gap = 1 if cw >= 6 else 0
     axis_h = 76
@@ -778,9 +798,8 @@ def _svg_grid(rows: list[dict]) -> str:
                 tip = f"{date} {name}: {esc(lab if r['status'] in STATUSES else r['status'])}"
                 if r["status"] != "missing" and (r["rows_loaded"] is not None or r["rows_quarantined"] is not None):
                     tip += f", {fmt_int(r['rows_loaded'])} baris, {fmt_int(r['rows_quarantined'])} karantina"
-            out.append(
-                f'<rect class="{cls}" x="{_n(i * cw)}" width="{_n(cw - col_gap)}" height="{ch}"><title>{tip}</title></rect>'
-            )
+            attr = "" if cls == STATUSES["loaded"][0] else f' class="{cls}"'  # loaded: the CSS default
+            out.append(f'<rect{attr} x="{_n(i * cw)}" width="{_n(cw - col_gap)}" height="{ch}"><title>{tip}</title></rect>')
         out.append("</g>")
     base = top + len(kec_codes) * (ch + row_gap)
     step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10**9) if s * cw >= 14)
@@ -813,12 +832,12 @@ def _section_pace(data: ReportData) -> str:
     for r in data.pace_rows:
         belum = _num(r["belum_rekam"])
         proj = r["proyeksi_tuntas"]
-        if proj is not None:
+        if belum is not None and belum <= 0:
+            proj_html = '<span class="muted">sudah tuntas</span>'
+        elif proj is not None:
             pd = _as_date(proj)
             left = f' <span class="muted">({fmt_int((pd - today).days)} hari lagi)</span>' if pd and today else ""
             proj_html = f"{esc(fmt_date(proj))}{left}"
-        elif belum is not None and belum <= 0:
-            proj_html = '<span class="muted">sudah tuntas</span>'
         elif belum is None:
             proj_html = "—"
         else:
@@ -880,7 +899,7 @@ def _section_desa(data: ReportData) -> str:
 
 def _css() -> str:
     channel_css = "".join(f".f-{k}{{fill:{c}}}.b-{k}{{background:{c}}}" for _, k, _, _, c in CHANNELS)
-    status_css = "".join(
+    status_css = f".grid-chart rect{{fill:{STATUSES['loaded'][3]}}}" + "".join(
         f".grid-chart .{cls}{{fill:{c}}}.s-{cls}{{background:{c}}}"
         for cls, _, _, c in (*STATUSES.values(), UNKNOWN_STATUS)
     )
@@ -945,7 +964,9 @@ def _css() -> str:
         ".badge{display:inline-block;font-size:11px;font-weight:600;color:#fff;background:var(--neg);"
         "border-radius:3px;padding:0 5px;margin-left:4px}"
         ".never{color:#9a3412;font-style:italic}"
-        "table.kv{width:auto;min-width:50%}table.kv th{width:220px;font-weight:600;color:#374151;background:none}"
+        "table.kv th{width:250px;font-weight:600;color:#374151;background:none}"
+        ".chips{display:flex;flex-wrap:wrap;gap:4px 6px}.chip{display:inline-block;padding:1px 8px;border-radius:10px;"
+        "background:#eef2f6;border:1px solid #dde3ea;font-size:12px;white-space:nowrap}.chip b{font-weight:600}"
         "table.inner{width:auto;font-size:12px}table.inner td,table.inner th{padding:3px 8px}"
         "ul{margin:0;padding-left:18px}"
         "footer{color:var(--muted);font-size:12px;padding:6px 20px 40px}"
