@@ -105,9 +105,38 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"ektp: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        reason = storage_error(exc)
+        if reason is None:
+            raise
+        print(f"ektp: {reason}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ektp: interrupted; the warehouse is as before the batch in progress.", file=sys.stderr)
         return 130
+
+
+def storage_error(exc: BaseException) -> str | None:
+    """One line for a full disk or a read-only warehouse (anywhere in the exception chain), else None.
+
+    Every batch is one transaction and publishing is a rename, so after either failure the
+    warehouse and the analysts' copy are as before the failed step; the next run redoes it."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 20:
+        text = str(exc)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        code = getattr(exc, "errno", None)
+        if code == errno.ENOSPC or "No space left on device" in text:
+            return ("the disk is full (No space left on device); nothing was lost: free some space "
+                    "and run again (the warehouse is as before the failed step).")
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text:
+            return (f"the warehouse cannot be written ({first}); nothing was lost: make the data "
+                    "directory writable and run again.")
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def _settings(args, must_exist: bool = True, need_key: bool = False):

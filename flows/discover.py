@@ -5,9 +5,10 @@ window. Out: a Plan of candidates (new or changed files, each with its SHA-256 a
 rejection if its path alone is wrong) plus the count of unchanged files.
 
 Upload convention (safe against files still being written): a sender writes to a hidden or
-temporary name (``.16.09.01.csv``, ``16.09.01.csv.part``, ``.tmp``, ``~$`` spreadsheet lock files)
+temporary name (``.16.09.01.csv``, ``16.09.01.csv.part``, ``.tmp``, ``.filepart``, ``~$`` lock files)
 and renames it into place when complete; those names are never read. Symlinks that point outside
-the landing zone are rejected.
+the landing zone are rejected without being opened; so are pipes, sockets and devices. A file that
+disappears between the walk and its classification has left the landing zone (its rows stay).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +26,7 @@ import duckdb
 from flows.wilayah import kecamatan_codes
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading")
+IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading", ".filepart")
 
 
 @dataclass
@@ -107,8 +109,16 @@ def classify(raw_dir: Path, path: Path) -> Candidate:
         if os.path.commonpath([target, root]) != root:
             cand.reject = ("symlink_outside", "a symbolic link that points outside the landing zone")
             return cand
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError:
+            cand.reject = ("unreadable", "a symbolic link whose target does not exist")
+            return cand
         cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
+    if not stat.S_ISREG(st.st_mode):
+        # a named pipe, socket or device would block or never end when read
+        cand.reject = ("not_a_regular_file", "not a regular file (a pipe, socket or device); only plain files are read")
+        return cand
     if parts[0] == "rekam":
         if len(parts) != 3:
             cand.reject = ("folder_not_a_date", "expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv")
@@ -161,7 +171,10 @@ def discover(raw_dir: Path, con: duckdb.DuckDBPyConnection, last_date: date,
         if not (raw_dir / sub).is_dir():
             continue
         for path in _walk(raw_dir / sub):
-            cand = classify(raw_dir, path)
+            try:
+                cand = classify(raw_dir, path)
+            except FileNotFoundError:
+                continue  # removed (or renamed away) since the walk: it left the landing zone
             if cand.log_date is not None and cand.log_date > last_date:
                 plan.later += 1
                 continue
@@ -177,8 +190,11 @@ def discover(raw_dir: Path, con: duckdb.DuckDBPyConnection, last_date: date,
             if prev and not force and prev[1] == cand.size and prev[2] == cand.mtime_ns:
                 plan.unchanged += 1
                 continue
-            if cand.reject and cand.reject[0] in ("symlink_outside", "unexpected_path"):
-                cand.sha256 = hashlib.sha256(("link:" + os.readlink(path)).encode()).hexdigest() if path.is_symlink() else ""
+            if cand.reject and cand.reject[0] in ("symlink_outside", "unexpected_path", "not_a_regular_file") or (
+                    cand.reject and path.is_symlink()):
+                # never open these (a pipe would block; a link outside must not be read): identify by the link text
+                ident = ("link:" + os.readlink(path)) if path.is_symlink() else (cand.reject[0] + ":" + cand.source_file)
+                cand.sha256 = hashlib.sha256(ident.encode()).hexdigest()
             else:
                 try:
                     cand.sha256 = sha256_file(path)

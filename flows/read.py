@@ -26,7 +26,27 @@ REKAM_COLUMNS = (
 PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
 
 MAX_FIELD_BYTES = 64 * 1024  # a longer field is a malformed record, not a value
-DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024
+# The reader holds a whole file in memory (bytes, text, split lines and frame: about 10x its size
+# at peak, measured: a 50 MiB log takes ~515 MiB to read), and validation adds to that. So a file
+# larger than this is rejected as ``file_too_large`` before it is read (it is only hashed, in
+# chunks). Operators can change the bound with EKTP_MAX_FILE_MB; a real daily log of one
+# kecamatan is well under 1 MiB, so the default is ~100x what any honest log needs.
+DEFAULT_MAX_FILE_MB = 64
+DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1024 * 1024
+
+
+def max_file_bytes() -> int:
+    """The size bound in bytes: EKTP_MAX_FILE_MB (a positive number) or DEFAULT_MAX_FILE_MB."""
+    import os
+
+    raw = os.environ.get("EKTP_MAX_FILE_MB", "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        mb = DEFAULT_MAX_FILE_MB
+    if not mb > 0:
+        mb = DEFAULT_MAX_FILE_MB
+    return int(mb * 1024 * 1024)
 
 
 class FileRejected(Exception):
@@ -127,8 +147,19 @@ def _split_unquoted(text: str, delim: str, names: list[str], required: tuple[str
     return ReadResult(rows=_clean(rows, required), malformed=malformed)
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Split on LF only (CRLF keeps its CR for the csv module), like the unquoted path: a lone CR,
+    form feed or Unicode line separator inside a value is not a line end (str.splitlines would
+    split on them and shift every later line number)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def _split_quoted(text: str, delim: str, names: list[str], required: tuple[str, ...]) -> ReadResult:
-    lines = text.splitlines(keepends=True)
+    lines = _physical_lines(text)
     n = len(names)
     index = [names.index(c) for c in required]
     out_lines: list[int] = []
@@ -182,14 +213,20 @@ def read_text(text: str, required: tuple[str, ...]) -> ReadResult:
     return result
 
 
-def read_file(path: Path, required: tuple[str, ...], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ReadResult:
-    """Read, decode and parse one raw file. Raises FileRejected for file-level defects."""
+def read_file(path: Path, required: tuple[str, ...], max_bytes: int | None = None) -> ReadResult:
+    """Read, decode and parse one raw file. Raises FileRejected for file-level defects.
+
+    ``max_bytes`` defaults to ``max_file_bytes()`` (EKTP_MAX_FILE_MB, default 64 MiB).
+    """
+    if max_bytes is None:
+        max_bytes = max_file_bytes()
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise FileRejected("unreadable", f"the file cannot be read ({exc.strerror})") from None
     if size > max_bytes:
-        raise FileRejected("file_too_large", f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+        raise FileRejected("file_too_large", f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB "
+                           "limit (EKTP_MAX_FILE_MB); split it or raise the limit")
     try:
         data = path.read_bytes()
     except OSError as exc:

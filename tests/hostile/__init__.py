@@ -1,0 +1,1 @@
+"""Helpers for the issue-5 tests: a real Prefect server per module and `ektp` subprocesses."""

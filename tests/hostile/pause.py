@@ -1,0 +1,132 @@
+"""Run the real ``ektp`` command, but stop at a named stage until told to go on (or killed).
+
+    python tests/hostile/pause.py <stage> <marker-file> <ektp args...>
+
+At ``<stage>`` the process writes ``<marker-file>`` (its pid and the stage) and waits until
+``<marker-file>.go`` exists; a test SIGKILLs it meanwhile, or creates the go file to let it finish.
+Nothing of the pipeline is replaced: the hooks wrap the real functions and pause before or after
+them, or (``load``, ``marts``) inside their transaction just before ``commit``. This stands in
+for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/pipeline.py in the issue-5 note.
+
+Stages, in the order a run reaches them:
+  read      after the second recording log was read (files read, nothing validated or written)
+  validate  after a batch was validated with Great Expectations, before it is written
+  load      inside the batch's write transaction, every insert done, before ``commit``
+  marts     inside the model-building transaction, every model built, before ``commit``
+  finish    run recorded as completed, before ``checkpoint`` (the commit is only in the WAL)
+  publish   half of the analysts' copy written to its temporary file (mid ``copyfile``)
+  backup    the new analysts' file renamed into place, its backup not yet linked
+  report    published and backed up, before the HTML report is written
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+STAGES = ("read", "validate", "load", "marts", "finish", "publish", "backup", "report")
+
+
+def _pause(marker: Path, stage: str) -> None:
+    marker.write_text(f"{os.getpid()} {stage}\n")
+    go = marker.with_name(marker.name + ".go")
+    while not go.exists():
+        time.sleep(0.05)
+
+
+class _PauseBeforeCommit:
+    """A connection proxy: executing ``commit`` pauses first."""
+
+    def __init__(self, con, marker: Path, stage: str):
+        self._con, self._marker, self._stage = con, marker, stage
+
+    def execute(self, sql, *args, **kw):
+        if isinstance(sql, str) and sql.strip().lower() == "commit":
+            _pause(self._marker, self._stage)
+        return self._con.execute(sql, *args, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def install(stage: str, marker: Path) -> None:
+    import flows.load as load
+    import flows.publish as publish
+    import flows.report as report
+    import flows.run as run
+
+    if stage == "read":
+        real_read, calls = load.read_file, [0]
+
+        def read_file(*a, **kw):
+            res = real_read(*a, **kw)
+            calls[0] += 1
+            if calls[0] == 2:
+                _pause(marker, stage)
+            return res
+        load.read_file = read_file
+    elif stage == "validate":
+        real_validate = load.validate_rekam
+
+        def validate_rekam(*a, **kw):
+            res = real_validate(*a, **kw)
+            _pause(marker, stage)
+            return res
+        load.validate_rekam = validate_rekam
+    elif stage == "load":
+        real_write = run.write_batch
+
+        def write_batch(con, run_id, batch_no, *a, **kw):
+            if batch_no > 0:   # a batch of recording logs (0 is the snapshots)
+                con = _PauseBeforeCommit(con, marker, stage)
+            return real_write(con, run_id, batch_no, *a, **kw)
+        run.write_batch = write_batch
+    elif stage == "marts":
+        real_build = run.build_models
+        run.build_models = lambda con: real_build(_PauseBeforeCommit(con, marker, stage))
+    elif stage == "finish":
+        real_finish = run.finish_run
+
+        def finish_run(*a, **kw):
+            res = real_finish(*a, **kw)
+            _pause(marker, stage)
+            return res
+        run.finish_run = finish_run
+    elif stage == "publish":
+        import shutil
+        import types
+
+        def copyfile(src, dst, *a, **kw):
+            data = Path(src).read_bytes()
+            Path(dst).write_bytes(data[: len(data) // 2])
+            _pause(marker, stage)
+            return shutil.copyfile(src, dst, *a, **kw)
+        publish.shutil = types.SimpleNamespace(copyfile=copyfile)
+    elif stage == "backup":
+        real_backup = publish.backup
+
+        def backup(*a, **kw):
+            _pause(marker, stage)
+            return real_backup(*a, **kw)
+        publish.backup = backup
+    elif stage == "report":
+        real_report = report.write_report
+
+        def write_report(*a, **kw):
+            _pause(marker, stage)
+            return real_report(*a, **kw)
+        report.write_report = write_report
+    else:
+        raise SystemExit(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
+
+
+if __name__ == "__main__":
+    stage, marker, *argv = sys.argv[1:]
+    install(stage, Path(marker))
+    from flows.cli import main
+
+    sys.exit(main(argv))

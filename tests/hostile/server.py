@@ -1,0 +1,145 @@
+"""One real ``prefect server start`` per test module (own PREFECT_HOME, free port), so that the
+``ektp`` subprocesses the tests spawn (and kill) talk to it instead of each starting an ephemeral
+server (~10-15 s per process on the CI machine)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]   # the checkout under test (children import its flows)
+EKTP = str(VENV_BIN / "ektp")
+KEY = "test-key-not-secret-0123456789abcdef"
+QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
+         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path):
+    """Yield the API URL of a freshly started Prefect server; stop it (only it) afterwards."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = {**os.environ, **QUIET, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    log = open(home / "server.log", "wb")
+    proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Prefect server did not start: " + (home / "server.log").read_text()[-2000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def ektp_env(api_url: str, **extra: str) -> dict:
+    env = {**os.environ, **QUIET, "PREFECT_API_URL": api_url, "EKTP_NIK_KEY": KEY,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env.update(extra)
+    return env
+
+
+def ektp(api_url: str, *args: str, env: dict | None = None, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run ``ektp <args>`` to completion against the module's Prefect server."""
+    return subprocess.run([EKTP, *args], env=env or ektp_env(api_url), capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def spawn(api_url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([EKTP, *args], env=env or ektp_env(api_url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def marts_and_versions(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every mart table ``order by all`` plus the current file versions (for byte-equal comparison)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'mart' order by 1").fetchall()]
+        out = {t: con.execute(f"select * from mart.{t} order by all").fetchall() for t in tables}
+        out["audit.file_loads"] = con.execute(
+            """select source_file, sha256, status, rows_loaded, rows_quarantined, error from audit.file_loads
+               where status <> 'superseded' order by all""").fetchall()
+        out["audit.quarantine"] = con.execute(
+            "select source_file, line_number, reason, detail from audit.quarantine order by all").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+PAUSE = str(Path(__file__).resolve().with_name("pause.py"))
+
+
+class Paused:
+    """An ``ektp`` process that stops at a stage (tests/hostile/pause.py) until killed or resumed."""
+
+    def __init__(self, api_url: str, stage: str, marker: Path, *args: str, env: dict | None = None):
+        self.marker = marker
+        marker.unlink(missing_ok=True)
+        self.go = marker.with_name(marker.name + ".go")
+        self.go.unlink(missing_ok=True)
+        self.err_path = marker.with_name(marker.name + ".err")
+        self._err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([sys.executable, PAUSE, stage, str(marker), *args], env=env or ektp_env(api_url),
+                                     stdout=subprocess.DEVNULL, stderr=self._err)
+
+    def wait_paused(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.marker.exists():
+            if self.proc.poll() is not None:
+                self._err.close()
+                raise AssertionError(f"ektp exited ({self.proc.returncode}) before pausing: "
+                                     + self.err_path.read_text()[-3000:])
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("ektp did not reach its pause point in time")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._err.close()
+
+    def resume(self, timeout: float = 300) -> int:
+        self.go.touch()
+        rc = self.proc.wait(timeout)
+        self._err.close()
+        return rc
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_text()
