@@ -83,11 +83,12 @@ def _prepared_batches(logs: list[Candidate], settings: Settings):
     """Yield (batch_no, batch, Prepared) in order. On the default runner each batch is prepared
     in this process; on Dask up to PARALLEL_WINDOW batches are prepared ahead on the workers
     while this process (the single writer) writes the oldest."""
-    numbered = enumerate(steps.batches(logs), start=1)
     if not _parallel():
-        for batch_no, batch in numbered:
+        for batch_no, batch in enumerate(steps.batches(logs), start=1):
             yield batch_no, batch, prepare_task(batch, settings)
         return
+    numbered = enumerate(steps.batches(logs, max_bytes=steps.PARALLEL_BATCH_BYTES,
+                                       max_files=steps.PARALLEL_BATCH_FILES), start=1)
     window: deque = deque()
     for batch_no, batch in numbered:
         window.append((batch_no, batch, prepare_task.submit(batch, settings)))
