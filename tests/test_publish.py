@@ -73,6 +73,7 @@ def test_query_refuses_to_write(landing, capsys):
     landing.snapshot()
     landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
     landing.run("2025-01-01")
+    capsys.readouterr()  # drop the run's own progress lines (a CLI test may have installed a reporter)
     code = main(["query", "--data-dir", str(landing.data_dir), "delete from landing.rekam"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("ektp: query failed:") and err.count("\n") == 1
