@@ -54,7 +54,10 @@ def write_task(con, prepared: Prepared, run_id: str, batch_no: int, totals: step
 
 @task(name="build-marts", cache_policy=NO_CACHE)
 def build_task(con, run_id: str) -> list:
-    return steps.build_and_check(con, run_id)
+    checks, built_by = steps.build_and_check(con, run_id)
+    if built_by is not None:
+        get_run_logger().info("nothing changed since run %s built the marts: rebuild skipped, checks run", built_by)
+    return checks
 
 
 @task(name="publish", cache_policy=NO_CACHE)

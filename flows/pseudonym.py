@@ -3,11 +3,9 @@
 A plain hash of a NIK is not allowed (the NIK space is small enough to enumerate); the key never
 leaves the process. The hex digest identifies a person across files and runs with the same key.
 
-``pseudonymise`` is the batch path: HMAC is computed once per distinct NIK of the batch (repeat
-captures and duplicates share it), with the key's inner and outer pads precomputed, as
-``sha256(opad + sha256(ipad + nik).digest())`` - RFC 2104, byte-identical to
-``hmac.new(key, nik, sha256).hexdigest()`` - and mapped back to the rows in Polars. The cost is
-a small part of a run (see docs/performance.md); repeat captures are hashed once.
+``pseudonymise`` is the batch path: the key's inner and outer pads are precomputed and DuckDB
+(an in-memory connection, closed at once) computes ``sha256(opad || sha256(ipad || nik))`` for
+every row - RFC 2104, byte-identical to ``hmac.new(key, nik, sha256).hexdigest()`` (tested).
 """
 
 from __future__ import annotations
@@ -35,11 +33,17 @@ def pseudonymise(niks: pl.Series, key: bytes) -> pl.Series:
     name = niks.name or "person_id"
     if niks.len() == 0:
         return pl.Series(name, [], dtype=pl.Utf8)
+    import duckdb
+
     ipad, opad = _pads(key)
-    sha256 = hashlib.sha256
-    uniq = niks.unique(maintain_order=False)
-    digests = [sha256(opad + sha256(ipad + n.encode("ascii")).digest()).hexdigest()
-               for n in uniq.to_list()]
-    mapping = pl.DataFrame({"k": uniq, "v": pl.Series(digests, dtype=pl.Utf8)})
-    out = niks.rename("k").to_frame().join(mapping, on="k", how="left", maintain_order="left")["v"]
-    return out.rename(name)
+    frame = niks.rename("nik").to_frame()
+    con = duckdb.connect()   # in memory, this call only: nothing is written anywhere
+    try:
+        con.register("niks", frame)
+        # RFC 2104 with the pads as parameters (never in the SQL text); DuckDB's sha256 runs
+        # vectorised on all cores, about twice as fast as hashlib in a Python loop here
+        out = con.sql("select sha256(?::blob || unhex(sha256(?::blob || encode(nik)))) as v from niks",
+                      params=[opad, ipad]).to_arrow_table()
+    finally:
+        con.close()
+    return pl.from_arrow(out)["v"].cast(pl.Utf8).rename(name)

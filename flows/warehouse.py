@@ -100,6 +100,7 @@ class Model:
     layer: str
     name: str
     path: Path
+    materialized: str | None = None   # "view" / "table" from sql/order.txt; default by layer
 
     @property
     def relation(self) -> str:
@@ -107,6 +108,8 @@ class Model:
 
     @property
     def kind(self) -> str:
+        if self.materialized:
+            return self.materialized
         return "view" if self.layer == "staging" else "table"
 
 
@@ -117,20 +120,53 @@ def models() -> list[Model]:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        layer, name = line.split("/")
-        out.append(Model(layer, name, SQL_DIR / layer / f"{name}.sql"))
+        ref, *how = line.split()
+        layer, name = ref.split("/")
+        if how and how[0] not in ("view", "table"):
+            raise ValueError(f"sql/order.txt: {line!r}: the materialisation must be view or table")
+        out.append(Model(layer, name, SQL_DIR / layer / f"{name}.sql", how[0] if how else None))
     return out
 
 
-def build_models(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """(Re)build every model in order, in one transaction. Returns the relations built."""
+def build_key(con: duckdb.DuckDBPyConnection) -> str:
+    """What the marts are a function of: every file version written (a load, replace or rejection
+    adds an audit.file_loads row; supersession stamps one), the SQL of every model and check, and
+    the shipped region list. Equal keys mean a rebuild would give the same marts."""
+    import hashlib
+
+    from flows.wilayah import REFERENCE_CSV
+
+    versions = con.execute("""select count(*), max(loaded_at)::varchar, max(superseded_at)::varchar,
+                                     count(superseded_at) from audit.file_loads""").fetchone()
+    h = hashlib.sha256(repr(versions).encode())
+    for path in [SQL_DIR / "order.txt", *sorted(SQL_DIR.glob("*/*.sql")), REFERENCE_CSV]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def models_current(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """The run that last built the marts if they were built from exactly ``key``, else None."""
+    row = con.execute("select build_key, run_id from audit.model_builds order by built_at desc limit 1").fetchone()
+    return row[1] if row is not None and row[0] == key else None
+
+
+def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id: str | None = None) -> list[str]:
+    """(Re)build every model in order, in one transaction. Returns the relations built. With a
+    ``key`` (see build_key) the build is recorded in audit.model_builds in the same transaction."""
     built = []
     con.execute("begin transaction")
     try:
+        existing = dict(con.execute(
+            """select schema_name || '.' || table_name, 'table' from duckdb_tables()
+               union all select schema_name || '.' || view_name, 'view' from duckdb_views() where not internal""").fetchall())
         for m in models():
             sql = m.path.read_text(encoding="utf-8").strip().rstrip(";")
+            if existing.get(m.relation, m.kind) != m.kind:   # materialisation changed since the last build
+                con.execute(f"drop {existing[m.relation]} {m.relation} cascade")
             con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
             built.append(m.relation)
+        if key is not None:
+            con.execute("insert into audit.model_builds values (?, ?, ?)", [key, run_id, now_utc()])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

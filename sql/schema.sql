@@ -102,6 +102,14 @@ create table if not exists audit.check_results (
     checked_at  timestamptz
 );
 
+-- One row per successful model build: what the marts were built from. A run that loaded nothing
+-- skips the rebuild when its build_key (file versions + SQL + reference list) equals the last one.
+create table if not exists audit.model_builds (
+    build_key  varchar not null,
+    run_id     varchar,
+    built_at   timestamptz
+);
+
 create table if not exists landing.wilayah (
     kode varchar, nama varchar, jenis varchar, kode_kecamatan varchar, kode_bps varchar, nama_bps varchar
 );

@@ -48,6 +48,25 @@ def test_loading_the_same_landing_zone_twice_changes_nothing(landing):
     assert _snapshot_of_tables(landing) == before
 
 
+def test_marts_are_rebuilt_only_when_the_warehouse_changed(landing):
+    _zone(landing)
+    landing.run("2025-01-02")
+    builds = lambda: landing.query("select run_id from audit.model_builds order by built_at")  # noqa: E731
+    marts = landing.marts()
+    assert len(builds()) == 1
+    landing.run("2025-01-02")                       # nothing new: the marts are reused as built
+    assert len(builds()) == 1 and landing.marts() == marts
+    assert landing.query("select count(distinct run_id) from audit.check_results") == [(2,)]   # checks still run
+    landing.log("2025-01-02", "16.09.03", [row(nik=NIKS[3], nama=NAMES[3], desa="16.09.03.2020",
+                                               waktu="2025-01-02 11:00:00")])
+    landing.run("2025-01-02")                       # a late file: rebuilt
+    assert len(builds()) == 2 and landing.marts() != marts
+    with duckdb.connect(str(landing.warehouse)) as con:   # a build that never finished leaves no record
+        con.execute("delete from audit.model_builds")
+    landing.run("2025-01-02")
+    assert len(builds()) == 1
+
+
 def test_resent_corrected_file_replaces_its_rows_and_quarantine(landing):
     _zone(landing)
     landing.run("2025-01-02")

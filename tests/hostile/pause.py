@@ -59,16 +59,14 @@ def install(stage: str, marker: Path) -> None:
     import flows.report as report
     import flows.run as run
 
-    if stage == "read":
-        real_read, calls = load.read_file, [0]
+    if stage == "read":   # pause once the first batch of log files has been read
+        real_read = load.read_files
 
-        def read_file(*a, **kw):
+        def read_files(*a, **kw):
             res = real_read(*a, **kw)
-            calls[0] += 1
-            if calls[0] == 2:
-                _pause(marker, stage)
+            _pause(marker, stage)
             return res
-        load.read_file = read_file
+        load.read_files = read_files
     elif stage == "validate":
         real_validate = load.validate_rekam
 
@@ -87,7 +85,7 @@ def install(stage: str, marker: Path) -> None:
         run.write_batch = write_batch
     elif stage == "marts":
         real_build = run.build_models
-        run.build_models = lambda con: real_build(_PauseBeforeCommit(con, marker, stage))
+        run.build_models = lambda con, *a, **kw: real_build(_PauseBeforeCommit(con, marker, stage), *a, **kw)
     elif stage == "finish":
         real_finish = run.finish_run
 
