@@ -216,9 +216,10 @@ def derive_rekam(rows: pl.DataFrame) -> pl.DataFrame:
         kode_desa_norm=_upper_or_empty("kode_desa"),
         jenis_rekam_norm=_upper_or_empty("jenis_rekam"),
         lokasi_rekam_norm=_upper_or_empty("lokasi_rekam"),
-        tanggal_lahir_date=pl.when(_strict_date("tanggal_lahir").dt.year() >= 1).then(_strict_date("tanggal_lahir")),  # no year 0000
+        tanggal_lahir_date=_strict_date("tanggal_lahir"),
         waktu_rekam_key=waktu_key,
     ).with_columns(
+        tanggal_lahir_date=pl.when(pl.col("tanggal_lahir_date").dt.year() >= 1).then("tanggal_lahir_date"),  # no year 0000
         # seconds 00-59 only: Polars would turn a leap second (23:59:60) into the next day's 00:00:00
         waktu_rekam_ts=pl.when(pl.col("waktu_rekam_key").str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
                                & ~pl.col("waktu_rekam_key").str.starts_with("0000"))

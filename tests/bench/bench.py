@@ -59,6 +59,24 @@ YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)   # 366 days (leap y
 NEW_DAY = date(2025, 1, 1)                                    # W1's new night
 VOLUME_DAY = date(2025, 1, 1)
 
+# The fixed cost of any Prefect flow-run process: import Prefect, one flow with five no-op tasks
+# against the same API (what `ektp run` cannot go below while every run is a Prefect flow run).
+PREFECT_FLOOR_SCRIPT = """
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+@task(cache_policy=NO_CACHE)
+def step():
+    return 1
+
+@flow(name="bench-empty-flow")
+def empty():
+    for _ in range(5):
+        step()
+
+empty()
+"""
+
 FLOOR_SCRIPT = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1])
@@ -276,6 +294,7 @@ class Bench:
         self.env_eph = base_env(self.home_eph)
         self.env = self.env_eph            # replaced by the server env when a server runs
         self.figures: list[Figure] = []
+        self.summary: list[tuple[str, str, str, str, str, str]] = []   # the verdict table
         self.extra: dict = {}
         self.reps = (lambda full, quick: quick if self.quick else full)
         self.deadline = time.monotonic() + args.budget_minutes * 60 if args.budget_minutes else None
@@ -336,7 +355,7 @@ class Bench:
             return self.ektp(*argv, *(["--dask"] if dask else []), log="w2")
 
         samples = []
-        for i in range(self.reps(1, 1)):
+        for i in range(self.reps(3, 1)):
             d = prep(i)
             samples.append(run(d))
             if history is None:
@@ -345,10 +364,14 @@ class Bench:
                 shutil.copytree(d / "warehouse", history)
         f = self.add("W2", "ektp backfill (default runner)", samples)
         f.note = f"ratio {f.wall / fl.wall:.2f}x floor"
+        self.verdict("W2 many files, default", f"{f.wall:.2f} s, peak {f.peak_proc_mb:.0f} MiB", f"{fl.wall:.2f} s",
+                     f.wall / fl.wall, 3.0, "<= 3x")
         if not self.args.no_dask and not self.over_budget():
             f = self.add("W2", "ektp backfill --dask (2-worker local cluster)",
                          [run(prep(0), dask=True) for _ in range(1)])
             f.note = f"ratio {f.wall / fl.wall:.2f}x floor"
+            self.verdict("W2 many files, --dask", f"{f.wall:.2f} s, peak {f.peak_proc_mb:.0f} MiB "
+                         f"(tree {f.peak_tree_mb:.0f})", f"{fl.wall:.2f} s", f.wall / fl.wall, 3.0, "<= 3x")
         self.w2_floor = fl
         return history
 
@@ -370,6 +393,8 @@ class Bench:
             hist.append(self.ektp(*argv, str(d), log="w1"))
         h = self.add("W1", f"ektp run: one day on top of {len(all_days) - 1} days of history", hist)
         h.note = f"ratio history/empty {h.wall / e.wall:.2f} (target <= 1.3); {h.wall / fl.wall:.1f}x floor"
+        self.verdict("W1 nightly", f"{h.wall:.2f} s on history vs {e.wall:.2f} s empty", f"{fl.wall:.2f} s",
+                     h.wall / e.wall, 1.3, "history/empty <= 1.3")
         self.w1_dir = d
 
     def w0(self, server: PrefectServer | None) -> None:
@@ -384,6 +409,15 @@ class Bench:
             f = self.add("W0", "ektp run, nothing new (running prefect server)",
                          [self.ektp(*argv, env=self.env, log="w0") for _ in range(n)])
             f.note = "PREFECT_API_URL -> local `prefect server start`"
+            self.verdict("W0 fixed cost (running server)", f"{f.wall:.2f} s, peak {f.peak_proc_mb:.0f} MiB", "-",
+                         f.wall, 5.0, "< 5 s")
+        if server is not None:
+            script = self.work / "prefect_floor.py"
+            script.write_text(PREFECT_FLOOR_SCRIPT)
+            f = self.add("W0", "(reference) empty Prefect flow, 5 no-op tasks (running server)",
+                         [measure([PY, str(script)], self.env, self.logs / "w0.log") for _ in range(n)])
+            f.note = "the floor of any process that makes a Prefect flow run"
+            self.summary.append(("W0 reference: empty Prefect flow process", f"{f.wall:.2f} s", "-", "-", "-", "-"))
         imp = [measure([PY, "-c", "import great_expectations"], self.env_eph, self.logs / "w0.log") for _ in range(3)]
         self.add("W0", "(reference) python -c 'import great_expectations'", imp)
         imp = [measure([PY, "-c", "import prefect, flows.pipeline"], self.env_eph, self.logs / "w0.log") for _ in range(3)]
@@ -414,19 +448,35 @@ class Bench:
         for label, extra in variants:
             if self.over_budget():
                 break
-            nb = 1
+            nb = 1 if extra else self.reps(3, 1)
             pb = self.add("W3", f"ektp backfill {rows:,}-row day, {label}",
                           [self.ektp(*argv, str(data_dir(self.work, "w3b", big, [VOLUME_DAY])), *extra, log="w3")
                            for _ in range(nb)])
             ps = self.add("W3", f"ektp backfill 1,000-row day, {label}",
                           [self.ektp(*argv, str(data_dir(self.work, "w3s", small, [VOLUME_DAY])), *extra, log="w3")
-                           for _ in range(self.reps(2, 1) if not extra else 1)])
+                           for _ in range(self.reps(3, 1) if not extra else 1)])
             marginal = pb.wall - ps.wall
             pb.note = (f"marginal {marginal:.2f} s vs floor marginal {floor_marginal:.2f} s = "
                        f"{marginal / floor_marginal:.2f}x (target <= 3); peak {pb.peak_proc_mb:.0f} MB "
                        f"(target <= 2048)")
+            self.verdict(f"W3 volume, {label}", f"marginal {marginal:.2f} s, peak {pb.peak_proc_mb:.0f} MiB "
+                         f"(tree {pb.peak_tree_mb:.0f})", f"marginal {floor_marginal:.2f} s",
+                         marginal / floor_marginal, 3.0, "<= 3x", mem=pb.peak_proc_mb)
+
+    def verdict(self, what: str, figure: str, floor_: str, ratio: float, limit: float, target: str,
+                mem: float | None = None) -> None:
+        met = "yes" if ratio <= limit else "no"
+        if mem is not None:
+            target += ", peak <= 2048 MiB"
+            met += " / " + ("yes" if mem <= 2048 else "no")
+        self.summary.append((what, figure, floor_, f"{ratio:.2f}", target, met))
 
     # report
+    def verdicts(self) -> str:
+        lines = ["| | figure | floor | ratio | target | met |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.summary]
+        return "\n".join(lines)
+
     def table(self) -> str:
         lines = ["| workload | what | runs | wall (median) s | peak RSS, largest process MB | peak RSS, process tree MB | note |",
                  "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
@@ -481,8 +531,11 @@ def main(argv: list[str] | None = None) -> int:
             server.__exit__(None, None, None)
     print()
     print(b.table())
+    print()
+    print(b.verdicts())
     result = {"started": started.isoformat(), "machine": machine(), "quick": args.quick,
               "prefect_api": "local prefect server" if server else "ephemeral", "extra": b.extra,
+              "summary": b.summary,
               "figures": [{"workload": f.workload, "variant": f.variant, "wall_median_s": f.wall,
                            "peak_proc_mb": f.peak_proc_mb, "peak_tree_mb": f.peak_tree_mb, "note": f.note,
                            "samples": [asdict(s) for s in f.samples]} for f in b.figures]}
