@@ -19,7 +19,7 @@ from flows.load import FileOutcome, Prepared, load_reference, prepare_logs, prep
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
 
-BATCH_BYTES = 32 * 1024 * 1024   # raw bytes of logs validated and written together (~300k rows, one GX call)
+BATCH_BYTES = 64 * 1024 * 1024   # raw bytes of logs validated and written together (~600k rows, one GX call; ~1.1 GB peak)
 BATCH_FILES = 10000              # a year of one regency (6,796 files) is one batch: reading is per batch, not per file
 # on a Dask runner: smaller batches keep every worker busy and let the writer start early
 PARALLEL_BATCH_BYTES = 16 * 1024 * 1024

@@ -115,14 +115,14 @@ def _suite_and_batch_definition(name: str):
 # a million-row night in one call peaks at ~1.7 GB. Larger frames are validated in slices of
 # this many rows - every rule is still evaluated by GX on every row, the slices' results are
 # merged (row positions offset, counts summed). A GX call costs ~0.5 s of fixed overhead with
-# this suite, so slices are large: a 32 MB batch of logs (~300k rows) is one call.
+# this suite, so slices are large: a 64 MB batch of logs (~600k rows) is one call.
 _ROW_WISE = frozenset({
     "expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
     "expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex",
     "expect_column_values_to_be_between", "expect_column_pair_values_to_be_equal",
     "expect_column_pair_values_a_to_be_greater_than_b",
 })
-GX_SLICE_ROWS = int(os.environ.get("EKTP_GX_SLICE_ROWS", "400000") or 400000)
+GX_SLICE_ROWS = int(os.environ.get("EKTP_GX_SLICE_ROWS", "700000") or 700000)
 
 
 def _validate_slice(name: str, pdf) -> dict:
