@@ -70,3 +70,30 @@ def test_quarantine_detail_never_holds_the_raw_value(tmp_path, key):
     detail = prepared.quarantine["detail"][0]
     assert "160901520899000" not in detail and "Siti" not in detail
     assert detail.startswith("NIK is not exactly 16 digits")
+
+
+def test_reading_all_fixtures_as_one_batch_gives_what_reading_each_alone_gives():
+    """read_files splits the quote-free files of a batch together (grouped by header); every
+    file must still get exactly its own rows, line numbers, malformed records and rejection."""
+    import polars as pl
+
+    from flows.read import REKAM_COLUMNS, FileRejected, read_file, read_files
+
+    paths = sorted(FIXTURES.glob("*.csv"))
+    paths = paths + paths[:5]            # the same file twice in a batch stays two files
+    batch = read_files(paths, REKAM_COLUMNS)
+    assert len(batch.files) == len(paths)
+    rejected = 0
+    for i, path in enumerate(paths):
+        got = batch.files[i]
+        try:
+            alone = read_file(path, REKAM_COLUMNS)
+        except FileRejected as exc:
+            assert got.rejected is not None and got.rejected.code == exc.code, path.name
+            assert batch.rows.filter(pl.col("file_index") == i).height == 0
+            rejected += 1
+            continue
+        assert got.rejected is None, path.name
+        assert (got.malformed, got.extra_columns) == (alone.malformed, alone.extra_columns), path.name
+        assert batch.rows.filter(pl.col("file_index") == i).drop("file_index").equals(alone.rows), path.name
+    assert rejected >= 5 and batch.rows["file_index"].is_sorted()
