@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ import pytest
 
 from flows.wilayah import desa_codes
 from tests.helpers import Landing, row
+from tests.hostile import server as hostile_server
 
 VENV_BIN = Path(sys.executable).parent
 NIKS = ["1609014501010001", "1609015502020002", "1609010303990003"]
 NAMES = ["Budi Santoso", "Siti Aminah", "Rahmat Hidayat"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env(home: Path) -> dict:
@@ -53,32 +47,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def prefect_server(tmp: Path):
-    """A real `prefect server start` on a free port with its own PREFECT_HOME; yields (api_url, env)."""
-    port = free_port()
+    """A real `prefect server start` (UI included) on a free port with its own PREFECT_HOME;
+    yields (api_url, the environment of a client process)."""
     home = tmp / "prefect-home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = base_env(home)
-    env["PREFECT_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
-    env["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
-    log = open(tmp / "server.log", "wb")
-    proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp / "server.log").read_text(errors="replace")[-3000:]
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "prefect server did not become healthy in 120 s"
-            time.sleep(0.5)
-        client_env = dict(env, PREFECT_API_URL=api)
-        client_env.pop("PREFECT_UI_API_URL")
-        yield api, client_env
-    finally:
-        stop(proc)
-        log.close()
+    with hostile_server.prefect_server(home, ui=True) as api:
+        yield api, dict(base_env(home), PREFECT_API_URL=api)
 
 
 def tiny_landing(data_dir: Path) -> Landing:

@@ -29,12 +29,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path):
-    """Yield the API URL of a freshly started Prefect server; stop it (only it) afterwards."""
+def prefect_server(home: Path, ui: bool = False):
+    """Yield the API URL of a freshly started Prefect server; stop it (only it) afterwards.
+    ``ui``: serve the UI too, pointed at this port (PREFECT_UI_API_URL; the default is 4200)."""
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {**os.environ, **QUIET, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
+    if ui:
+        env["PREFECT_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
     log = open(home / "server.log", "wb")
     proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
