@@ -291,24 +291,22 @@ def read_files(paths: list[Path], required: tuple[str, ...], max_bytes: int | No
     FileRejected in its FileRead; nothing raises."""
     if max_bytes is None:
         max_bytes = max_file_bytes()
+    files: list[FileRead | None] = [None] * len(paths)
     texts: list[str] = []
-    rejected: dict[int, FileRejected] = {}
+    readable: list[int] = []          # positions of the files whose text was read
     for i, path in enumerate(paths):
         try:
             texts.append(_load_text(path, max_bytes))
+            readable.append(i)
         except FileRejected as exc:
-            rejected[i] = exc
-            texts.append("")
-    if rejected:   # keep positions: parse only the readable texts, then put the rejections back
-        keep = [i for i in range(len(paths)) if i not in rejected]
-        got = read_texts([texts[i] for i in keep], required)
-        files = [FileRead(rejected=rejected[i]) if i in rejected else None for i in range(len(paths))]
-        for j, i in enumerate(keep):
-            files[i] = got.files[j]
-        remap = pl.Series("file_index", keep, dtype=pl.UInt32)
-        rows = got.rows.with_columns(remap.gather(got.rows["file_index"]).alias("file_index"))
-        return BatchRead(rows=rows, files=files)
-    return read_texts(texts, required)
+            files[i] = FileRead(rejected=exc)
+    got = read_texts(texts, required)
+    for j, i in enumerate(readable):
+        files[i] = got.files[j]
+    rows = got.rows
+    if len(readable) < len(paths):   # file_index counts readable texts: map it back to positions in paths
+        rows = rows.with_columns(pl.Series(readable, dtype=pl.UInt32).gather(rows["file_index"]).alias("file_index"))
+    return BatchRead(rows=rows, files=files)
 
 
 def _single(got: BatchRead) -> ReadResult:
@@ -316,11 +314,6 @@ def _single(got: BatchRead) -> ReadResult:
     if f.rejected is not None:
         raise f.rejected
     return ReadResult(rows=got.rows.drop("file_index"), malformed=f.malformed, extra_columns=f.extra_columns)
-
-
-def read_text(text: str, required: tuple[str, ...]) -> ReadResult:
-    """Parse one decoded CSV text. Raises FileRejected for file-level defects."""
-    return _single(read_texts([text], required))
 
 
 def read_file(path: Path, required: tuple[str, ...], max_bytes: int | None = None) -> ReadResult:

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.hostile.server import EKTP, Paused, ektp, ektp_env, marts_and_versions, spawn
+from tests.hostile.server import EKTP, Paused, ektp, ektp_env, generated_zone, marts_and_versions, spawn
 
 START, MID, END = "2025-01-01", "2025-01-03", "2025-01-06"
 
@@ -40,16 +40,7 @@ def api(prefect_api):
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory, api):
-    base = tmp_path_factory.mktemp("czone")
-    raw = base / "raw"
-    res = subprocess.run([EKTP, "generate", "--out", str(raw), "--start", START, "--end", END,
-                          "--rows-per-day", "300", "--seed", "11"], capture_output=True, text=True, env=ektp_env(api))
-    assert res.returncode == 0, res.stderr
-    ref = base / "reference"
-    shutil.copytree(raw, ref / "raw")
-    res = ektp(api, "run", "--data-dir", str(ref), "--date", END)
-    assert res.returncode == 0, res.stderr
-    return raw, marts_and_versions(ref / "warehouse" / "ektp.duckdb")
+    return generated_zone(api, tmp_path_factory.mktemp("czone"), START, END, 300, 11, "run", "--date", END)
 
 
 @pytest.fixture

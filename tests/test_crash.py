@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.hostile.server import EKTP, Paused, ektp, ektp_env, marts_and_versions, prefect_server
+from tests.hostile.server import Paused, ektp, generated_zone, marts_and_versions, prefect_server
 
 START, END = "2025-01-01", "2025-01-06"
 KILL_POINTS = ("read", "validate", "load", "marts", "finish", "publish", "backup", "report")
@@ -42,16 +42,8 @@ def api(tmp_path_factory):
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory, api):
     """A generated landing zone (with its dirt) and the marts of an uninterrupted backfill."""
-    base = tmp_path_factory.mktemp("zone")
-    raw = base / "raw"
-    res = subprocess.run([EKTP, "generate", "--out", str(raw), "--start", START, "--end", END,
-                          "--rows-per-day", "400", "--seed", "7"], capture_output=True, text=True, env=ektp_env(api))
-    assert res.returncode == 0, res.stderr
-    ref = base / "reference"
-    shutil.copytree(raw, ref / "raw")
-    res = ektp(api, "backfill", "--data-dir", str(ref), "--start", START, "--end", END)
-    assert res.returncode == 0, res.stderr
-    return raw, marts_and_versions(ref / "warehouse" / "ektp.duckdb")
+    return generated_zone(api, tmp_path_factory.mktemp("zone"), START, END, 400, 7,
+                          "backfill", "--start", START, "--end", END)
 
 
 def _opens(path: Path) -> bool:

@@ -84,6 +84,24 @@ def spawn(api_url: str, *args: str, env: dict | None = None) -> subprocess.Popen
                             stderr=subprocess.PIPE, text=True)
 
 
+def generated_zone(api_url: str, base: Path, start: str, end: str, rows_per_day: int, seed: int,
+                   *reference_args: str) -> tuple[Path, dict[str, list[tuple]]]:
+    """`ektp generate` a dirty landing zone under base/raw and run ``ektp <reference_args>`` on a
+    copy of it; returns (raw, marts and file versions of that uninterrupted reference run)."""
+    import shutil
+
+    raw = base / "raw"
+    res = subprocess.run([EKTP, "generate", "--out", str(raw), "--start", start, "--end", end,
+                          "--rows-per-day", str(rows_per_day), "--seed", str(seed)],
+                         capture_output=True, text=True, env=ektp_env(api_url))
+    assert res.returncode == 0, res.stderr
+    ref = base / "reference"
+    shutil.copytree(raw, ref / "raw")
+    res = ektp(api_url, *reference_args, "--data-dir", str(ref))
+    assert res.returncode == 0, res.stderr
+    return raw, marts_and_versions(ref / "warehouse" / "ektp.duckdb")
+
+
 def marts_and_versions(warehouse: Path) -> dict[str, list[tuple]]:
     """Every mart table ``order by all`` plus the current file versions (for byte-equal comparison)."""
     import duckdb
