@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from flows.wilayah import desa_codes
 from tests.helpers import Landing, row
 from tests.hostile import server as hostile_server
+from tests.hostile.server import api as call
 
 VENV_BIN = Path(sys.executable).parent
 NIKS = ["1609014501010001", "1609015502020002", "1609010303990003"]
@@ -68,7 +68,7 @@ def tiny_landing(data_dir: Path) -> Landing:
 def wait_run(api: str, run_id: str, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        fr = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        fr = call("GET", f"{api}/flow_runs/{run_id}").json()
         if fr["state"] and fr["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             return fr
         assert time.monotonic() < deadline, f"flow run {run_id} still {fr['state']}"
@@ -78,7 +78,7 @@ def wait_run(api: str, run_id: str, timeout: float = 180) -> dict:
 def deployment(api: str, flow: str, name: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        r = httpx.get(f"{api}/deployments/name/{flow}/{name}", timeout=10)
+        r = call("GET", f"{api}/deployments/name/{flow}/{name}")
         if r.status_code == 200:
             return r.json()
         assert time.monotonic() < deadline, f"deployment {flow}/{name} not registered: {r.status_code}"
@@ -124,7 +124,7 @@ def test_nightly_deployment_is_cron_01_00_asia_jakarta(served):
 def test_runs_of_both_deployments_created_through_the_api_complete(served):
     api, land, _ = served
     b = deployment(api, "ektp-backfill", "backfill")
-    r = httpx.post(f"{api}/deployments/{b['id']}/create_flow_run",
+    r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run",
                    json={"parameters": {"start": "2025-01-01", "end": "2025-01-02",
                                         "kecamatan": ["16.09.01", "16.09.02"], "force": False}}, timeout=30)
     assert r.status_code == 201, r.text
@@ -132,7 +132,7 @@ def test_runs_of_both_deployments_created_through_the_api_complete(served):
     assert fr["state"]["type"] == "COMPLETED", fr["state"]
 
     n = deployment(api, "ektp-nightly", "nightly")
-    r = httpx.post(f"{api}/deployments/{n['id']}/create_flow_run",
+    r = call("POST", f"{api}/deployments/{n['id']}/create_flow_run",
                    json={"parameters": {"run_date": "2025-01-02"}}, timeout=30)
     assert r.status_code == 201, r.text
     fr2 = wait_run(api, r.json()["id"])
@@ -147,16 +147,16 @@ def test_runs_of_both_deployments_created_through_the_api_complete(served):
         assert {"backfill", "nightly"} <= flows
 
     for run in (fr, fr2):
-        arts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}},
-                          timeout=10).json()
+        arts = call("POST", f"{api}/artifacts/filter",
+                    json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
         md = [a for a in arts if a["type"] == "markdown"]
         assert md, f"no markdown artifact for run {run['id']}"
         text = md[0]["data"]
         assert "Regency backlog" in text and "report.html" in text
         for secret in NIKS + ["123"] * 0 + NAMES:
             assert secret not in text
-    first = [a for a in httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [fr["id"]]}}},
-                                   timeout=10).json()][0]["data"]
+    first = [a for a in call("POST", f"{api}/artifacts/filter",
+                             json={"artifacts": {"flow_run_id": {"any_": [fr["id"]]}}}).json()][0]["data"]
     assert "| 1 |" in first or "1" in first  # the quarantined row is counted
     assert "invalid" in first.lower() or "nik" in first.lower()
 
@@ -173,7 +173,7 @@ def test_a_bad_date_is_rejected_clearly_before_a_run_exists(served, params):
     api, land, _ = served
     b = deployment(api, "ektp-backfill", "backfill")
     runs_before = land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0
-    r = httpx.post(f"{api}/deployments/{b['id']}/create_flow_run", json={"parameters": params}, timeout=30)
+    r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run", json={"parameters": params})
     if r.status_code in (409, 422):  # refused by the server's parameter-schema check
         assert "start" in r.text
         return

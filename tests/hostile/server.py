@@ -66,6 +66,27 @@ def prefect_server(home: Path, ui: bool = False):
         log.close()
 
 
+RETRYABLE = {408, 429, 502, 503}
+
+
+def api(method: str, url: str, attempts: int = 6, **kw):
+    """One call to the Prefect REST API, retried the way Prefect's own client retries it.
+
+    The server answers 503 "Service Unavailable" when its SQLite database was busy for a moment
+    (SQLITE_BUSY_SNAPSHOT: a read transaction that must become a write fails at once, whatever the
+    busy timeout), and asks the client to retry. The UI and ``prefect`` retry; a bare HTTP call
+    must too, or a test fails on the server's normal back-pressure (CI stop 8)."""
+    import httpx
+
+    kw.setdefault("timeout", 30)
+    for attempt in range(attempts):
+        r = httpx.request(method, url, **kw)
+        if r.status_code not in RETRYABLE or attempt == attempts - 1:
+            return r
+        time.sleep(0.5 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
 def ektp_env(api_url: str, **extra: str) -> dict:
     env = {**os.environ, **QUIET, "PREFECT_API_URL": api_url, "EKTP_NIK_KEY": KEY,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
