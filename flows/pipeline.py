@@ -6,6 +6,7 @@ per row or per small file). The NIK key is never a task parameter: tasks resolve
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import run as steps
 from flows.artifact import run_markdown
 from flows.discover import Candidate, Plan
+from flows.errors import scrub
 from flows.load import Prepared, prepare_logs
 from flows.progress import reporter
 from flows.publish import publish
@@ -28,7 +30,21 @@ LOCK_WAIT_SECONDS = 600.0
 PARALLEL_WINDOW = 4  # batches prepared ahead on Dask workers (bounds memory)
 
 
+def redacted(fn):
+    """Redact the text of any exception leaving fn (see flows.errors.scrub) before Prefect logs it,
+    records it as the run's state message or sends it to the API."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            scrub(exc)
+            raise
+    return wrapper
+
+
 @task(name="discover", cache_policy=NO_CACHE)
+@redacted
 def discover_task(settings: Settings, con, last_date: date, start_date: date | None,
                   kecamatan: list[str] | None, force: bool) -> Plan:
     plan = steps.plan_run(settings, con, last_date, start_date, kecamatan, force)
@@ -38,21 +54,25 @@ def discover_task(settings: Settings, con, last_date: date, start_date: date | N
 
 
 @task(name="load-snapshots", cache_policy=NO_CACHE)
+@redacted
 def load_snapshots_task(con, plan: Plan, run_id: str, totals: steps.RunTotals) -> None:
     steps.load_snapshots(con, plan, run_id, totals)
 
 
 @task(name="prepare-batch", cache_policy=NO_CACHE)
+@redacted
 def prepare_task(batch: list[Candidate], settings: Settings) -> Prepared:
     return prepare_logs(batch, resolve_key(settings))
 
 
 @task(name="write-batch", cache_policy=NO_CACHE)
+@redacted
 def write_task(con, prepared: Prepared, run_id: str, batch_no: int, totals: steps.RunTotals) -> None:
     steps.load_log_batch(con, prepared, run_id, batch_no, totals)
 
 
 @task(name="build-marts", cache_policy=NO_CACHE)
+@redacted
 def build_task(con, run_id: str) -> list:
     checks, built_by = steps.build_and_check(con, run_id)
     if built_by is not None:
@@ -61,11 +81,13 @@ def build_task(con, run_id: str) -> list:
 
 
 @task(name="publish", cache_policy=NO_CACHE)
+@redacted
 def publish_task(settings: Settings, run_id: str) -> Path:
     return publish(settings, run_id)
 
 
 @task(name="report", cache_policy=NO_CACHE)
+@redacted
 def report_task(settings: Settings, summary: dict) -> Path:
     from flows.report import write_report
 
@@ -132,7 +154,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             con.execute("checkpoint")
         except BaseException as exc:
             progress.stop()
-            steps.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
+            steps.fail_run(con, run_id, f"{type(scrub(exc)).__name__}: {exc}")
             raise
         finally:
             con.close()
@@ -156,12 +178,14 @@ def _artifact(summary: dict) -> None:
 
 
 @flow(name="ektp-nightly", log_prints=False)
+@redacted
 def nightly(run_date: date | None = None, data_dir: str | None = None) -> dict:
     """Load every new or changed file dated on or before run_date (default: yesterday, Asia/Jakarta), rebuild the marts."""
     return execute("nightly", run_date or yesterday_jakarta(), data_dir=data_dir)
 
 
 @flow(name="ektp-backfill", log_prints=False)
+@redacted
 def backfill(start: date, end: date, kecamatan: list[str] | None = None, force: bool = False,
              data_dir: str | None = None) -> dict:
     """Load the log dates start..end (optionally only some kecamatan; force reloads unchanged files)."""

@@ -157,3 +157,43 @@ def test_validation_outcomes_are_kept_per_run(landing):
     snapshot_rows = landing.query("select count(*) from audit.validation_results where run_id = ? and suite = 'penduduk_snapshot' and success",
                                   [summary["run_id"]])
     assert snapshot_rows == [(len(rules("penduduk_snapshot")),)]
+
+
+def test_a_library_error_quoting_a_nik_and_a_name_reaches_no_log_state_or_table(landing, monkeypatch):
+    """An unexpected failure whose text carries row values (real DuckDB and Polars messages) is
+    redacted before Prefect logs it or stores it, and before it lands in audit.runs.message."""
+    import polars as pl
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.logging.handlers import APILogHandler
+
+    from flows import run as steps
+
+    nik, name = NIKS[0], NAMES[0]
+
+    def load_log_batch(con, *args, **kwargs):
+        try:
+            pl.Series("nama", [name]).cast(pl.Int64)
+        except pl.exceptions.PolarsError:
+            con.execute("select cast(? as smallint)", [nik])
+
+    _zone(landing)
+    monkeypatch.setattr(steps, "load_log_batch", load_log_batch)
+    with pytest.raises(duckdb.ConversionException) as failure:
+        landing.run("2025-01-02")
+    text = f"{failure.value!r} {failure.value.__context__!r}"
+    assert "'…'" in text and nik not in text and name not in text
+
+    [(status, message)] = landing.query("select status, message from audit.runs")
+    assert status == "failed" and message.startswith("ConversionException: ") and "'…'" in message
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        [fr] = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        assert fr.state.is_failed()
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fr.id])))
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fr.id])))
+    said = [fr.state.message or ""] + [t.state.message or "" for t in tasks] + [log.message for log in logs]
+    assert any("ConversionException" in s for s in said), said    # the failure itself is reported
+    for s in said:
+        assert nik not in s and name not in s and name.split()[0] not in s, s
