@@ -48,6 +48,7 @@ class Plan:
     candidates: list[Candidate] = field(default_factory=list)
     unchanged: int = 0
     later: int = 0              # files dated after the run's last date, left untouched
+    touched: list[tuple[str, int]] = field(default_factory=list)  # (source_file, new mtime_ns): same bytes, new mtime
 
     @property
     def snapshots(self) -> list[Candidate]:
@@ -203,6 +204,7 @@ def discover(raw_dir: Path, con: duckdb.DuckDBPyConnection, last_date: date,
                     cand.sha256 = hashlib.sha256(b"unreadable").hexdigest()
             if prev and prev[0] == cand.sha256 and not force:
                 plan.unchanged += 1
+                plan.touched.append((cand.source_file, cand.mtime_ns))  # remembered, so not hashed again
                 continue
             cand.replaces = prev is not None
             plan.candidates.append(cand)

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from typing import Iterator
 
 import duckdb
+import polars as pl
 
 from flows.discover import Candidate, Plan, discover
 from flows.load import FileOutcome, Prepared, load_reference, prepare_logs, prepare_snapshot, write_batch
@@ -124,6 +125,20 @@ def regency_backlog(con: duckdb.DuckDBPyConnection) -> dict | None:
             "belum_rekam": int(belum), "pct_rekam": round(100.0 * sudah / wajib, 2) if wajib else None}
 
 
+def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:
+    """Store the new mtime of files whose bytes were found unchanged (a copy or `touch` that kept
+    the content), so that the next run recognises them by (size, mtime) without hashing them."""
+    if not touched:
+        return
+    frame = pl.DataFrame(touched, schema={"source_file": pl.Utf8, "mtime_ns": pl.Int64}, orient="row")
+    con.register("touched_files", frame)
+    try:
+        con.execute("""update audit.file_loads f set mtime_ns = t.mtime_ns from touched_files t
+                       where f.source_file = t.source_file and f.status <> 'superseded'""")
+    finally:
+        con.unregister("touched_files")
+
+
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: RunTotals,
                checks: list, last_date: date) -> dict:
     """Close the run record and return the run summary (plain, privacy-safe)."""
@@ -152,6 +167,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: 
         "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
         "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
     }
+    remember_mtimes(con, plan.touched)
     con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,
                    files_unchanged = ?, rows_loaded = ?, rows_quarantined = ?, backlog_as_of = ?, belum_rekam = ?
                    where run_id = ?""",

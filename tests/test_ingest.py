@@ -67,6 +67,30 @@ def test_marts_are_rebuilt_only_when_the_warehouse_changed(landing):
     assert len(builds()) == 1
 
 
+def test_a_touched_but_unchanged_file_is_hashed_once_then_known_by_its_mtime(landing, monkeypatch):
+    import os
+
+    from flows import discover
+
+    _zone(landing)
+    landing.run("2025-01-02")
+    path = landing.raw / "rekam" / "2025-01-01" / "16.09.01.csv"
+    before = _snapshot_of_tables(landing)
+    new_mtime = path.stat().st_mtime_ns + 3_600 * 10**9
+    os.utime(path, ns=(new_mtime, new_mtime))            # a copy that kept the bytes but not the time
+    hashed = []
+    real = discover.sha256_file
+    monkeypatch.setattr(discover, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    second = landing.run("2025-01-02")
+    assert hashed == ["16.09.01.csv"] and second["files_unchanged"] == 3 and second["files_loaded"] == 0
+    assert landing.query("select mtime_ns from audit.file_loads where source_file = 'rekam/2025-01-01/16.09.01.csv'"
+                         " and status <> 'superseded'") == [(new_mtime,)]
+    assert _snapshot_of_tables(landing) == before        # no new file version, same rows and marts
+    hashed.clear()
+    landing.run("2025-01-02")
+    assert hashed == []                                  # recognised by (size, mtime) again
+
+
 def test_resent_corrected_file_replaces_its_rows_and_quarantine(landing):
     _zone(landing)
     landing.run("2025-01-02")
