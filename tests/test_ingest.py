@@ -189,14 +189,18 @@ def test_a_library_error_quoting_a_nik_and_a_name_reaches_no_log_state_or_table(
     import polars as pl
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
-    from prefect.client.schemas.sorting import FlowRunSort
     from prefect.logging.handlers import APILogHandler
 
     from flows import run as steps
 
     nik, name = NIKS[0], NAMES[0]
 
+    flow_runs = []
+
     def load_log_batch(con, *args, **kwargs):
+        from prefect.runtime import flow_run
+
+        flow_runs.append(flow_run.id)
         try:
             pl.Series("nama", [name]).cast(pl.Int64)
         except pl.exceptions.PolarsError:
@@ -213,7 +217,7 @@ def test_a_library_error_quoting_a_nik_and_a_name_reaches_no_log_state_or_table(
     assert status == "failed" and message.startswith("ConversionException: ") and "'…'" in message
     APILogHandler().flush()
     with get_client(sync_client=True) as client:
-        [fr] = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        fr = client.read_flow_run(flow_runs[0])
         assert fr.state.is_failed()
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fr.id])))
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fr.id])))
