@@ -22,12 +22,12 @@ class PipelineCheckFailed(Exception):
 
 
 # Unexpected failures come from libraries (Polars, DuckDB, pandas, GX), whose messages may quote
-# the value they choked on: a NIK, a name. Before such an exception leaves a task, a flow or the
-# CLI (where Prefect logs it, stores it as the run's state message and sends it to the API, and
-# where it lands in audit.runs.message), its text is redacted in place: quoted values become '…'
-# (quoted paths are kept: they name files, not people), a quote left open at the end of a line is
-# cut, and runs of 14 or more digits (a NIK, with or without lost zeros) become <digits>. The
-# traceback's frames are kept, so the failure can still be found in the code.
+# the value they choked on: a NIK, a name. Before such an exception leaves a pipeline task or
+# flow (where Prefect logs it, stores it as the run's state message and sends it to the API, and
+# from where it reaches audit.runs.message and the console), its text is redacted in place:
+# quoted values become '…' (quoted paths are kept: they name files, not people), a quote left
+# open at the end of a line is cut, and runs of 14 or more digits (a NIK, with or without lost
+# zeros) become <digits>. The traceback's frames are kept, so the failure can still be found.
 # A quote opens where no letter or digit precedes it and closes where none follows, so the
 # apostrophe of "can't" or "Ma'ruf" neither opens nor closes one.
 _QUOTED = re.compile(r"(?<!\w)(['\"`])(?:(?!\1)[^\n]|\1(?=\w)){0,300}\1(?!\w)")

@@ -154,7 +154,8 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             con.execute("checkpoint")
         except BaseException as exc:
             progress.stop()
-            steps.fail_run(con, run_id, f"{type(scrub(exc)).__name__}: {exc}")
+            scrub(exc)
+            steps.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
             raise
         finally:
             con.close()
