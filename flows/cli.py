@@ -1,25 +1,28 @@
-"""The `ektp` command (contract section 8).
+"""The `ektp` command (contract section 8): a thin layer over the library.
+
+Options become settings: ``--data-dir`` and ``--wait`` are written into this process's environment
+(EKTP_DATA_DIR, EKTP_LOCK_WAIT), where ``flows.settings.load_settings`` reads them, in this process
+and in the flow run it starts, exactly as for ``ektp serve`` and Prefect workers.
 
 Exit status: 0 when the run completed (quarantined rows and rejected files included); 1 when the
-pipeline failed; 2 for bad arguments. Expected failures print one line on stderr, no traceback.
+pipeline failed or an expected condition stopped it; 2 for bad arguments. Expected failures print
+one line on stderr, no traceback. An unexpected failure prints its stage and type in one line;
+its full text is printed only with ``-v`` (it may quote a value from a raw file).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import date
 from pathlib import Path
 
-for _k, _v in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
-               ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
-               ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")):
-    os.environ.setdefault(_k, _v)
+from flows.errors import PipelineCheckFailed, StageFailed, UserError
 
-from flows.errors import UserError  # noqa: E402
-
+QUIET = (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
+         ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
+         ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
 DEMO_START, DEMO_END, DEMO_SNAPSHOT = date(2025, 1, 1), date(2025, 2, 28), (270_764, 213_572)
 DEMO_MARKER = ".ektp-demo"
 
@@ -49,15 +52,16 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: $EKTP_DATA_DIR or ./data)")
-    common.add_argument("-v", "--verbose", action="store_true", help="show Prefect's log lines")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="show Prefect's log lines, and the full text of an unexpected failure (this terminal only)")
     p = _Parser(prog="ektp", description="e-KTP recording monitor for Kabupaten OKU Selatan.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    dask_help = "parse and validate on Dask: a local TLS cluster, or a tls:// scheduler address"
 
     r = sub.add_parser("run", parents=[common], help="load new/changed files dated on or before --date; rebuild the marts")
     r.add_argument("--date", type=_date, help="last log date to cover (default: yesterday in Asia/Jakarta)")
     r.add_argument("--wait", type=float, default=None, help="seconds to wait for another run to finish (default 600)")
-    r.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
-                   help="parse and validate on Dask: a local 2-worker cluster, or a scheduler address")
+    r.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", help=dask_help)
 
     b = sub.add_parser("backfill", parents=[common], help="the same for the log dates --start..--end")
     b.add_argument("--start", type=_date, required=True)
@@ -65,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--kecamatan", nargs="+", metavar="KODE", help="only these kecamatan (e.g. 16.09.01)")
     b.add_argument("--force", action="store_true", help="reload files even if unchanged")
     b.add_argument("--wait", type=float, default=None)
-    b.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
-                   help="parse and validate on Dask: a local 2-worker cluster, or a scheduler address")
+    b.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", help=dask_help)
 
     g = sub.add_parser("generate", parents=[common], help="write a synthetic landing zone")
     g.add_argument("--out", type=Path, required=True)
@@ -78,33 +81,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", parents=[common], help="generate the demo landing zone, run the pipeline, print the summary")
 
-    q = sub.add_parser("query", parents=[common], help="run read-only SQL against the published warehouse")
+    q = sub.add_parser("query", parents=[common], help="run read-only SQL against the analysts' copy (sandboxed)")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sub.add_parser("rejects", parents=[common],
+                   help="list the local paths of rejected files (this terminal only; needs the key)")
 
     sv = sub.add_parser("serve", parents=[common], help="serve the nightly and backfill deployments to the Prefect API ($PREFECT_API_URL)")
     sv.add_argument("--no-schedule", action="store_true", help="serve nightly without its cron schedule")
 
-    bk = sub.add_parser("backups", parents=[common], help="list the kept generations of the published warehouse")
+    sub.add_parser("backups", parents=[common], help="list the kept generations of the warehouse")
     rs = sub.add_parser("restore", parents=[common], help="make a kept generation the warehouse again")
     rs.add_argument("backup", help="a file name from `ektp backups` (or 'latest')")
 
-    k = sub.add_parser("keygen", parents=[common], help="create the pseudonym key file in the data directory (mode 600)")
+    k = sub.add_parser("keygen", parents=[common], help="create a pseudonym key file outside the data directory (mode 600)")
+    k.add_argument("--out", type=Path, help="where (default: $EKTP_NIK_KEY_FILE, else ~/.config/ektp/nik.key)")
     k.add_argument("--print", action="store_true", help="print a new random key instead (for EKTP_NIK_KEY)")
     return p
 
 
+# What a command sets in its own environment for the flow it runs (restored when it returns, so
+# that an in-process caller, a test, keeps its own environment).
+COMMAND_ENV = ("EKTP_DATA_DIR", "EKTP_LOCK_WAIT", "EKTP_NIK_KEY")
+
+
 def main(argv: list[str] | None = None) -> int:
+    saved = {k: os.environ.get(k) for k in COMMAND_ENV}
+    try:
+        return _main(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _main(argv: list[str] | None) -> int:
+    for k, v in QUIET:
+        os.environ.setdefault(k, v)
     args = build_parser().parse_args(argv)
+    if args.data_dir is not None:
+        os.environ["EKTP_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    if getattr(args, "wait", None) is not None:
+        os.environ["EKTP_LOCK_WAIT"] = str(args.wait)
     if not args.verbose:
         # Prefect's console handler only (run logs still reach the Prefect API and UI): the
         # command prints its own progress, summary and one-line errors.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from flows.escape import terminal
+
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"ektp: {exc}", file=sys.stderr)
+        print(f"ektp: {terminal(exc)}", file=sys.stderr)
         return 1
+    except StageFailed as exc:
+        from flows.errors import original_text, originals
+
+        if args.verbose:
+            print(original_text(), file=sys.stderr, end="")
+        reason = next((r for r in map(storage_error, originals()) if r), None)
+        print(f"ektp: {reason or exc}", file=sys.stderr)
+        return 1
+    except PipelineCheckFailed:
+        raise     # a bug: keep the traceback (its text names checks and counts only)
     except Exception as exc:
         reason = storage_error(exc)
         if reason is None:
@@ -126,23 +168,22 @@ def storage_error(exc: BaseException) -> str | None:
     seen = 0
     while exc is not None and seen < 20:
         text = str(exc)
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         code = getattr(exc, "errno", None)
         if code == errno.ENOSPC or "No space left on device" in text:
             return ("the disk is full (No space left on device); nothing was lost: free some space "
                     "and run again (the warehouse is as before the failed step).")
         if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text:
-            return (f"the warehouse cannot be written ({first}); nothing was lost: make the data "
-                    "directory writable and run again.")
+            return ("the warehouse cannot be written (read-only file system or no permission); nothing was lost: "
+                    "make the data directory writable and run again.")
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
 
 
-def _settings(args, must_exist: bool = True, need_key: bool = False):
+def _settings(must_exist: bool = True, need_key: bool = False):
     from flows.settings import load_settings, resolve_key
 
-    settings = load_settings(args.data_dir)
+    settings = load_settings()
     if must_exist and not settings.data_dir.is_dir():
         raise UserError(f"The data directory {settings.data_dir} does not exist (set --data-dir or EKTP_DATA_DIR).")
     if need_key:
@@ -157,12 +198,10 @@ def _use_reporter() -> None:
 
 
 def _run_flow(fn, **params) -> dict:
-    """Run a flow in this process; turn expected failures into UserError."""
-    from flows.errors import PipelineCheckFailed
-
+    """Run a flow in this process; surface a UserError raised anywhere inside it as itself."""
     try:
         return fn(**params)
-    except (UserError, PipelineCheckFailed):
+    except (UserError, PipelineCheckFailed, StageFailed):
         raise
     except Exception as exc:
         cause = exc
@@ -175,17 +214,23 @@ def _run_flow(fn, **params) -> dict:
 
 
 def print_summary(s: dict, settings) -> None:
+    from flows.escape import terminal
+
     out = sys.stdout
     print(f"Run {s['run_id']}: log dates up to {s['last_date']}", file=out)
     print(f"  files: {s['files_loaded']:,} loaded, {s['files_rejected']:,} rejected, "
           f"{s['files_replaced']:,} replaced an earlier version, {s['files_unchanged']:,} unchanged", file=out)
     print(f"  rows:  {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined", file=out)
+    if s.get("upgrade"):
+        print("  warehouse upgraded to version 2: " + ", ".join(f"{k} {v:,}" for k, v in s["upgrade"].items()), file=out)
     if s["quarantine_by_reason"]:
         print("  quarantined by reason: " + ", ".join(f"{k} {v:,}" for k, v in s["quarantine_by_reason"].items()), file=out)
     for r in s["rejected_files"][:20]:
-        print(f"  rejected {r['source_file']}: {r['error']}", file=out)
+        print(f"  rejected {terminal(r['source_file'])}: {terminal(r['error'])}", file=out)
     if len(s["rejected_files"]) > 20:
         print(f"  ... and {len(s['rejected_files']) - 20} more rejected file(s) (see audit.file_loads)", file=out)
+    if any("#" in r["source_file"] for r in s["rejected_files"]):
+        print("  (files rejected for their name are shown hashed; `ektp rejects` lists their local paths)", file=out)
     b = s.get("backlog")
     if b:
         ch = s.get("backlog_change")
@@ -200,20 +245,19 @@ def print_summary(s: dict, settings) -> None:
 def _flow(fn, dask: str | None):
     if not dask:
         return fn
-    from flows.parallel import dask_task_runner
+    from flows.parallel import check_address, dask_task_runner
 
-    return fn.with_options(task_runner=dask_task_runner(None if dask == "local" else dask))
+    address = None if dask == "local" else check_address(dask)
+    return fn.with_options(task_runner=dask_task_runner(address))
 
 
 def cmd_run(args) -> int:
     from flows import pipeline
-    from flows.settings import yesterday_jakarta
 
-    settings = _settings(args, need_key=True)
+    settings = _settings(need_key=True)
+    flow = _flow(pipeline.nightly, args.dask)
     _use_reporter()
-    if args.wait is not None:
-        pipeline.LOCK_WAIT_SECONDS = args.wait
-    summary = _run_flow(_flow(pipeline.nightly, args.dask), run_date=args.date or yesterday_jakarta(), data_dir=str(settings.data_dir))
+    summary = _run_flow(flow, run_date=(args.date or settings.yesterday()).isoformat())
     print_summary(summary, settings)
     return 0
 
@@ -226,13 +270,14 @@ def cmd_backfill(args) -> int:
         raise UserError(f"--end {args.end} is before --start {args.start}.")
     unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
     if unknown:
-        raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (expected 16.09.01 to 16.09.19).")
-    settings = _settings(args, need_key=True)
+        from flows.escape import terminal
+
+        raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (expected 16.09.01 to 16.09.19).")
+    settings = _settings(need_key=True)
+    flow = _flow(pipeline.backfill, args.dask)
     _use_reporter()
-    if args.wait is not None:
-        pipeline.LOCK_WAIT_SECONDS = args.wait
-    summary = _run_flow(_flow(pipeline.backfill, args.dask), start=args.start, end=args.end, kecamatan=args.kecamatan,
-                        force=args.force, data_dir=str(settings.data_dir))
+    summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(),
+                        kecamatan=args.kecamatan, force=args.force)
     print_summary(summary, settings)
     return 0
 
@@ -259,23 +304,48 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _reset_demo_warehouse(settings) -> None:
+    """The demo runs under the fixed demo key. A demo data directory left by version 1 holds its
+    own random key file and a warehouse built under it: both are synthetic; they are removed so
+    that the demo rebuilds under the demo key (a warehouse built under the demo key is kept)."""
+    import shutil
+
+    from flows.settings import DEMO_KEY, V1_KEY_FILE_NAME, fingerprint
+    from flows.warehouse import open_read_only, stored_fingerprint
+
+    old_key = settings.data_dir / V1_KEY_FILE_NAME
+    if old_key.exists():
+        old_key.unlink()
+        print(f"Removed the demo's version-1 key file {old_key} (the demo now runs under a fixed demo key).", file=sys.stderr)
+    con = open_read_only(settings)
+    try:
+        stored, has_rows = stored_fingerprint(con)
+    finally:
+        if con is not None:
+            con.close()
+    if (has_rows and stored is None) or (stored is not None and stored != fingerprint(DEMO_KEY.encode())):
+        shutil.rmtree(settings.warehouse_dir)
+        print("Rebuilding the demo warehouse under the demo key.", file=sys.stderr)
+
+
 def cmd_demo(args) -> int:
     from flows import pipeline
     from flows.generate import generate
-    from flows.settings import resolve_key
+    from flows.settings import DEMO_KEY
 
-    settings = _settings(args, must_exist=False)
+    settings = _settings(must_exist=False)
     raw = settings.raw_dir
     marker = raw / DEMO_MARKER
     if raw.exists() and any(p.name not in (".gitkeep", DEMO_MARKER) for p in raw.iterdir()) and not marker.exists():
         raise UserError(f"{raw} already holds a landing zone that is not the demo's; use --data-dir for the demo.")
     raw.mkdir(parents=True, exist_ok=True)
     marker.write_text("generated by `ektp demo`\n", encoding="utf-8")
+    os.environ["EKTP_NIK_KEY"] = DEMO_KEY        # synthetic data: the fixed, public demo key
+    _reset_demo_warehouse(settings)
     print(f"Generating the demo landing zone in {raw} (snapshot 2024-12-31, logs {DEMO_START} to {DEMO_END})", file=sys.stderr)
     generate(raw, DEMO_START, DEMO_END, seed=2025, calibrate_to=DEMO_SNAPSHOT)
-    resolve_key(settings, create=True)
     _use_reporter()
-    summary = _run_flow(pipeline.backfill, start=DEMO_START, end=DEMO_END, data_dir=str(settings.data_dir))
+    summary = _run_flow(pipeline.backfill, start=DEMO_START.isoformat(), end=DEMO_END.isoformat())
     print_summary(summary, settings)
     print()
     print(demo_summary(settings.published_path, DEMO_END))
@@ -283,7 +353,7 @@ def cmd_demo(args) -> int:
 
 
 def demo_summary(published: Path, as_of: date) -> str:
-    """The regency summary of the demo, read from the published warehouse."""
+    """The regency summary of the demo, read from the analysts' copy."""
     from flows.warehouse import connect_reader
 
     con = connect_reader(published)
@@ -318,80 +388,52 @@ def demo_summary(published: Path, as_of: date) -> str:
 
 
 def cmd_query(args) -> int:
-    import duckdb
+    from flows.query import run_query
 
-    from flows.warehouse import connect_reader
-
-    settings = _settings(args)
-    con = connect_reader(settings.published_path)
-    try:
-        try:
-            cur = con.execute(args.sql)
-        except duckdb.Error as exc:
-            raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if cur.description is None:
-            return 0
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-    finally:
-        con.close()
-    if args.format == "json":
-        print(json.dumps([dict(zip(cols, r)) for r in rows], default=str, ensure_ascii=False, indent=1))
-    elif args.format == "csv":
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(cols)
-        w.writerows(rows)
-    else:
-        print(format_table(cols, rows))
+    run_query(_settings(), args.sql, sys.stdout, args.format)
     return 0
 
 
-def format_table(cols: list[str], rows: list[tuple]) -> str:
-    def cell(v) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, int) and not isinstance(v, bool):
-            return f"{v:,}"
-        if isinstance(v, float):
-            return f"{v:,.2f}"
-        return str(v)
+def cmd_rejects(args) -> int:
+    from flows.escape import terminal
+    from flows.rejects import rejected_files
+    from flows.settings import resolve_key
 
-    body = [[cell(v) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(cols)]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and rows for i in range(len(cols))]
-    fmt = lambda vals: "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths))).rstrip()  # noqa: E731
-    lines = [fmt(cols), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
-    lines.append(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
+    settings = _settings()
+    found = rejected_files(settings, resolve_key(settings))
+    if not found:
+        print("No rejected file in the current versions.")
+    for r in found:
+        where = terminal(r.local_path) if r.local_path else "(no longer in the landing zone)"
+        print(f"{terminal(r.source_file)}\t{terminal(r.error)}\t{where}")
+    return 0
 
 
 def cmd_keygen(args) -> int:
-    from flows.settings import new_key, write_key_file
+    from flows.settings import default_key_file, new_key, write_key_file
 
     if args.print:
         print(new_key())
         return 0
-    settings = _settings(args, must_exist=False)
-    if settings.key_file.exists():
-        raise UserError(f"A key file already exists at {settings.key_file}; it is never overwritten (pseudonyms would change).")
-    write_key_file(settings.key_file)
-    print(f"Created {settings.key_file} (mode 600). Back it up: without it, pseudonyms cannot be matched to later recordings.")
+    settings = _settings(must_exist=False)
+    target = (args.out or settings.key_file or default_key_file()).expanduser().resolve()
+    write_key_file(target, settings)
+    print(f"Created {target} (mode 600). Set EKTP_NIK_KEY_FILE={target} for every ektp command and the Prefect "
+          "workers. Keep a copy in the office's safe: without it, pseudonyms cannot be matched to later recordings.")
     return 0
 
 
 def cmd_serve(args) -> int:
     from flows.deploy import serve
 
-    serve(data_dir=args.data_dir, schedule=not args.no_schedule)
+    serve(_settings(), schedule=not args.no_schedule)
     return 0
 
 
 def cmd_backups(args) -> int:
     from flows.publish import list_backups
 
-    settings = _settings(args)
+    settings = _settings()
     found = list_backups(settings)
     if not found:
         print(f"No backups in {settings.backup_dir} yet (one is kept per successful run).")
@@ -401,10 +443,9 @@ def cmd_backups(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from flows.publish import list_backups, restore
-    from flows.warehouse import writer_lock
+    from flows.publish import list_backups, restore_backup
 
-    settings = _settings(args)
+    settings = _settings()
     found = list_backups(settings)
     if args.backup == "latest":
         if not found:
@@ -414,16 +455,16 @@ def cmd_restore(args) -> int:
         chosen = settings.backup_dir / Path(args.backup).name
         if chosen not in found:
             raise UserError(f"No backup named {args.backup} in {settings.backup_dir} (see `ektp backups`).")
-    with writer_lock(settings, 0):
-        restore(settings, chosen)
-    print(f"Restored {chosen.name}: it is now {settings.warehouse_path} and {settings.published_path}. "
-          "The next run reloads every file changed since that backup.")
+    restore_backup(settings, chosen)
+    print(f"Restored {chosen.name}: it is now {settings.warehouse_path}, and {settings.published_path} is republished "
+          "from it. The next run reloads every file changed since that backup.")
     return 0
 
 
 COMMANDS = {"run": cmd_run, "backfill": cmd_backfill, "generate": cmd_generate, "demo": cmd_demo,
-            "query": cmd_query, "keygen": cmd_keygen, "serve": cmd_serve, "backups": cmd_backups,
-            "restore": cmd_restore}
+            "query": cmd_query, "rejects": cmd_rejects, "keygen": cmd_keygen, "serve": cmd_serve,
+            "backups": cmd_backups, "restore": cmd_restore}
+
 
 def entry() -> None:
     """The `ektp` console script: main(), then a quick exit.

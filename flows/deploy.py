@@ -1,5 +1,10 @@
 """Deployments: `ektp serve` serves `nightly` (01:00 Asia/Jakarta) and `backfill` (on demand).
 
+Both are bound to the data directory `ektp serve` was started with: it is not a run parameter
+(whoever reaches the Prefect API can trigger runs, never choose what they read or write). The
+serving process puts the resolved directory in its environment (EKTP_DATA_DIR), which the runs it
+starts inherit, and checks the key before serving.
+
 Both deployments allow one run at a time (Prefect concurrency limit 1, collision strategy
 ENQUEUE: a second run waits in the queue); the file lock in flows/warehouse.py guarantees a single
 writer even without a server. Missed nights are caught up by data: every run loads all new or
@@ -13,27 +18,40 @@ nightly run with an explicit ``run_date`` (started by an operator) is never canc
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from prefect import serve as prefect_serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron
+from prefect.utilities.callables import ParameterSchema
 
 from flows.pipeline import backfill, nightly
-
-NIGHTLY_CRON = "0 1 * * *"
-TIMEZONE = "Asia/Jakarta"
+from flows.settings import Settings, resolve_key
 
 
-def deployments(data_dir: str | None = None, schedule: bool = True) -> list:
-    """The two RunnerDeployments (also used by tests)."""
-    params = {"data_dir": data_dir} if data_dir else {}
+class _ClosedParameters(ParameterSchema):
+    """The flows' parameter schema, closed: with ``additionalProperties: false`` the API refuses a
+    parameter the flows do not take (a ``data_dir`` above all) with 409, instead of starting a run."""
+
+    additionalProperties: bool = False
+
+
+def _closed(deployment):
+    # RunnerDeployment keeps the generated schema in a private attribute (Prefect 3.9, pinned); the
+    # deployment tests fail if that changes (tests/test_security.py).
+    schema = deployment._parameter_openapi_schema
+    deployment._parameter_openapi_schema = _ClosedParameters(**schema.model_dump(), additionalProperties=False)
+    return deployment
+
+
+def deployments(settings: Settings, schedule: bool = True) -> list:
+    """The two RunnerDeployments (also used by tests); no parameter names a directory."""
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-    return [
+    return [_closed(d) for d in (
         nightly.to_deployment(
             name="nightly",
-            schedule=Cron(NIGHTLY_CRON, timezone=TIMEZONE) if schedule else None,
-            parameters=params,
+            schedule=Cron(settings.nightly_cron, timezone=settings.timezone) if schedule else None,
             concurrency_limit=one_at_a_time,
             enforce_parameter_schema=True,
             description="Every night at 01:00 WIB: load new or changed logs dated up to yesterday, rebuild the marts.",
@@ -41,13 +59,12 @@ def deployments(data_dir: str | None = None, schedule: bool = True) -> list:
         ),
         backfill.to_deployment(
             name="backfill",
-            parameters=params,
             concurrency_limit=one_at_a_time,
             enforce_parameter_schema=True,
             description="On demand: load the log dates start..end (optionally some kecamatan; force reloads).",
             tags=["ektp"],
         ),
-    ]
+    )]
 
 
 NIGHTLY_DEPLOYMENT = "ektp-nightly/nightly"
@@ -88,10 +105,13 @@ def cancel_missed_nightly_runs(now: datetime | None = None) -> tuple[int, str | 
     return max(0, len(missed) - 1), (missed[0].name if missed else None)
 
 
-def serve(data_dir: str | None = None, schedule: bool = True) -> None:
-    """Serve both deployments to the Prefect API in PREFECT_API_URL until interrupted."""
+def serve(settings: Settings, schedule: bool = True) -> None:
+    """Serve both deployments to the Prefect API in PREFECT_API_URL until interrupted, bound to
+    ``settings.data_dir`` (the runs this process starts inherit EKTP_DATA_DIR)."""
+    resolve_key(settings)       # a missing or exposed key stops here, not at 01:00
+    os.environ["EKTP_DATA_DIR"] = str(settings.data_dir)
     cancelled, kept = cancel_missed_nightly_runs()
     if cancelled:
         print(f"Cancelled {cancelled} missed nightly run(s); {kept} runs now and catches up on every new file.",
               flush=True)
-    prefect_serve(*deployments(data_dir, schedule))
+    prefect_serve(*deployments(settings, schedule))

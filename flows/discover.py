@@ -1,46 +1,67 @@
-"""Find the raw files a run must handle and decide, per file, what to do with it.
+"""Decide, per entry of the landing zone, what a run must do with it (no file is opened here).
 
-In: the landing zone (``<data dir>/raw``), the warehouse's ``audit.file_loads`` and the run's date
-window. Out: a Plan of candidates (new or changed files, each with its SHA-256 and a file-level
-rejection if its path alone is wrong) plus the count of unchanged files.
+In: the listing of ``raw/`` (``flows.landing``), the warehouse's current file versions, the run's
+date window and the pseudonym key. Out: a Plan of candidates: new entries, and entries whose size
+or mtime differ from their loaded version (``flows.fetch`` then reads them once, hashes them, and
+drops those whose bytes did not change).
 
-Upload convention (safe against files still being written): a sender writes to a hidden or
-temporary name (``.16.09.01.csv``, ``16.09.01.csv.part``, ``.tmp``, ``.filepart``, ``~$`` lock files)
-and renames it into place when complete; those names are never read. Symlinks that point outside
-the landing zone are rejected without being opened; so are pipes, sockets and devices. A file that
-disappears between the walk and its classification has left the landing zone (its rows stay).
+Landing names (contract section 5) are exactly ``rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv``,
+``penduduk/<YYYY-MM-DD>.csv`` and ``permohonan/<YYYY-MM-DD>.csv``. Any other entry under raw/ is
+rejected for its name, and its name is never stored or printed: its ``source_file`` is
+``rekam/<folder if it is a date, else ?>/#<h>``, ``<kind>/#<h>`` or ``?/#<h>``, with ``h`` the first
+12 hex digits of the HMAC-SHA256 of its path under raw/ under the pseudonym key (a plain hash would
+let a NIK in a file name be enumerated). Links, pipes and folders too deep to search are
+rejected without being opened.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import hmac
 import re
-import stat
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import duckdb
 
-from flows.wilayah import kecamatan_codes
+from flows.landing import Entry, identity_hash
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading", ".filepart")
+FEEDS = ("rekam", "penduduk", "permohonan")
+
+# rejection sentences for a file's name or type: fixed, never quoting the name
+NAME_REASONS = {
+    "folder_not_a_date": "the folder is not a date (expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv)",
+    "unknown_kecamatan": "the file name is not a kecamatan code of OKU Selatan (16.09.01 to 16.09.19) followed by .csv",
+    "name_not_a_date": "the file name is not a date (expected <YYYY-MM-DD>.csv directly in its folder)",
+    "unexpected_path": "not a landing name (rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv, penduduk/<YYYY-MM-DD>.csv "
+                       "or permohonan/<YYYY-MM-DD>.csv)",
+    "symlink": "a symbolic link; links are never followed (put the file itself in place)",
+    "not_a_regular_file": "not a regular file (a pipe, socket or device); only plain files are read",
+    "folder_too_deep": "a folder nested too deep under raw/; it was not searched",
+}
+NAME_CODES = frozenset({"folder_not_a_date", "unknown_kecamatan", "name_not_a_date", "unexpected_path"})
 
 
 @dataclass
 class Candidate:
-    path: Path
-    source_file: str            # path under raw/, '/'-separated
-    kind: str                   # rekam / penduduk
+    rel: str                    # local path under raw/ (never stored or printed unless it is a landing name)
+    source_file: str            # what the warehouse records: the landing name, or its hashed form
+    kind: str                   # rekam / penduduk / permohonan / other
     log_date: date | None
     kode_kecamatan: str | None
     size: int
     mtime_ns: int
+    entry_kind: str = "file"    # file / link / special / deep (flows.landing.Entry.kind)
     sha256: str = ""
-    reject: tuple[str, str] | None = None   # (code, sentence) when the path alone rejects it
+    reject: tuple[str, str] | None = None   # (code, sentence) when the name or type alone rejects it
     replaces: bool = False      # an earlier version of this path is in the warehouse
+    known_sha256: str | None = None   # the current version's SHA-256, when there is one
+
+    @property
+    def opened(self) -> bool:
+        """Whether a run reads (and hashes) this entry: regular files only."""
+        return self.entry_kind == "file"
 
 
 @dataclass
@@ -50,21 +71,21 @@ class Plan:
     later: int = 0              # files dated after the run's last date, left untouched
     touched: list[tuple[str, int]] = field(default_factory=list)  # (source_file, new mtime_ns): same bytes, new mtime
 
+    def _of(self, kind: str) -> list[Candidate]:
+        return sorted((c for c in self.candidates if c.kind == kind), key=lambda c: c.source_file)
+
     @property
     def snapshots(self) -> list[Candidate]:
-        return sorted((c for c in self.candidates if c.kind == "penduduk"), key=lambda c: c.source_file)
+        return self._of("penduduk")
+
+    @property
+    def requests(self) -> list[Candidate]:
+        return self._of("permohonan")
 
     @property
     def logs(self) -> list[Candidate]:
-        return sorted((c for c in self.candidates if c.kind == "rekam"), key=lambda c: c.source_file)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        """Recording logs, and every entry rejected for its name or type outside penduduk/ and permohonan/."""
+        return sorted((c for c in self.candidates if c.kind in ("rekam", "other")), key=lambda c: c.source_file)
 
 
 def parse_date(text: str) -> date | None:
@@ -76,75 +97,56 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def _ignored(name: str) -> bool:
-    return name.startswith(".") or name.startswith("~$") or name.lower().endswith(IGNORED_SUFFIXES)
+def name_hash(rel: str, key: bytes) -> str:
+    """The first 12 hex digits of HMAC-SHA256(key, path under raw/), as contract section 5 fixes."""
+    return hmac.new(key, rel.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:12]
 
 
-def _walk(root: Path) -> list[Path]:
-    """Every file under root (not following directory symlinks), sorted."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
-        for name in sorted(filenames):
-            if not _ignored(name):
-                out.append(Path(dirpath) / name)
-        for d in dirnames:
-            p = Path(dirpath) / d
-            if p.is_symlink():
-                out.append(p)  # a symlinked folder: reported, never followed
-    return out
-
-
-def classify(raw_dir: Path, path: Path) -> Candidate:
-    """Work out kind, date and kecamatan from the path; set ``reject`` when the path is wrong."""
-    rel = path.relative_to(raw_dir).as_posix()
+def hashed_name(rel: str, key: bytes) -> str:
+    """The stored form of a path that is not a landing name."""
     parts = rel.split("/")
-    st = path.lstat()
-    cand = Candidate(path, rel, parts[0], None, None, st.st_size, st.st_mtime_ns)
-    if path.is_symlink():
-        target = os.path.realpath(path)
-        root = os.path.realpath(raw_dir)
-        if os.path.isdir(target):
-            cand.reject = ("unexpected_path", "a symbolic link to a folder; folders are not followed")
-            return cand
-        if os.path.commonpath([target, root]) != root:
-            cand.reject = ("symlink_outside", "a symbolic link that points outside the landing zone")
-            return cand
-        try:
-            st = path.stat()
-        except OSError:
-            cand.reject = ("unreadable", "a symbolic link whose target does not exist")
-            return cand
-        cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
-    if not stat.S_ISREG(st.st_mode):
-        # a named pipe, socket or device would block or never end when read
-        cand.reject = ("not_a_regular_file", "not a regular file (a pipe, socket or device); only plain files are read")
-        return cand
-    if parts[0] == "rekam":
+    h = "#" + name_hash(rel, key)
+    if parts[0] == "rekam" and len(parts) > 1:
+        folder = parts[1] if len(parts) > 2 and parse_date(parts[1]) is not None else "?"
+        return f"rekam/{folder}/{h}"
+    if parts[0] in ("penduduk", "permohonan") and len(parts) > 1:
+        return f"{parts[0]}/{h}"
+    return f"?/{h}"
+
+
+def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None, str | None, str | None]:
+    """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name."""
+    parts = rel.split("/")
+    kind = parts[0] if parts[0] in FEEDS and len(parts) > 1 else "other"
+    if kind == "rekam":
+        day = parse_date(parts[1]) if len(parts) > 2 else None
         if len(parts) != 3:
-            cand.reject = ("folder_not_a_date", "expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv")
-            return cand
-        folder, name = parts[1], parts[2]
-        cand.log_date = parse_date(folder)
-        if cand.log_date is None:
-            cand.reject = ("folder_not_a_date", f"the folder '{folder}' is not a date (YYYY-MM-DD)")
-            return cand
-        if not name.endswith(".csv"):
-            cand.reject = ("not_csv", "expected a file named <kode_kecamatan>.csv")
-            return cand
-        stem = name[: -len(".csv")]
-        if stem not in kecamatan_codes():
-            cand.reject = ("unknown_kecamatan", f"the file name '{stem}' is not a kecamatan code of OKU Selatan (16.09.01 to 16.09.19)")
-            return cand
-        cand.kode_kecamatan = stem
-        return cand
-    if parts[0] == "penduduk":
-        name = parts[-1]
-        cand.log_date = parse_date(name[:-4]) if name.endswith(".csv") and len(parts) == 2 else None
-        if cand.log_date is None:
-            cand.reject = ("name_not_a_date", "expected penduduk/<YYYY-MM-DD>.csv (the cut-off date)")
-        return cand
-    cand.kind = "other"
+            return kind, day, None, "unexpected_path"
+        if day is None:
+            return kind, None, None, "folder_not_a_date"
+        if not parts[2].endswith(".csv") or parts[2][:-4] not in kecamatan:
+            return kind, day, None, "unknown_kecamatan"
+        return kind, day, parts[2][:-4], None
+    if kind in ("penduduk", "permohonan"):
+        if len(parts) != 2:
+            return kind, None, None, "unexpected_path"
+        day = parse_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
+        return kind, day, None, None if day is not None else "name_not_a_date"
+    return kind, None, None, "unexpected_path"
+
+
+def classify(entry: Entry, key: bytes, kecamatan: frozenset[str]) -> Candidate:
+    """A Candidate for one listed entry: its stored name, kind, date and any rejection by name or type."""
+    kind, day, kode, reason = landing_name(entry.rel, kecamatan)
+    source = entry.rel if reason is None else hashed_name(entry.rel, key)
+    cand = Candidate(entry.rel, source, kind, day, kode, entry.size, entry.mtime_ns, entry_kind=entry.kind)
+    type_reason = {"link": "symlink", "special": "not_a_regular_file", "deep": "folder_too_deep"}.get(entry.kind)
+    code = type_reason or reason
+    if code is not None:
+        cand.reject = (code, NAME_REASONS[code])
+    if not cand.opened:
+        # never opened: identified by what it is (a link by its target text, set by the caller)
+        cand.sha256 = identity_hash(f"{entry.kind}:{source}")
     return cand
 
 
@@ -156,56 +158,39 @@ def current_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def discover(raw_dir: Path, con: duckdb.DuckDBPyConnection, last_date: date,
-             start_date: date | None = None, kecamatan: frozenset[str] | None = None,
-             force: bool = False) -> Plan:
-    """Plan a run over log dates [start_date, last_date] (all snapshots up to last_date).
-
-    A file whose (size, mtime) match its loaded version is unchanged without re-hashing; any
-    other file is hashed and compared by SHA-256. ``force`` reloads files in the window anyway.
-    """
-    plan = Plan()
-    if not raw_dir.is_dir():
-        return plan
-    known = current_versions(con)
-    for sub in ("rekam", "penduduk"):
-        if not (raw_dir / sub).is_dir():
+def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | None]], key: bytes,
+         kecamatan: frozenset[str], last_date: date, start_date: date | None = None,
+         only_kecamatan: frozenset[str] | None = None, force: bool = False,
+         link_text=None) -> Plan:
+    """Plan a run over log dates [start_date, last_date] (every snapshot and request file up to
+    last_date). An entry whose (size, mtime) match its current version is unchanged without being
+    read; ``force`` makes files of the window candidates anyway. ``link_text(rel)`` gives a link's
+    target text, so that a link identifies by where it points."""
+    out = Plan()
+    for entry in entries:
+        cand = classify(entry, key, kecamatan)
+        if cand.log_date is not None and cand.log_date > last_date:
+            out.later += 1
             continue
-        for path in _walk(raw_dir / sub):
+        if cand.kind == "rekam" and cand.log_date is not None:
+            if start_date is not None and cand.log_date < start_date:
+                continue
+            if only_kecamatan is not None and cand.kode_kecamatan not in only_kecamatan:
+                continue
+        if entry.kind == "link" and link_text is not None:
             try:
-                cand = classify(raw_dir, path)
-            except FileNotFoundError:
-                continue  # removed (or renamed away) since the walk: it left the landing zone
-            if cand.log_date is not None and cand.log_date > last_date:
-                plan.later += 1
-                continue
-            in_window = True
-            if cand.kind == "rekam" and cand.log_date is not None:
-                if start_date is not None and cand.log_date < start_date:
-                    in_window = False
-                if kecamatan is not None and cand.kode_kecamatan not in kecamatan:
-                    in_window = False
-            if not in_window:
-                continue
-            prev = known.get(cand.source_file)
-            if prev and not force and prev[1] == cand.size and prev[2] == cand.mtime_ns:
-                plan.unchanged += 1
-                continue
-            if cand.reject and cand.reject[0] in ("symlink_outside", "unexpected_path", "not_a_regular_file") or (
-                    cand.reject and path.is_symlink()):
-                # never open these (a pipe would block; a link outside must not be read): identify by the link text
-                ident = ("link:" + os.readlink(path)) if path.is_symlink() else (cand.reject[0] + ":" + cand.source_file)
-                cand.sha256 = hashlib.sha256(ident.encode()).hexdigest()
-            else:
-                try:
-                    cand.sha256 = sha256_file(path)
-                except OSError as exc:
-                    cand.reject = ("unreadable", f"the file cannot be read ({exc.strerror})")
-                    cand.sha256 = hashlib.sha256(b"unreadable").hexdigest()
-            if prev and prev[0] == cand.sha256 and not force:
-                plan.unchanged += 1
-                plan.touched.append((cand.source_file, cand.mtime_ns))  # remembered, so not hashed again
-                continue
-            cand.replaces = prev is not None
-            plan.candidates.append(cand)
-    return plan
+                cand.sha256 = identity_hash("link:" + link_text(entry.rel))
+            except OSError:
+                pass
+        prev = known.get(cand.source_file)
+        if prev and not force and prev[1] == cand.size and prev[2] == cand.mtime_ns:
+            out.unchanged += 1
+            continue
+        if prev and not cand.opened and prev[0] == cand.sha256 and not force:
+            out.unchanged += 1
+            out.touched.append((cand.source_file, cand.mtime_ns))
+            continue
+        cand.replaces = prev is not None
+        cand.known_sha256 = prev[0] if prev else None
+        out.candidates.append(cand)
+    return out

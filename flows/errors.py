@@ -1,15 +1,24 @@
-"""Expected failures: conditions a user can fix, reported as one sentence without a traceback;
-unexpected ones, redacted before they are logged."""
+"""Failures: expected ones are one sentence for the user; unexpected ones reach Prefect, the run
+record and artifacts only as a stage, an exception type and a fixed message.
+
+A library error (DuckDB, Polars, pandas, Great Expectations) may quote the value it failed on: a
+NIK, a name, a file name. Redacting such text is guesswork, so none of it leaves the process:
+``contained(stage)`` replaces any unexpected exception with ``StageFailed`` (stage + type, fixed
+text, no chained cause) before Prefect logs it, stores it as a state message or sends it to the API,
+and keeps the original in this process only, for the operator's terminal (``ektp -v``).
+"""
 
 from __future__ import annotations
 
-import re
+import functools
+import traceback
 
 
 class UserError(Exception):
     """An expected failure (missing data directory, locked warehouse, bad argument, missing key).
 
-    The CLI prints ``str(exc)`` on one line to stderr and exits non-zero; no traceback.
+    The CLI prints ``str(exc)`` on one line to stderr and exits non-zero; no traceback. The text
+    is ours: it never holds a value from a raw file.
     """
 
 
@@ -18,49 +27,53 @@ class WarehouseLocked(UserError):
 
 
 class PipelineCheckFailed(Exception):
-    """A mart invariant that can only break through a bug failed: the run must not publish."""
+    """A mart invariant that can only break through a bug failed: the run must not publish.
+    The text names checks and counts only."""
 
 
-# Unexpected failures come from libraries (Polars, DuckDB, pandas, GX), whose messages may quote
-# the value they choked on: a NIK, a name. Before such an exception leaves a pipeline task or
-# flow (where Prefect logs it, stores it as the run's state message and sends it to the API, and
-# from where it reaches audit.runs.message and the console), its text is redacted in place:
-# quoted values become '…' (quoted paths are kept: they name files, not people), a quote left
-# open at the end of a line is cut, and runs of 14 or more digits (a NIK, with or without lost
-# zeros) become <digits>. The traceback's frames are kept, so the failure can still be found.
-# A quote opens where no letter or digit precedes it and closes where none follows, so the
-# apostrophe of "can't" or "Ma'ruf" neither opens nor closes one.
-_QUOTED = re.compile(r"(?<!\w)(['\"`])(?:(?!\1)[^\n]|\1(?=\w)){0,300}\1(?!\w)")
-_UNCLOSED = re.compile(r"(?<!\w)['\"`][^\x00\n]*$", re.M)   # cut off at a line end ("LINE 1: ... 'Budi S...")
-_LONG_DIGITS = re.compile(r"\d{14,}")
+class StageFailed(Exception):
+    """An unexpected failure, as the outside world sees it: the stage and the exception type."""
+
+    def __init__(self, stage: str, type_name: str):
+        super().__init__(f"stage {stage} failed with {type_name}; the details are shown only on the "
+                         "operator's terminal (run the command again with -v)")
+        self.stage = stage
+        self.type_name = type_name
 
 
-def redact(text: str) -> str:
-    """Text safe to log: no quoted value (a quoted path is kept), no NIK-length digit run."""
-    kept: list[str] = []
-
-    def hide(m: re.Match) -> str:
-        kept.append(m.group(0) if "/" in m.group(0) else "'…'")
-        return "\x00"
-
-    out = _UNCLOSED.sub("'…", _QUOTED.sub(hide, text.replace("\x00", "")))
-    out = re.sub("\x00", lambda _: kept.pop(0), out)
-    return _LONG_DIGITS.sub("<digits>", out)
+_ORIGINALS: list[BaseException] = []   # this process's contained failures, oldest first
 
 
-def scrub(exc: BaseException) -> BaseException:
-    """Redact the string arguments of exc and of every exception chained to it, in place."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if not isinstance(cur, UserError):          # our own sentences carry no row values
+def originals() -> list[BaseException]:
+    """The unexpected exceptions contained in this process (for ``ektp -v`` only)."""
+    return list(_ORIGINALS)
+
+
+def original_text() -> str:
+    """Full tracebacks of the contained failures, for the operator's terminal."""
+    return "".join("".join(traceback.format_exception(e)) for e in _ORIGINALS)
+
+
+def contain_exception(stage: str, exc: BaseException) -> BaseException:
+    """The exception to let out of ``stage``: ours unchanged, anything else as StageFailed."""
+    if isinstance(exc, (UserError, PipelineCheckFailed, StageFailed, KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return exc
+    _ORIGINALS.append(exc)
+    return StageFailed(stage, type(exc).__name__)
+
+
+def contained(stage: str):
+    """Decorator: run fn; an unexpected exception leaves it as StageFailed(stage, type)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
             try:
-                cur.args = tuple(redact(a) if isinstance(a, str) else a for a in cur.args)
-            except (AttributeError, TypeError):
-                pass
-            notes = getattr(cur, "__notes__", None)
-            if notes:
-                cur.__notes__ = [redact(n) if isinstance(n, str) else n for n in notes]
-        cur = cur.__cause__ or cur.__context__
-    return exc
+                return fn(*args, **kwargs)
+            except BaseException as exc:
+                out = contain_exception(stage, exc)
+                if out is exc:
+                    raise
+            # raised outside the except block: no __context__ leads back to the original
+            raise out
+        return wrapper
+    return deco

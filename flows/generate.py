@@ -2,7 +2,7 @@
 
 In: a date range, a seed, optionally rows per day and the snapshot totals to calibrate to.
 Out: ``out_dir/rekam/<date>/<kode_kecamatan>.csv`` for every day, one population snapshot
-``out_dir/penduduk/<start - 1 day>.csv`` and ``out_dir/generator_manifest.json`` (what the pipeline
+``out_dir/penduduk/<start - 1 day>.csv`` and ``out_dir/.generator_manifest.json`` (hidden; what the pipeline
 should find; no NIK, no name). Deterministic: the same arguments give byte-identical files.
 Raises ValueError for a bad range or a calibration that cannot be met.
 
@@ -39,13 +39,14 @@ from flows.wilayah import wilayah
 COLUMNS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa",
            "waktu_rekam", "jenis_rekam", "lokasi_rekam", "id_alat")
 PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
-MANIFEST = "generator_manifest.json"
+MANIFEST = ".generator_manifest.json"   # hidden: the landing zone never reads hidden names
 
 # Quarantine reasons of a row (the validator's codes, in its priority order), then the file-level ones.
 ROW_REASONS = ("nik_spreadsheet_damaged", "nik_not_16_digits", "nik_bad_province", "nik_bad_birth_day",
                "nik_bad_birth_month", "nik_zero_serial", "jenis_kelamin_invalid", "tanggal_lahir_invalid",
                "umur_out_of_range", "status_kawin_invalid", "kode_desa_unknown", "waktu_rekam_invalid",
-               "waktu_rekam_not_log_date", "jenis_rekam_invalid", "lokasi_rekam_invalid", "id_alat_missing")
+               "waktu_rekam_not_log_date", "jenis_rekam_invalid", "lokasi_rekam_invalid", "id_alat_empty",
+               "id_alat_invalid")
 DUPLICATE = "duplicate_row"
 FILE_REASONS = ("empty_file", "missing_columns", "unknown_kecamatan", "folder_not_a_date")
 R = {name: i for i, name in enumerate(ROW_REASONS)}
@@ -647,7 +648,11 @@ def _dirty(sub: pl.DataFrame, reg: _Regions, day: date, hms: pl.Expr) -> pl.Data
         .otherwise(pl.col("jenis_rekam")),
         lokasi_rekam=pl.when(r == R["lokasi_rekam_invalid"]).then(_pick(v, ["BALAI DESA", "JEMPUT BOLA", "KANTOR CAMAT", None]))
         .otherwise(pl.col("lokasi_rekam")),
-        id_alat=pl.when(r == R["id_alat_missing"]).then(_pick(v, [None, "  "])).otherwise(pl.col("id_alat")),
+        id_alat=pl.when(r == R["id_alat_empty"]).then(_pick(v, [None, "  "]))
+        # typed by hand: spaces, a description, more than 32 characters, a character outside the rule
+        .when(r == R["id_alat_invalid"]).then(_pick(v, ["HP SAMSUNG A12", "KEC 01", "ALAT-PEREKAMAN-KELILING-KABUPATEN-01",
+                                                        "kec#02", "ALAT\u00b701"]))
+        .otherwise(pl.col("id_alat")),
     )
 
 

@@ -1,24 +1,28 @@
-"""Turn candidate files into warehouse rows: read -> validate -> pseudonymise -> write.
+"""Turn candidate files into warehouse rows: fetch -> parse -> validate -> pseudonymise -> write.
 
-``prepare_logs`` is pure (files in, frames out; no warehouse), so batches can be prepared in
-parallel (Dask); ``write_batch`` is the single writer: one transaction per batch of whole file
-versions, so after a crash the warehouse is exactly as before the batch and a rerun redoes it.
-Replacing a changed file deletes its old rows and quarantine entries and marks the old
-``audit.file_loads`` version ``superseded`` in the same transaction.
+``fetch_files`` runs in the writer process: it reads each candidate once through the landing
+zone's descriptors and hashes those bytes, and drops files whose bytes did not change.
+``prepare_logs`` is pure (bytes in, frames out; no file, no warehouse), so batches can be prepared
+in parallel (Dask: the writer ships the bytes); ``write_batch`` is the single writer: one
+transaction per batch of whole file versions, so after a crash the warehouse is exactly as before
+the batch and a rerun redoes it. Replacing a changed file deletes its old rows and quarantine
+entries and marks the old ``audit.file_loads`` version ``superseded`` in the same transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
 
-from flows.discover import Candidate
+from flows.discover import Candidate, Plan
+from flows.landing import LandingZone
 from flows.pseudonym import pseudonymise
-from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS, FileRejected, read_file, read_files
-from flows.validate import validate_penduduk, validate_rekam
+from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS, FileRejected, parse_file, parse_files
+from flows.validate import DEFAULT_SLICE_ROWS, validate_penduduk, validate_rekam
 from flows.warehouse import now_utc
 from flows.wilayah import wilayah
 
@@ -71,15 +75,48 @@ def _rejected(c: Candidate, code: str, message: str) -> FileOutcome:
     return _outcome(c, "rejected", error=f"{code}: {message}")
 
 
-def prepare_logs(cands: list[Candidate], key: bytes) -> Prepared:
-    """Read and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
+@dataclass
+class RawFile:
+    """A candidate and the bytes fetched for it (None when it was not read or is rejected). Its
+    ``rel`` is replaced by ``source_file``: no raw file name travels beyond the fetch."""
+    cand: Candidate
+    data: bytes | None = None
+
+
+def fetch_files(zone: LandingZone, cands: list[Candidate], plan: Plan, max_bytes: int,
+                force: bool = False) -> list[RawFile]:
+    """Read every candidate once (regular files only) and hash those bytes. A file whose bytes
+    equal its current version is unchanged (recorded in ``plan.touched``, not loaded) unless
+    ``force``; a file removed since the listing has left the landing zone and is skipped."""
+    out: list[RawFile] = []
+    for c in cands:
+        data = None
+        if c.opened:
+            got = zone.read(c.rel, max_bytes if c.reject is None else 0)
+            if got.gone:
+                continue
+            c.sha256, c.size, c.mtime_ns = got.sha256, got.size, got.mtime_ns or c.mtime_ns
+            if c.known_sha256 == c.sha256 and not force:
+                plan.unchanged += 1
+                plan.touched.append((c.source_file, c.mtime_ns))
+                continue
+            if c.reject is None:
+                c.reject = got.reject
+                data = got.data if got.reject is None else None
+        out.append(RawFile(dataclasses.replace(c, rel=c.source_file), data))
+    return out
+
+
+def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
     out = Prepared()
-    out.files.extend(_rejected(c, *c.reject) for c in cands if c.reject)
-    to_read = [c for c in cands if not c.reject]
-    got = read_files([c.path for c in to_read], REKAM_COLUMNS)   # one vectorised pass for the batch
+    out.files.extend(_rejected(f.cand, *f.cand.reject) for f in files if f.cand.reject)
+    to_read = [f for f in files if not f.cand.reject]
+    got = parse_files([f.data for f in to_read], REKAM_COLUMNS)   # one vectorised pass for the batch
     malformed: list[tuple[str, int, str, str, str]] = []
     readable: list[tuple[Candidate, list[str]]] = []
-    for c, f in zip(to_read, got.files):
+    for raw, f in zip(to_read, got.files):
+        c = raw.cand
         if f.rejected is not None:
             out.files.append(_rejected(c, f.rejected.code, f.rejected.message))
             continue
@@ -89,13 +126,13 @@ def prepare_logs(cands: list[Candidate], key: bytes) -> Prepared:
     if got.rows.height:
         idx = got.rows["file_index"]
         per_file = {   # file-level values, gathered onto the rows by their file_index
-            "source_file": [c.source_file for c in to_read],
-            "log_date": [c.log_date.isoformat() for c in to_read],
-            "file_sha256": [c.sha256 for c in to_read],
+            "source_file": [f.cand.source_file for f in to_read],
+            "log_date": [f.cand.log_date.isoformat() for f in to_read],
+            "file_sha256": [f.cand.sha256 for f in to_read],
         }
         batch = got.rows.drop("file_index").with_columns(
             [pl.Series(name, values, dtype=pl.Utf8).gather(idx) for name, values in per_file.items()])
-        validated, out.validation = validate_rekam(batch)
+        validated, out.validation = validate_rekam(batch, slice_rows)
     q_parts = [pl.DataFrame(malformed, schema=QUARANTINE_SCHEMA, orient="row")]
     if validated is not None and validated.height:
         good = validated.filter(pl.col("reason").is_null())
@@ -110,7 +147,8 @@ def prepare_logs(cands: list[Candidate], key: bytes) -> Prepared:
             pl.col("waktu_rekam_ts").alias("waktu_rekam"),
             pl.col("jenis_rekam_norm").alias("jenis_rekam"),
             pl.col("lokasi_rekam_norm").alias("lokasi_rekam"),
-            "id_alat", "source_file", "file_sha256",
+            pl.col("id_alat").str.to_uppercase(),     # checked as sent, stored upper-cased (contract section 3)
+            "source_file", "file_sha256",
             pl.col("line_number").cast(pl.Int32),
         )
     out.quarantine = pl.concat(q_parts, how="vertical").sort("source_file", "line_number")
@@ -125,12 +163,13 @@ def prepare_logs(cands: list[Candidate], key: bytes) -> Prepared:
     return out
 
 
-def prepare_snapshot(c: Candidate) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
-    """Read and validate one population snapshot; any broken rule rejects it whole."""
+def prepare_snapshot(raw: RawFile) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
+    """Parse and validate one population snapshot; any broken rule rejects it whole."""
+    c = raw.cand
     if c.reject:
         return _rejected(c, *c.reject), None, []
     try:
-        res = read_file(c.path, PENDUDUK_COLUMNS)
+        res = parse_file(raw.data, PENDUDUK_COLUMNS)
     except FileRejected as exc:
         return _rejected(c, exc.code, exc.message), None, []
     frame, problems, summary = validate_penduduk(res.rows)

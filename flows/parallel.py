@@ -1,20 +1,42 @@
 """Parsing and validation on Dask (prefect-dask), for province-size nights.
 
-The warehouse keeps a single writer: only ``prepare-batch`` tasks (read, validate with GX,
-pseudonymise) run on the workers; the flow's own process writes every batch in order.
-Workers need the same key: set EKTP_NIK_KEY in the workers' environment (a local cluster
-inherits this process's environment) and give them the landing zone at the same path.
+The warehouse keeps a single writer: the flow's process reads every file once and ships the bytes;
+only ``prepare-batch`` tasks (parse, validate with GX, pseudonymise) run on the workers. NIKs
+travel in those bytes, so Dask traffic must be encrypted: the only accepted schedulers are a
+``tls://`` address (with the certificates of Dask's ``Security``, from the Dask configuration or
+``DASK_DISTRIBUTED__COMM__TLS__*``) and a local cluster, which runs on TLS with a temporary
+certificate (no other user of the machine can connect to it). Workers compute pseudonyms: they need
+the key in their own environment (EKTP_NIK_KEY or EKTP_NIK_KEY_FILE); it never crosses the wire.
 """
 
 from __future__ import annotations
 
+from flows.errors import UserError
+
+
+def check_address(address: str) -> str:
+    """The scheduler address when it is ``tls://``; one-line UserError for anything else."""
+    if not address.startswith("tls://") or len(address) <= len("tls://"):
+        raise UserError("Only a tls:// Dask scheduler address (with Dask's TLS certificates) or the local cluster "
+                        "(--dask alone) is accepted: NIKs would cross the network in clear over tcp:// or ws://.")
+    return address
+
 
 def dask_task_runner(address: str | None = None, n_workers: int = 2):
-    """A DaskTaskRunner: an existing scheduler at ``address`` (tcp://host:8786), or a local
-    cluster of ``n_workers`` single-threaded worker processes with no dashboard."""
+    """A DaskTaskRunner: an existing ``tls://`` scheduler at ``address`` (certificates from the Dask
+    configuration, encryption required), or a local TLS cluster of ``n_workers`` single-threaded
+    worker processes with a temporary certificate and no dashboard."""
+    from distributed.security import Security
     from prefect_dask import DaskTaskRunner
 
     if address:
-        return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+        security = Security(require_encryption=True)
+        if not (security.tls_client_cert or security.tls_ca_file):
+            raise UserError("No Dask TLS certificates are configured for the tls:// scheduler: set "
+                            "distributed.comm.tls (ca-file, client cert and key) in the Dask configuration "
+                            "(docs/performance.md).")
+        return DaskTaskRunner(address=check_address(address), client_kwargs={"security": security})
+    security = Security.temporary()
+    return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None, "protocol": "tls://", "security": security},
+                          client_kwargs={"security": security})

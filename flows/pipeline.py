@@ -1,78 +1,113 @@
 """Prefect wiring: the nightly and backfill flows, thin over the plain steps in flows/run.py.
 
-The only module that imports Prefect. One task per stage (and one per batch of files, never one
-per row or per small file). The NIK key is never a task parameter: tasks resolve it themselves.
+One task per stage (and one per batch of files, never one per row or per small file). The flows
+take no data directory: they run on the settings of the process that runs them
+(``flows.settings.load_settings``: ``EKTP_DATA_DIR`` etc., which ``ektp serve`` and the ``ektp``
+command set from their options), so whoever reaches the Prefect API can only trigger runs on the
+data directory the deployments were served for. Date parameters are ``YYYY-MM-DD`` text with a
+schema ``pattern``, so the API refuses a malformed date before a run exists; a date that fits
+the pattern but does not exist fails at the start of the run, in one line naming the parameter.
+
+The NIK key is never a task parameter: tasks resolve it themselves. Every task and flow is
+``contained``: an unexpected exception leaves it as ``StageFailed`` (stage and type only), so no
+library's text (which may quote a NIK, a name or a file name) reaches Prefect or audit.runs.
 """
 
-from __future__ import annotations
-
-import functools
+# No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
+# through the `contained` wrapper, whose globals are not this module's.
+import re
 from collections import deque
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
 
 from flows import run as steps
 from flows.artifact import run_markdown
 from flows.discover import Candidate, Plan
-from flows.errors import scrub
-from flows.load import Prepared, prepare_logs
+from flows.errors import UserError, contain_exception, contained
+from flows.landing import LandingZone
+from flows.load import Prepared, RawFile, fetch_files, prepare_logs
+from flows.migrate import upgrade, verify_key
 from flows.progress import reporter
-from flows.publish import publish
-from flows.settings import Settings, load_settings, resolve_key, yesterday_jakarta
-from flows.warehouse import connect_reader, connect_writer, writer_lock
+from flows.publish import backup, publish
+from flows.settings import Settings, fingerprint, load_settings, resolve_key
+from flows.warehouse import connect_reader, connect_writer, private_files, secure_files, writer_lock
+from flows.wilayah import kecamatan_codes
 
-LOCK_WAIT_SECONDS = 600.0
-PARALLEL_WINDOW = 4  # batches prepared ahead on Dask workers (bounds memory)
+DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+KECAMATAN_PATTERN = r"^16\.09\.[0-9]{2}$"
+# A date parameter: text YYYY-MM-DD. `format: date` keeps the UI's date picker; `pattern` makes
+# the API refuse anything else (Prefect answers 409 to create_flow_run).
+DateText = Annotated[str, Field(json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
+KecamatanCode = Annotated[str, Field(json_schema_extra={"pattern": KECAMATAN_PATTERN})]
 
 
-def redacted(fn):
-    """Redact the text of any exception leaving fn (see flows.errors.scrub) before Prefect logs it,
-    records it as the run's state message or sends it to the API."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+def parse_date_param(name: str, value: str | date) -> date:
+    """A date parameter as a date; one line naming the parameter when it is not a real date."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(DATE_PATTERN, value):
         try:
-            return fn(*args, **kwargs)
-        except BaseException as exc:
-            scrub(exc)
-            raise
-    return wrapper
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UserError(f"The parameter {name} is not a real calendar date as YYYY-MM-DD.")
+
+
+@task(name="verify-key", cache_policy=NO_CACHE)
+@contained("verify-key")
+def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
+    key = resolve_key(settings)
+    return verify_key(settings, zone, key, fingerprint(key))
+
+
+@task(name="upgrade", cache_policy=NO_CACHE)
+@contained("upgrade")
+def upgrade_task(con, settings: Settings, proven_by: str | None, run_id: str) -> dict:
+    key = resolve_key(settings)
+    moved = upgrade(con, key, fingerprint(key), proven_by, run_id)
+    if moved:
+        get_run_logger().info("warehouse upgraded to version 2: %s", ", ".join(f"{k} {v}" for k, v in moved.items()))
+    return moved
 
 
 @task(name="discover", cache_policy=NO_CACHE)
-@redacted
-def discover_task(settings: Settings, con, last_date: date, start_date: date | None,
+@contained("discover")
+def discover_task(settings: Settings, con, zone: LandingZone, last_date: date, start_date: date | None,
                   kecamatan: list[str] | None, force: bool) -> Plan:
-    plan = steps.plan_run(settings, con, last_date, start_date, kecamatan, force)
+    plan = steps.plan_run(settings, con, zone, resolve_key(settings), last_date, start_date, kecamatan, force)
     get_run_logger().info("%d new or changed file(s), %d unchanged, %d dated after %s",
                           len(plan.candidates), plan.unchanged, plan.later, last_date)
     return plan
 
 
 @task(name="load-snapshots", cache_policy=NO_CACHE)
-@redacted
-def load_snapshots_task(con, plan: Plan, run_id: str, totals: steps.RunTotals) -> None:
-    steps.load_snapshots(con, plan, run_id, totals)
+@contained("load-snapshots")
+def load_snapshots_task(con, zone: LandingZone, plan: Plan, settings: Settings, run_id: str,
+                        totals: steps.RunTotals, force: bool) -> None:
+    steps.load_snapshots(con, zone, plan, settings, run_id, totals, force)
 
 
 @task(name="prepare-batch", cache_policy=NO_CACHE)
-@redacted
-def prepare_task(batch: list[Candidate], settings: Settings) -> Prepared:
-    return prepare_logs(batch, resolve_key(settings))
+@contained("prepare-batch")
+def prepare_task(files: list[RawFile], settings: Settings) -> Prepared:
+    return prepare_logs(files, resolve_key(settings), settings.gx_slice_rows)
 
 
 @task(name="write-batch", cache_policy=NO_CACHE)
-@redacted
+@contained("write-batch")
 def write_task(con, prepared: Prepared, run_id: str, batch_no: int, totals: steps.RunTotals) -> None:
     steps.load_log_batch(con, prepared, run_id, batch_no, totals)
 
 
 @task(name="build-marts", cache_policy=NO_CACHE)
-@redacted
+@contained("build-marts")
 def build_task(con, run_id: str) -> list:
     checks, built_by = steps.build_and_check(con, run_id)
     if built_by is not None:
@@ -81,13 +116,19 @@ def build_task(con, run_id: str) -> list:
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-@redacted
-def publish_task(settings: Settings, run_id: str) -> Path:
-    return publish(settings, run_id)
+@contained("publish")
+def publish_task(con, settings: Settings) -> Path:
+    return publish(con, settings)
+
+
+@task(name="backup", cache_policy=NO_CACHE)
+@contained("backup")
+def backup_task(settings: Settings, run_id: str) -> Path:
+    return backup(settings, run_id)
 
 
 @task(name="report", cache_policy=NO_CACHE)
-@redacted
+@contained("report")
 def report_task(settings: Settings, summary: dict) -> Path:
     from flows.report import write_report
 
@@ -104,20 +145,27 @@ def _parallel() -> bool:
     return ctx is not None and not isinstance(ctx.task_runner, ThreadPoolTaskRunner)
 
 
-def _prepared_batches(logs: list[Candidate], settings: Settings):
-    """Yield (batch_no, batch, Prepared) in order. On the default runner each batch is prepared
-    in this process; on Dask up to PARALLEL_WINDOW batches are prepared ahead on the workers
-    while this process (the single writer) writes the oldest."""
+@contained("fetch")
+def _fetch(zone: LandingZone, batch: list[Candidate], plan: Plan, settings: Settings, force: bool) -> list[RawFile]:
+    return fetch_files(zone, batch, plan, settings.max_file_bytes, force)
+
+
+def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: bool):
+    """Yield (batch_no, files, Prepared) in order. This process (the single writer) reads every
+    file once and hashes it; parsing and validation run here on the default runner, and on Dask
+    up to ``settings.parallel_window`` batches are prepared ahead on the workers, which receive
+    the bytes (they need no access to the landing zone) while this process writes the oldest."""
     if not _parallel():
-        for batch_no, batch in enumerate(steps.batches(logs), start=1):
-            yield batch_no, batch, prepare_task(batch, settings)
+        for batch_no, batch in enumerate(steps.batches(plan.logs, settings.batch_bytes, settings.batch_files), start=1):
+            files = _fetch(zone, batch, plan, settings, force)
+            yield batch_no, files, prepare_task(files, settings)
         return
-    numbered = enumerate(steps.batches(logs, max_bytes=steps.PARALLEL_BATCH_BYTES,
-                                       max_files=steps.PARALLEL_BATCH_FILES), start=1)
+    numbered = enumerate(steps.batches(plan.logs, settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
     window: deque = deque()
     for batch_no, batch in numbered:
-        window.append((batch_no, batch, prepare_task.submit(batch, settings)))
-        if len(window) >= PARALLEL_WINDOW:
+        files = _fetch(zone, batch, plan, settings, force)
+        window.append((batch_no, files, prepare_task.submit(files, settings)))
+        if len(window) >= settings.parallel_window:
             n, b, fut = window.popleft()
             yield n, b, fut.result()
     while window:
@@ -126,40 +174,48 @@ def _prepared_batches(logs: list[Candidate], settings: Settings):
 
 
 def execute(flow_name: str, last_date: date, start_date: date | None = None,
-            kecamatan: list[str] | None = None, force: bool = False,
-            data_dir: str | None = None, lock_wait: float | None = None) -> dict:
+            kecamatan: list[str] | None = None, force: bool = False) -> dict:
     """The body shared by both flows; call it inside a flow run."""
-    settings = load_settings(data_dir)
-    resolve_key(settings)  # fail early and clearly when there is no key
+    settings = load_settings()
+    resolve_key(settings)  # fail early and clearly when there is no usable key
+    unknown = sorted(set(kecamatan or []) - kecamatan_codes())
+    if unknown:
+        raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (expected 16.09.01 to 16.09.19).")
     logger = get_run_logger()
     progress = reporter()
     run_id = steps.new_run_id()
-    wait = LOCK_WAIT_SECONDS if lock_wait is None else lock_wait
-    with writer_lock(settings, wait, on_wait=progress.message):
+    with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=progress.message), \
+            LandingZone(settings.raw_dir) as zone:
+        secure_files(settings)
+        proven_by = verify_key_task(settings, zone)    # read-only: another key stops the run here, nothing changed
         con = connect_writer(settings)
+        failure = None
         try:
+            moved = upgrade_task(con, settings, proven_by, run_id)
             steps.start_run(con, run_id, flow_name, last_date, start_date)
-            plan = discover_task(settings, con, last_date, start_date, kecamatan, force)
+            plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force)
             totals = steps.RunTotals()
-            load_snapshots_task(con, plan, run_id, totals)
+            load_snapshots_task(con, zone, plan, settings, run_id, totals, force)
             logs = plan.logs
             progress.start(len(logs), sum(c.size for c in logs))
-            for batch_no, batch, prepared in _prepared_batches(logs, settings):
+            for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
                 write_task(con, prepared, run_id, batch_no, totals)
                 rows = prepared.rows.height if prepared.rows is not None else 0
-                progress.advance(len(batch), sum(c.size for c in batch), rows)
+                progress.advance(len(files), sum(f.cand.size for f in files), rows)
             progress.stop()
             checks = build_task(con, run_id)
-            summary = steps.finish_run(con, run_id, plan, totals, checks, last_date)
+            summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)
             con.execute("checkpoint")
+            publish_task(con, settings)
         except BaseException as exc:
             progress.stop()
-            scrub(exc)
-            steps.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
-            raise
+            failure = contain_exception("run", exc)
+            steps.fail_run(con, run_id, f"{type(failure).__name__}: {failure}")
         finally:
             con.close()
-        publish_task(settings, run_id)
+        if failure is not None:
+            raise failure
+        backup_task(settings, run_id)
         summary["report"] = str(report_task(settings, summary))
     logger.info("run %s: %d file(s) loaded, %d rejected, %d row(s) loaded, %d quarantined",
                 run_id, summary["files_loaded"], summary["files_rejected"], summary["rows_loaded"],
@@ -179,17 +235,19 @@ def _artifact(summary: dict) -> None:
 
 
 @flow(name="ektp-nightly", log_prints=False)
-@redacted
-def nightly(run_date: date | None = None, data_dir: str | None = None) -> dict:
+@contained("nightly")
+def nightly(run_date: DateText | None = None) -> dict:
     """Load every new or changed file dated on or before run_date (default: yesterday, Asia/Jakarta), rebuild the marts."""
-    return execute("nightly", run_date or yesterday_jakarta(), data_dir=data_dir)
+    day = parse_date_param("run_date", run_date) if run_date else load_settings().yesterday()
+    return execute("nightly", day)
 
 
 @flow(name="ektp-backfill", log_prints=False)
-@redacted
-def backfill(start: date, end: date, kecamatan: list[str] | None = None, force: bool = False,
-             data_dir: str | None = None) -> dict:
+@contained("backfill")
+def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None,
+             force: bool = False) -> dict:
     """Load the log dates start..end (optionally only some kecamatan; force reloads unchanged files)."""
-    if end < start:
-        raise ValueError(f"end ({end}) is before start ({start})")
-    return execute("backfill", end, start_date=start, kecamatan=kecamatan, force=force, data_dir=data_dir)
+    first, last = parse_date_param("start", start), parse_date_param("end", end)
+    if last < first:
+        raise UserError("The parameter end is before start.")
+    return execute("backfill", last, start_date=first, kecamatan=kecamatan, force=force)

@@ -1,23 +1,23 @@
-"""Read one raw CSV file in the contract's dialect (section 2) into a frame of trimmed strings.
+"""Parse raw CSV bytes in the contract's dialect (section 2) into frames of trimmed strings.
 
-In: a path and the required column names. Out: a ReadResult with one row per record (all values
-Utf8, trimmed, empty -> null), the physical line number where each record starts (header = line 1),
-the records that could not be split into the header's fields (``malformed``), and extra columns.
-A file-level defect raises FileRejected with a reason code and a sentence; nothing else raises.
+In: the bytes of files (read once by ``flows.landing``) and the required column names. Out: one
+row per record (all values Utf8, trimmed, empty -> null), the physical line where each record
+starts (header = line 1), the records that could not be split into the header's fields
+(``malformed``), and extra columns. A file-level defect is a FileRejected (reason code + sentence)
+in that file's result; nothing raises. No path is ever opened here.
 
 Two paths, same result: files without a quote character are split line by line with vectorised
 Polars string operations, all such files of a batch that share a header together in one pass
-(``read_files``; per-file Polars calls cost ~6 ms a file, which dominated a year's backfill);
+(``parse_files``; per-file Polars calls cost ~6 ms a file, which dominated a year's backfill);
 files with quotes go through Python's csv module one by one, which handles quoted separators and
-line breaks and resumes at the next line after a record it cannot parse.
+line breaks. After a record it cannot parse it resumes at the next physical line, in time linear
+in the file's size: a quoted record may span at most MAX_RECORD_LINES lines.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -28,27 +28,7 @@ REKAM_COLUMNS = (
 PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
 
 MAX_FIELD_BYTES = 64 * 1024  # a longer field is a malformed record, not a value
-# The reader holds a whole file in memory (bytes, text, split lines and frame: about 10x its size
-# at peak, measured: a 50 MiB log takes ~515 MiB to read), and validation adds to that. So a file
-# larger than this is rejected as ``file_too_large`` before it is read (it is only hashed, in
-# chunks). Operators can change the bound with EKTP_MAX_FILE_MB; a real daily log of one
-# kecamatan is well under 1 MiB, so the default is ~100x what any honest log needs.
-DEFAULT_MAX_FILE_MB = 64
-DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1024 * 1024
-
-
-def max_file_bytes() -> int:
-    """The size bound in bytes: EKTP_MAX_FILE_MB (a positive number) or DEFAULT_MAX_FILE_MB."""
-    import os
-
-    raw = os.environ.get("EKTP_MAX_FILE_MB", "").strip()
-    try:
-        mb = float(raw) if raw else DEFAULT_MAX_FILE_MB
-    except ValueError:
-        mb = DEFAULT_MAX_FILE_MB
-    if not mb > 0:
-        mb = DEFAULT_MAX_FILE_MB
-    return int(mb * 1024 * 1024)
+MAX_RECORD_LINES = 16        # a quoted record spanning more physical lines is malformed
 
 
 class FileRejected(Exception):
@@ -170,47 +150,77 @@ def _physical_lines(text: str) -> list[str]:
     return lines
 
 
+class _TooManyLines(Exception):
+    """A record pulled more than MAX_RECORD_LINES physical lines (a stray quote is eating the file)."""
+
+
+class _Lines:
+    """The physical lines a csv reader pulls from. The position outlives a reader, so that after a
+    broken record a new reader resumes where the old one stopped (no copy of the rest of the file:
+    linear time), and one record may pull at most MAX_RECORD_LINES lines."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.pos = 1               # index of the next line to hand out (0 is the header)
+        self.record_start = 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        if self.pos - self.record_start >= MAX_RECORD_LINES:
+            raise _TooManyLines
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+
+def _broken_detail(exc: Exception) -> str:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        return f"record has a field longer than {MAX_FIELD_BYTES} bytes"
+    if isinstance(exc, _TooManyLines) or "EOF" in reason or "end of data" in reason:
+        return "unterminated quoted field"
+    return f"record is not valid CSV ({reason})"
+
+
 def _split_quoted(text: str, delim: str, names: list[str],
                   required: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
-    """Split one file that contains quote characters with Python's csv module (see module doc)."""
+    """Split one file that contains quote characters with Python's csv module (see module doc).
+    A record that breaks is reported at its first physical line; reading resumes at the next one."""
     lines = _physical_lines(text)
     n = len(names)
     index = [names.index(c) for c in required]
     out_lines: list[int] = []
     out_cols: list[list[str]] = [[] for _ in required]
     malformed: list[tuple[int, str]] = []
-    pos = 1  # index into `lines` of the next unread physical line (0 is the header)
+    src = _Lines(lines)
     csv.field_size_limit(MAX_FIELD_BYTES)
-    while pos < len(lines):
-        reader = csv.reader(iter(lines[pos:]), delimiter=delim, quotechar='"', strict=True)
-        start = pos  # index of the physical line where the next record starts
-        try:
-            for record in reader:
-                line_number = start + 1  # physical line where this record starts (1-based)
-                start = pos + reader.line_num
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    continue
-                if len(record) != n:
-                    if start - line_number > 0:  # spanned several lines: a stray quote ate them
-                        start = line_number - 1
-                        raise csv.Error("a quoted field runs over several lines and breaks the record")
-                    malformed.append((line_number, f"record has {len(record)} fields, the header has {n}"))
-                    continue
-                out_lines.append(line_number)
-                for j, i in enumerate(index):
-                    out_cols[j].append(record[i])
-            break
-        except csv.Error as exc:
-            line_number = start + 1
-            reason = str(exc)
-            if "field larger than field limit" in reason:
-                detail = f"record has a field longer than {MAX_FIELD_BYTES} bytes"
-            elif "EOF" in reason or "end of data" in reason or "several lines" in reason:
-                detail = "unterminated quoted field"
-            else:
-                detail = f"record is not valid CSV ({reason})"
-            malformed.append((line_number, detail))
-            pos = start + 1  # resume at the physical line after the bad record's first line
+    while src.pos < len(lines):
+        reader = csv.reader(src, delimiter=delim, quotechar='"', strict=True)
+        while True:
+            start = src.record_start = src.pos     # index of the physical line where this record starts
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, _TooManyLines) as exc:
+                malformed.append((start + 1, _broken_detail(exc)))
+                src.pos = start + 1                # resume at the line after the record's first line
+                break
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if len(record) != n:
+                if src.pos - start > 1:            # spanned several lines: a stray quote ate them
+                    malformed.append((start + 1, "unterminated quoted field"))
+                    src.pos = start + 1
+                    break
+                malformed.append((start + 1, f"record has {len(record)} fields, the header has {n}"))
+                continue
+            out_lines.append(start + 1)
+            for j, i in enumerate(index):
+                out_cols[j].append(record[i])
     data = {"line_number": pl.Series(out_lines, dtype=pl.Int64)}
     data.update({c: pl.Series(out_cols[j], dtype=pl.Utf8) for j, c in enumerate(required)})
     return pl.DataFrame(data), malformed
@@ -229,21 +239,6 @@ class FileRead:
 class BatchRead:
     rows: pl.DataFrame     # file_index (UInt32, position in the input list), line_number, required columns
     files: list[FileRead]  # one per input path, same order
-
-
-def _load_text(path: Path, max_bytes: int) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise FileRejected("unreadable", f"the file cannot be read ({exc.strerror})") from None
-    if size > max_bytes:
-        raise FileRejected("file_too_large", f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB "
-                           "limit (EKTP_MAX_FILE_MB); split it or raise the limit")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FileRejected("unreadable", f"the file cannot be read ({exc.strerror})") from None
-    return decode(data)
 
 
 def read_texts(texts: list[str], required: tuple[str, ...]) -> BatchRead:
@@ -285,18 +280,15 @@ def read_texts(texts: list[str], required: tuple[str, ...]) -> BatchRead:
     return BatchRead(rows=_clean(rows, required), files=files)
 
 
-def read_files(paths: list[Path], required: tuple[str, ...], max_bytes: int | None = None) -> BatchRead:
-    """Read, decode and parse many raw files at once (see read_texts). A file that cannot be read,
-    is too large (``max_bytes``, default ``max_file_bytes()``) or is not UTF-8 text gets a
-    FileRejected in its FileRead; nothing raises."""
-    if max_bytes is None:
-        max_bytes = max_file_bytes()
-    files: list[FileRead | None] = [None] * len(paths)
+def parse_files(datas: list[bytes], required: tuple[str, ...]) -> BatchRead:
+    """Decode and parse the bytes of many raw files at once (see read_texts). A file that is not
+    UTF-8 text gets a FileRejected in its FileRead; nothing raises."""
+    files: list[FileRead | None] = [None] * len(datas)
     texts: list[str] = []
-    readable: list[int] = []          # positions of the files whose text was read
-    for i, path in enumerate(paths):
+    readable: list[int] = []          # positions of the files whose text was decoded
+    for i, data in enumerate(datas):
         try:
-            texts.append(_load_text(path, max_bytes))
+            texts.append(decode(data))
             readable.append(i)
         except FileRejected as exc:
             files[i] = FileRead(rejected=exc)
@@ -304,21 +296,15 @@ def read_files(paths: list[Path], required: tuple[str, ...], max_bytes: int | No
     for j, i in enumerate(readable):
         files[i] = got.files[j]
     rows = got.rows
-    if len(readable) < len(paths):   # file_index counts readable texts: map it back to positions in paths
+    if len(readable) < len(datas):   # file_index counts decoded texts: map it back to positions in datas
         rows = rows.with_columns(pl.Series(readable, dtype=pl.UInt32).gather(rows["file_index"]).alias("file_index"))
     return BatchRead(rows=rows, files=files)
 
 
-def _single(got: BatchRead) -> ReadResult:
+def parse_file(data: bytes, required: tuple[str, ...]) -> ReadResult:
+    """Decode and parse one raw file. Raises FileRejected for file-level defects."""
+    got = parse_files([data], required)
     f = got.files[0]
     if f.rejected is not None:
         raise f.rejected
     return ReadResult(rows=got.rows.drop("file_index"), malformed=f.malformed, extra_columns=f.extra_columns)
-
-
-def read_file(path: Path, required: tuple[str, ...], max_bytes: int | None = None) -> ReadResult:
-    """Read, decode and parse one raw file. Raises FileRejected for file-level defects.
-
-    ``max_bytes`` defaults to ``max_file_bytes()`` (EKTP_MAX_FILE_MB, default 64 MiB).
-    """
-    return _single(read_files([path], required, max_bytes))

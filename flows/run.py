@@ -15,16 +15,13 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from flows.discover import Candidate, Plan, discover
-from flows.load import FileOutcome, Prepared, load_reference, prepare_logs, prepare_snapshot, write_batch
+from flows import discover
+from flows.discover import Candidate, Plan
+from flows.landing import LandingZone
+from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_snapshot, write_batch
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
-
-BATCH_BYTES = 64 * 1024 * 1024   # raw bytes of logs validated and written together (~600k rows, one GX call; ~1.1 GB peak)
-BATCH_FILES = 10000              # a year of one regency (6,796 files) is one batch: reading is per batch, not per file
-# on a Dask runner: smaller batches keep every worker busy and let the writer start early
-PARALLEL_BATCH_BYTES = 16 * 1024 * 1024
-PARALLEL_BATCH_FILES = 2000
+from flows.wilayah import kecamatan_codes
 
 
 def new_run_id() -> str:
@@ -65,15 +62,17 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, last_date:
     )
 
 
-def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, last_date: date,
-             start_date: date | None = None, kecamatan: list[str] | None = None,
+def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, zone: LandingZone, key: bytes,
+             last_date: date, start_date: date | None = None, kecamatan: list[str] | None = None,
              force: bool = False) -> Plan:
+    """Reload the region list, list the landing zone and decide what to read (flows.discover)."""
     load_reference(con)
-    kec = frozenset(kecamatan) if kecamatan else None
-    return discover(settings.raw_dir, con, last_date, start_date, kec, force)
+    only = frozenset(kecamatan) if kecamatan else None
+    return discover.plan(zone.walk(settings.max_depth), discover.current_versions(con), key, kecamatan_codes(),
+                         last_date, start_date, only, force, link_text=zone.readlink)
 
 
-def batches(cands: list[Candidate], max_bytes: int = BATCH_BYTES, max_files: int = BATCH_FILES) -> Iterator[list[Candidate]]:
+def batches(cands: list[Candidate], max_bytes: int, max_files: int) -> Iterator[list[Candidate]]:
     """Group candidates (in path order) into batches of whole files."""
     batch: list[Candidate] = []
     size = 0
@@ -87,9 +86,10 @@ def batches(cands: list[Candidate], max_bytes: int = BATCH_BYTES, max_files: int
         yield batch
 
 
-def load_snapshots(con: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, totals: RunTotals) -> None:
-    for c in plan.snapshots:
-        outcome, rows, summary = prepare_snapshot(c)
+def load_snapshots(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
+                   run_id: str, totals: RunTotals, force: bool = False) -> None:
+    for raw in fetch_files(zone, plan.snapshots, plan, settings.max_file_bytes, force):
+        outcome, rows, summary = prepare_snapshot(raw)
         write_batch(con, run_id, 0, [outcome], penduduk=rows, validation=summary)
         totals.add([outcome])
 
@@ -140,7 +140,7 @@ def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: RunTotals,
-               checks: list, last_date: date) -> dict:
+               checks: list, last_date: date, upgrade: dict | None = None) -> dict:
     """Close the run record and return the run summary (plain, privacy-safe)."""
     backlog = regency_backlog(con)
     prev = con.execute("""select belum_rekam, backlog_as_of from audit.runs
@@ -166,6 +166,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: 
         "backlog": backlog,
         "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
         "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
+        "upgrade": upgrade or {},
     }
     remember_mtimes(con, plan.touched)
     con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,

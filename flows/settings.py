@@ -1,12 +1,19 @@
-"""One typed settings object, read from the environment and passed explicitly.
+"""One typed settings object, read from the environment once and passed explicitly.
 
-Data directory: ``--data-dir`` > ``EKTP_DATA_DIR`` > ``./data`` (contract section 1).
-Pseudonym key: ``EKTP_NIK_KEY`` > key file ``<data dir>/.ektp_nik_key`` (owner-only, git-ignored).
-Outside the demo a missing key is an error; ``ektp keygen`` (or the demo) creates the key file.
+``load_settings()`` reads every knob (data directory, timezone and cron, lock wait, size limits,
+batch sizes, the analysts' query limits, where the key comes from) when it is called, never at
+import. Everything downstream takes a ``Settings``; no other module reads ``EKTP_*`` variables.
+
+The pseudonym key (contract section 5) comes from ``EKTP_NIK_KEY`` or from the file named by
+``EKTP_NIK_KEY_FILE`` (mode 600), never from inside the data directory: a key file found there
+stops every run, even when ``EKTP_NIK_KEY`` is set. The key itself is not part of ``Settings``
+(settings travel as task parameters); ``resolve_key`` reads it in the process that needs it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -17,14 +24,50 @@ from zoneinfo import ZoneInfo
 
 from flows.errors import UserError
 
-TIMEZONE = ZoneInfo("Asia/Jakarta")
-KEY_FILE_NAME = ".ektp_nik_key"
+TIMEZONE = "Asia/Jakarta"
+NIGHTLY_CRON = "0 1 * * *"           # 01:00 WIB
+V1_KEY_FILE_NAME = ".ektp_nik_key"   # where version 1 kept the key: inside the data directory
 MIN_KEY_LENGTH = 16
+# The demo's data is synthetic; it runs under this fixed, public key (contract section 5).
+DEMO_KEY = "ektp-demo-key-synthetic-data-only"
+FINGERPRINT_LABEL = b"ektp-okus key fingerprint v1"
+MiB = 1024 * 1024
+
+
+def _env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool = False):
+    """A positive number from the environment; an unset, empty or unusable value gives the default."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = default
+    if not value > minimum:
+        value = default
+    return int(value) if integer else value
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    timezone: str = TIMEZONE
+    nightly_cron: str = NIGHTLY_CRON
+    lock_wait_seconds: float = 600.0                  # a second writer waits this long, then stops
+    max_file_bytes: int = 64 * MiB                    # larger raw files are rejected (file_too_large)
+    max_depth: int = 6                                # folders nested deeper under raw/ are not searched
+    batch_bytes: int = 64 * MiB                       # raw bytes validated and written together
+    batch_files: int = 10_000
+    parallel_batch_bytes: int = 16 * MiB              # on Dask: smaller batches keep workers busy
+    parallel_batch_files: int = 2_000
+    parallel_window: int = 4                          # batches prepared ahead on Dask workers
+    gx_slice_rows: int = 700_000                      # rows per Great Expectations call
+    query_memory_limit: str = "1GB"                   # `ektp query`: DuckDB memory_limit
+    query_threads: int = 2                            # `ektp query`: DuckDB threads
+    query_timeout_seconds: float = 60.0               # `ektp query`: interrupted after this long
+    key_file: Path | None = None                      # EKTP_NIK_KEY_FILE (EKTP_NIK_KEY wins when set)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def raw_dir(self) -> Path:
@@ -36,12 +79,12 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
-        """The file the pipeline writes (contract section 1)."""
+        """The file the pipeline writes (contract section 1); operators only, mode 600."""
         return self.warehouse_dir / "ektp.duckdb"
 
     @property
     def published_path(self) -> Path:
-        """The read-only copy analysts and ``ektp query`` read; swapped in after each good run."""
+        """The analysts' copy (aggregates and dimensions only), replaced after each good run."""
         return self.warehouse_dir / "ektp_analyst.duckdb"
 
     @property
@@ -57,60 +100,130 @@ class Settings:
         return self.warehouse_dir / ".ektp.lock"
 
     @property
-    def key_file(self) -> Path:
-        return self.data_dir / KEY_FILE_NAME
+    def feedback_dir(self) -> Path:
+        return self.data_dir / "feedback"
+
+    def yesterday(self) -> date:
+        """The default run date: yesterday in the pipeline's timezone, computed when called."""
+        return datetime.now(self.tz).date() - timedelta(days=1)
 
 
 def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
-    """Resolve the data directory (argument > EKTP_DATA_DIR > ./data) to an absolute path."""
+    """Read the settings from the environment (``data_dir`` > EKTP_DATA_DIR > ./data)."""
     raw = data_dir if data_dir is not None else os.environ.get("EKTP_DATA_DIR") or "data"
-    return Settings(data_dir=Path(raw).expanduser().resolve())
+    key_file = os.environ.get("EKTP_NIK_KEY_FILE", "").strip()
+    return Settings(
+        data_dir=Path(raw).expanduser().resolve(),
+        lock_wait_seconds=_env_number("EKTP_LOCK_WAIT", 600.0, minimum=-1.0),
+        max_file_bytes=int(_env_number("EKTP_MAX_FILE_MB", 64.0) * MiB),
+        gx_slice_rows=_env_number("EKTP_GX_SLICE_ROWS", 700_000, integer=True),
+        query_memory_limit=os.environ.get("EKTP_QUERY_MEMORY", "").strip() or "1GB",
+        query_threads=_env_number("EKTP_QUERY_THREADS", 2, integer=True),
+        query_timeout_seconds=_env_number("EKTP_QUERY_TIMEOUT", 60.0),
+        key_file=Path(key_file).expanduser().resolve() if key_file else None,
+    )
 
 
-def today_jakarta() -> date:
-    return datetime.now(TIMEZONE).date()
+# --- the key -------------------------------------------------------------------------------------
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
 
 
-def yesterday_jakarta() -> date:
-    """The default run date: yesterday in Asia/Jakarta, computed when called (not at import)."""
-    return today_jakarta() - timedelta(days=1)
+def key_files_in_data_dir(settings: Settings) -> list[Path]:
+    """Key files lying inside the data directory (which a copy or backup would carry along with
+    the pseudonyms they unlock): version 1's ``.ektp_nik_key``, and ``*.key`` files next to the
+    warehouse or at the top of the data directory."""
+    found = []
+    for folder in (settings.data_dir, settings.warehouse_dir, settings.backup_dir):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            if name == V1_KEY_FILE_NAME or name.endswith(".key"):
+                found.append(folder / name)
+    return found
 
 
-def resolve_key(settings: Settings, *, create: bool = False) -> bytes:
-    """Return the HMAC key for NIK pseudonyms.
+def refuse_key_files_in_data_dir(settings: Settings) -> None:
+    """Stop with one line while any key file remains inside the data directory."""
+    found = key_files_in_data_dir(settings)
+    if found:
+        where = found[0]
+        raise UserError(
+            f"A key file lies inside the data directory ({where}); runs are refused until it is moved out: "
+            f"`mkdir -p ~/.config/ektp && mv {where} ~/.config/ektp/nik.key && chmod 600 ~/.config/ektp/nik.key`, "
+            "then set EKTP_NIK_KEY_FILE=~/.config/ektp/nik.key (docs/privacy.md, \"The key\")."
+        )
 
-    ``EKTP_NIK_KEY`` wins; else the key file in the data directory. With ``create`` (the demo and
-    ``ektp keygen``) a missing key file is created with 32 random bytes, mode 0600. Raises UserError
-    when no key is available, or when the key file is readable by group or others.
-    """
-    env = os.environ.get("EKTP_NIK_KEY")
+
+def resolve_key(settings: Settings) -> bytes:
+    """The HMAC key of the NIK pseudonyms: ``EKTP_NIK_KEY``, else the file ``settings.key_file``.
+
+    Raises UserError (one line) when a key file lies inside the data directory, when no key is
+    set, when the key file is inside the data directory, readable by group or others, or holds
+    fewer than MIN_KEY_LENGTH characters. The key is never printed."""
+    refuse_key_files_in_data_dir(settings)
+    env = os.environ.get("EKTP_NIK_KEY", "")
     if env:
         if len(env) < MIN_KEY_LENGTH:
-            raise UserError(f"EKTP_NIK_KEY is too short: use at least {MIN_KEY_LENGTH} characters (for example `ektp keygen --print`).")
+            raise UserError(f"EKTP_NIK_KEY is too short: use at least {MIN_KEY_LENGTH} characters "
+                            "(`ektp keygen` writes a random key to a file outside the data directory).")
         return env.encode("utf-8")
     path = settings.key_file
-    if not path.exists():
-        if not create:
-            raise UserError(
-                f"No pseudonym key: set EKTP_NIK_KEY or create the key file {path} with `ektp keygen`."
-            )
-        write_key_file(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise UserError(f"The key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`.")
-    key = path.read_text(encoding="utf-8").strip()
+    if path is None:
+        raise UserError("No pseudonym key: set EKTP_NIK_KEY_FILE to the key file (create one outside the data "
+                        "directory with `ektp keygen`) or set EKTP_NIK_KEY.")
+    if _inside(path, settings.data_dir):
+        raise UserError(f"EKTP_NIK_KEY_FILE ({path}) lies inside the data directory; move the key file out of "
+                        f"{settings.data_dir} and point EKTP_NIK_KEY_FILE at its new place.")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UserError(f"The key file {path} cannot be read ({exc.strerror}); check EKTP_NIK_KEY_FILE.") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o077:
+            raise UserError(f"The key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`.")
+        key = fh.read(4096).decode("utf-8", "replace").strip()
     if len(key) < MIN_KEY_LENGTH:
         raise UserError(f"The key file {path} holds no usable key (at least {MIN_KEY_LENGTH} characters).")
     return key.encode("utf-8")
+
+
+def fingerprint(key: bytes) -> str:
+    """What the warehouse records of its key: an HMAC of a fixed label (never the key itself)."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
 
 def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def write_key_file(path: Path) -> None:
-    """Create an owner-only key file; never overwrites an existing one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def default_key_file() -> Path:
+    """Where ``ektp keygen`` writes when neither --out nor EKTP_NIK_KEY_FILE says otherwise."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser().resolve() / "ektp" / "nik.key"
+
+
+def write_key_file(path: Path, settings: Settings) -> None:
+    """Create an owner-only key file outside the data directory; never overwrites one."""
+    if _inside(path, settings.data_dir):
+        raise UserError(f"{path} is inside the data directory {settings.data_dir}; a key file must live elsewhere "
+                        "(a copy of the data directory must never carry the key).")
+    old = os.umask(0o077)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise UserError(f"A key file already exists at {path}; it is never overwritten (pseudonyms would change).") from None
+    finally:
+        os.umask(old)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(new_key() + "\n")

@@ -116,13 +116,14 @@ def _suite_and_batch_definition(name: str):
 # this many rows - every rule is still evaluated by GX on every row, the slices' results are
 # merged (row positions offset, counts summed). A GX call costs ~0.5 s of fixed overhead with
 # this suite, so slices are large: a 64 MB batch of logs (~600k rows) is one call.
+# (Slices of ``Settings.gx_slice_rows`` rows.)
 _ROW_WISE = frozenset({
     "expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
     "expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex",
     "expect_column_values_to_be_between", "expect_column_pair_values_to_be_equal",
     "expect_column_pair_values_a_to_be_greater_than_b",
 })
-GX_SLICE_ROWS = int(os.environ.get("EKTP_GX_SLICE_ROWS", "700000") or 700000)
+DEFAULT_SLICE_ROWS = 700_000   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
 
 
 def _validate_slice(name: str, pdf) -> dict:
@@ -140,17 +141,18 @@ def _validate_slice(name: str, pdf) -> dict:
     return by_key
 
 
-def run_suite(name: str, frame: pl.DataFrame) -> tuple[list[list[int]], list[dict]]:
+def run_suite(name: str, frame: pl.DataFrame,
+              slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[list[list[int]], list[dict]]:
     """Validate ``frame`` (converted to pandas, default RangeIndex) against suite ``name``.
 
     Returns, per rule in priority order, the row positions that failed it, and the outcome summary.
-    Frames longer than GX_SLICE_ROWS are validated slice by slice (see above); the result is the
+    Frames longer than ``slice_rows`` are validated slice by slice (see above); the result is the
     same as one call over the whole frame (only suites of row-wise rules are sliced).
     """
     rs = rules(name)
     # only suites whose every rule is row-wise may be sliced (the snapshot suite checks uniqueness
     # and the full desa set over the whole frame: it is always one GX call)
-    step = max(1, GX_SLICE_ROWS) if all(r.type in _ROW_WISE for r in rs) else max(1, frame.height)
+    step = max(1, slice_rows) if all(r.type in _ROW_WISE for r in rs) else max(1, frame.height)
     offsets = list(range(0, frame.height, step)) or [0]
     failed: list[list[int]] = [[] for _ in rs]
     counts = [[0, 0, True] for _ in rs]   # element_count, unexpected_count, success
@@ -279,7 +281,7 @@ def _assign_reasons(n: int, suite: str, failed: list[list[int]]) -> tuple[list, 
     return reasons, details
 
 
-def validate_rekam(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+def validate_rekam(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[pl.DataFrame, list[dict]]:
     """Derive, validate and label every row. Rows need source_file, log_date (ISO str), line_number."""
     frame = derive_rekam(rows)
     if frame.height == 0:
@@ -287,7 +289,8 @@ def validate_rekam(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
     # umur as Int64: GX's pandas expect_column_values_to_be_between is vectorised only for
     # int64/float64 columns (Int32 goes through a Python function per row: ~5 s per million rows);
     # same values, same outcome.
-    failed, summary = run_suite(REKAM_SUITE, frame.select(REKAM_GX_COLUMNS).with_columns(pl.col("umur").cast(pl.Int64)))
+    failed, summary = run_suite(REKAM_SUITE, frame.select(REKAM_GX_COLUMNS).with_columns(pl.col("umur").cast(pl.Int64)),
+                                slice_rows)
     reasons, details = _assign_reasons(frame.height, REKAM_SUITE, failed)
     frame = frame.with_columns(
         reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)
@@ -321,7 +324,7 @@ def validate_penduduk(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list
         if rule.reason == "desa_missing":
             present = set(frame["kode_desa_norm"].to_list())
             missing = len(desa_codes() - present)
-            problems.append(f"{rule.reason}: {missing} of 259 desa/kelurahan are missing")
+            problems.append(f"{rule.reason}: {missing} of {len(desa_codes())} desa/kelurahan are missing")
         else:
             where = sorted({lines[i] for i in idx})
             shown = ", ".join(str(x) for x in where[:10]) + (" ..." if len(where) > 10 else "")

@@ -1,7 +1,10 @@
-"""The DuckDB warehouse: the writer lock, connections, schema, the SQL model runner and checks.
+"""The DuckDB warehouse: the writer lock, file modes, connections, the key check, schema, the SQL
+model runner and checks.
 
 One writer at a time: ``writer_lock`` takes an exclusive ``flock`` on ``warehouse/.ektp.lock``
 (released by the kernel when the process dies, so it needs no server and survives crashes).
+The writer file, its WAL, the lock and the backups are the operators' only: mode 600, written
+under umask 077 (``private_files``); ``secure_files`` re-modes what an earlier version left looser.
 Models are ``sql/<layer>/<name>.sql`` built in the order of ``sql/order.txt``; checks are
 ``sql/checks/*.sql`` queries that return violating rows, with ``-- severity: bug|data``.
 """
@@ -12,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,14 +28,16 @@ from flows.errors import PipelineCheckFailed, UserError, WarehouseLocked
 from flows.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 @contextlib.contextmanager
 def writer_lock(settings: Settings, wait_seconds: float = 0.0,
                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the exclusive writer lock; wait up to ``wait_seconds``, then raise WarehouseLocked."""
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(settings.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_warehouse_dir(settings)
+    fd = os.open(settings.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
     deadline = time.monotonic() + max(0.0, wait_seconds)
     told = False
     try:
@@ -65,21 +71,105 @@ def _read_holder(fd: int) -> str:
     return text or "holder unknown"
 
 
+def make_warehouse_dir(settings: Settings) -> None:
+    """Create warehouse/ traversable (0755: the analysts' copy inside it is for the analysts; the
+    operators' files in it are 600 each). An existing folder keeps the mode the office gave it."""
+    if not settings.warehouse_dir.is_dir():
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.warehouse_dir, 0o755)
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Create files owner-only while the block runs (umask 077), e.g. DuckDB's writer file and WAL."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)
+
+
+def holds_person_rows(path: Path) -> bool:
+    """Whether a DuckDB file has a person-level relation (a landing table): version 1 published the
+    whole warehouse as the analysts' copy and hard-linked it into backups/."""
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=_NO_EXTENSIONS)
+    except duckdb.Error:
+        return False
+    try:
+        return bool(con.execute("select count(*) from duckdb_tables() where schema_name = 'landing'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def secure_files(settings: Settings) -> None:
+    """Mode 600 for the writer file, its WAL, the lock and every backup (700 for backups/); an
+    analysts' copy that still holds person-level rows (version 1) is made owner-only until the
+    run republishes it."""
+    for path in (settings.warehouse_path, settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal"),
+                 settings.lock_path):
+        _chmod(path, 0o600)
+    if settings.backup_dir.is_dir():
+        _chmod(settings.backup_dir, 0o700)
+        for path in settings.backup_dir.iterdir():
+            _chmod(path, 0o600)
+    if settings.published_path.exists() and holds_person_rows(settings.published_path):
+        _chmod(settings.published_path, 0o600)
+
+
+
+def open_read_only(settings: Settings) -> duckdb.DuckDBPyConnection | None:
+    """The writer's warehouse opened read-only (nothing it does can change the file), or None
+    when it does not exist yet."""
+    if not settings.warehouse_path.exists():
+        return None
+    try:
+        return duckdb.connect(str(settings.warehouse_path), read_only=True, config=_NO_EXTENSIONS)
+    except duckdb.IOException as exc:
+        _locked_or_raise(settings, exc)
+
+
+def stored_fingerprint(con: duckdb.DuckDBPyConnection | None) -> tuple[str | None, bool]:
+    """(the key fingerprint the warehouse records, whether it holds pseudonymised rows)."""
+    if con is None:
+        return None, False
+    tables = {r[0] for r in con.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+    fp = None
+    if "audit.warehouse_key" in tables:
+        row = con.execute("select fingerprint from audit.warehouse_key order by recorded_at desc limit 1").fetchone()
+        fp = row[0] if row else None
+    rows = "landing.rekam" in tables and con.execute("select count(*) from (select 1 from landing.rekam limit 1)").fetchone()[0] > 0
+    return fp, bool(rows)
+
+
+def _locked_or_raise(settings: Settings, exc: Exception):
+    msg = str(exc)
+    if "lock" in msg.lower():
+        raise UserError(
+            f"The warehouse {settings.warehouse_path} is open in another program; close it "
+            f"(analysts read {settings.published_path.name} instead) and run again."
+        ) from None
+    if "read-only" in msg.lower() or "permission" in msg.lower():
+        raise UserError(f"The warehouse {settings.warehouse_path} cannot be written: {msg.splitlines()[0]}") from None
+    raise exc
+
+
 def connect_writer(settings: Settings) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing and make sure the landing/audit tables exist."""
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    make_warehouse_dir(settings)
     try:
-        con = duckdb.connect(str(settings.warehouse_path), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con = duckdb.connect(str(settings.warehouse_path), config=_NO_EXTENSIONS)
     except duckdb.IOException as exc:
-        msg = str(exc)
-        if "lock" in msg.lower():
-            raise UserError(
-                f"The warehouse {settings.warehouse_path} is open in another program; close it "
-                f"(analysts read {settings.published_path.name} instead) and run again."
-            ) from None
-        if "read-only" in msg.lower() or "permission" in msg.lower():
-            raise UserError(f"The warehouse {settings.warehouse_path} cannot be written: {msg.splitlines()[0]}") from None
-        raise
+        _locked_or_raise(settings, exc)
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     return con
 
@@ -88,7 +178,7 @@ def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
     """Open a published warehouse read-only."""
     if not path.exists():
         raise UserError(f"No published warehouse at {path}: run `ektp run` (or `ektp demo`) first.")
-    return duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    return duckdb.connect(str(path), read_only=True, config=_NO_EXTENSIONS)
 
 
 def now_utc() -> datetime:

@@ -113,3 +113,20 @@ create table if not exists audit.model_builds (
 create table if not exists landing.wilayah (
     kode varchar, nama varchar, jenis varchar, kode_kecamatan varchar, kode_bps varchar, nama_bps varchar
 );
+
+-- The key the pseudonyms were made with, as a fingerprint (HMAC of a fixed label; never the key).
+-- A run under another key stops before changing anything (contract section 5).
+create table if not exists audit.warehouse_key (
+    fingerprint  varchar not null,
+    recorded_at  timestamptz,
+    run_id       varchar,
+    proven_by    varchar    -- 'new warehouse', or how a warehouse without a fingerprint proved the key
+);
+
+-- Upgrades applied to a warehouse built by an earlier version (flows/migrate.py), once each.
+create table if not exists audit.migrations (
+    name        varchar primary key,
+    run_id      varchar,
+    applied_at  timestamptz,
+    detail      varchar    -- counts only: what the upgrade changed
+);

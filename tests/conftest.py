@@ -34,3 +34,25 @@ def landing(tmp_path) -> Landing:
 @pytest.fixture
 def key() -> bytes:
     return os.environ["EKTP_NIK_KEY"].encode()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """A real server, a tiny landing zone and `ektp serve --data-dir` against it (tests/served.py)."""
+    import subprocess
+
+    from tests.served import VENV_BIN, deployment, prefect_server, stop, tiny_landing
+
+    tmp = tmp_path_factory.mktemp("orch")
+    land = tiny_landing(tmp / "data")
+    with prefect_server(tmp) as (api, env):
+        slog = open(tmp / "serve.log", "wb")
+        serve = subprocess.Popen([str(VENV_BIN / "ektp"), "serve", "--data-dir", str(land.data_dir)], env=env,
+                                 stdout=slog, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deployment(api, "ektp-nightly", "nightly")
+            deployment(api, "ektp-backfill", "backfill")
+            yield api, land, tmp
+        finally:
+            stop(serve)
+            slog.close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,20 @@ def row(nik="1609014501010001", nama="Budi Santoso", jk="L", lahir="2001-01-05",
         desa="16.09.01.1013", waktu="2025-01-01 08:00:00", jenis="BARU", lokasi="DINAS", alat="DINAS-01") -> str:
     """One CSV line of a recording log (comma dialect); defaults are a valid row."""
     return ",".join([nik, nama, jk, lahir, kawin, desa, waktu, jenis, lokasi, alat])
+
+
+@contextlib.contextmanager
+def data_dir_env(data_dir: Path):
+    """EKTP_DATA_DIR set to data_dir while the block runs (restored afterwards)."""
+    old = os.environ.get("EKTP_DATA_DIR")
+    os.environ["EKTP_DATA_DIR"] = str(data_dir)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EKTP_DATA_DIR", None)
+        else:
+            os.environ["EKTP_DATA_DIR"] = old
 
 
 @dataclass
@@ -70,14 +85,15 @@ class Landing:
         finally:
             con.close()
 
-    def run(self, last: str, start: str | None = None, **kw) -> dict:
-        """Run the real Prefect flow (needs the prefect_api fixture)."""
+    def run(self, last: str, start: str | None = None, flow=None, **kw) -> dict:
+        """Run the real Prefect flow on this data directory (needs the prefect_api fixture). The
+        flows take no directory: like `ektp` and `ektp serve`, the test sets EKTP_DATA_DIR."""
         from flows import pipeline
 
-        if start is None:
-            return pipeline.nightly(run_date=date.fromisoformat(last), data_dir=str(self.data_dir))
-        return pipeline.backfill(start=date.fromisoformat(start), end=date.fromisoformat(last),
-                                 data_dir=str(self.data_dir), **kw)
+        with data_dir_env(self.data_dir):
+            if start is None:
+                return (flow or pipeline.nightly)(run_date=last)
+            return (flow or pipeline.backfill)(start=start, end=last, **kw)
 
     def marts(self) -> dict[str, list[tuple]]:
         """Every mart, fully ordered, for equality comparisons."""

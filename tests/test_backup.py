@@ -40,7 +40,7 @@ def history(landing):
     for i, day in enumerate(DAYS, start=1):
         landing.log(day, "16.09.01", _day_rows(i, day))
         landing.run(day)
-        states.append(marts_and_versions(landing.published))
+        states.append((marts_and_versions(landing.warehouse), marts_and_versions(landing.published)))
     return landing, states
 
 
@@ -54,7 +54,7 @@ def test_restore_a_kept_generation_then_a_run_catches_up(history):
     assert listing.returncode == 0
     assert [ln.split()[0] for ln in listing.stdout.splitlines()] == kept[::-1]   # newest first
     # every kept generation is a complete warehouse equal to the state published by its run
-    for name, state in zip(kept, states[-KEEP:]):
+    for name, (state, _) in zip(kept, states[-KEEP:]):
         assert marts_and_versions(backups_dir / name) == state
     _refusals(landing, states)
     # restore the oldest kept generation (the run of day 2)
@@ -63,13 +63,13 @@ def test_restore_a_kept_generation_then_a_run_catches_up(history):
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(f"Restored {chosen}")
     assert landing.warehouse.read_bytes() == (backups_dir / chosen).read_bytes()
-    assert marts_and_versions(landing.warehouse) == states[1]
-    assert marts_and_versions(landing.published) == states[1]
+    assert marts_and_versions(landing.warehouse) == states[1][0]
+    assert marts_and_versions(landing.published) == states[1][1]
     # the next run reloads what changed since that generation and ends where the last run ended
     summary = landing.run(DAYS[-1])
     assert summary["files_loaded"] == 2 and summary["files_unchanged"] == 3
-    assert marts_and_versions(landing.warehouse) == states[-1]
-    assert marts_and_versions(landing.published) == states[-1]
+    assert marts_and_versions(landing.warehouse) == states[-1][0]
+    assert marts_and_versions(landing.published) == states[-1][1]
 
 
 def _refusals(landing, states) -> None:
@@ -87,4 +87,4 @@ def _refusals(landing, states) -> None:
         res = _cli("restore", "--data-dir", d, "latest")
     assert res.returncode == 1 and res.stderr.startswith("ektp: Another run is writing") and res.stderr.count("\n") == 1
     assert landing.warehouse.read_bytes() == before
-    assert marts_and_versions(landing.published) == states[-1]
+    assert marts_and_versions(landing.published) == states[-1][1]

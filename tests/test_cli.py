@@ -50,24 +50,27 @@ def test_missing_key_outside_the_demo_is_an_error(tmp_path, capsys, monkeypatch)
     (tmp_path / "raw").mkdir()
     assert main(["run", "--data-dir", str(tmp_path), "--date", "2025-01-01"]) == 1
     assert "No pseudonym key" in _one_line(capsys)
-    assert not (tmp_path / ".ektp_nik_key").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "raw"]        # nothing was created
 
 
-def test_keygen_creates_an_owner_only_key_once(tmp_path, capsys, monkeypatch):
+def test_keygen_creates_an_owner_only_key_once_outside_the_data_directory(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("EKTP_NIK_KEY")
-    assert main(["keygen", "--data-dir", str(tmp_path)]) == 0
-    key_file = tmp_path / ".ektp_nik_key"
+    data = tmp_path / "data"
+    key_file = tmp_path / "secrets" / "nik.key"
+    assert main(["keygen", "--data-dir", str(data), "--out", str(key_file)]) == 0
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert f"EKTP_NIK_KEY_FILE={key_file}" in capsys.readouterr().out
     before = key_file.read_text()
-    capsys.readouterr()
-    assert main(["keygen", "--data-dir", str(tmp_path)]) == 1
+    assert main(["keygen", "--data-dir", str(data), "--out", str(key_file)]) == 1
     assert "never overwritten" in _one_line(capsys) and key_file.read_text() == before
-    key_file.chmod(0o644)
+    monkeypatch.setenv("EKTP_NIK_KEY_FILE", str(key_file))
     from flows.errors import UserError
     from flows.settings import resolve_key
 
+    assert resolve_key(load_settings(data)) == before.strip().encode()
+    key_file.chmod(0o644)
     with pytest.raises(UserError, match="readable by other users"):
-        resolve_key(load_settings(tmp_path))
+        resolve_key(load_settings(data))
 
 
 def test_locked_warehouse_is_one_line_and_exit_1(tmp_path, capsys, prefect_api):
@@ -80,10 +83,10 @@ def test_locked_warehouse_is_one_line_and_exit_1(tmp_path, capsys, prefect_api):
 
 def test_query_without_a_published_warehouse(tmp_path, capsys):
     assert main(["query", "--data-dir", str(tmp_path), "select 1"]) == 1
-    assert "No published warehouse" in _one_line(capsys)
+    assert "No analysts' copy" in _one_line(capsys)
 
 
 def test_installed_console_script_exits_nonzero_on_bad_input(tmp_path):
     ektp = os.path.join(os.path.dirname(sys.executable), "ektp")
     res = subprocess.run([ektp, "query", "--data-dir", str(tmp_path), "select 1"], capture_output=True, text=True)
-    assert res.returncode == 1 and res.stderr.startswith("ektp: No published warehouse")
+    assert res.returncode == 1 and res.stderr.startswith("ektp: No analysts' copy")

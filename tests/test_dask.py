@@ -4,8 +4,9 @@ the warehouse the default runner gives: same marts, same quarantine, same audit 
 Not a timing test (see tests/bench/bench.py for figures). The landing zone is generated (dirty, so
 quarantine and rejected files are exercised) and cut into many small batches, so several
 prepare-batch tasks run on the workers at once while the flow's process stays the single writer.
-The workers resolve EKTP_NIK_KEY themselves: a local cluster inherits this process's environment
-(conftest sets the key before anything starts).
+The writer reads every file and ships the bytes; the workers resolve EKTP_NIK_KEY themselves (a
+local cluster inherits this process's environment; conftest sets the key before anything starts).
+The local cluster runs on TLS with a temporary certificate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from flows import pseudonym
 from flows import run as steps
+from flows.settings import load_settings
 from tests.helpers import Landing
 
 START, END = date(2025, 1, 1), date(2025, 1, 2)
@@ -54,14 +56,14 @@ def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, m
     assert os.environ.get("EKTP_NIK_KEY"), "the workers need the key in the inherited environment"
     # small batches: many prepare-batch tasks, more than the parallel window
     orig = steps.batches
-    monkeypatch.setattr(steps, "batches", lambda cands, *a, **k: orig(cands, max_files=6))
+    monkeypatch.setattr(steps, "batches", lambda cands, max_bytes, max_files: orig(cands, max_bytes, 6))
 
     plain = _landing(tmp_path, raw_zone, "plain")
     s_plain = plain.run(END.isoformat(), start=START.isoformat())
 
     dask = _landing(tmp_path, raw_zone, "dask")
     flow = pipeline.backfill.with_options(task_runner=dask_task_runner(n_workers=2))
-    s_dask = flow(start=START, end=END, data_dir=str(dask.data_dir))
+    s_dask = dask.run(END.isoformat(), start=START.isoformat(), flow=flow)
 
     assert s_plain["files_loaded"] > 0 and s_plain["rows_quarantined"] > 0
     for k in ("files_loaded", "files_rejected", "rows_loaded", "rows_quarantined", "quarantine_by_reason", "backlog"):
@@ -70,7 +72,7 @@ def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, m
     assert _audit(dask) == _audit(plain)
     # more batches than the window: the Dask path really prepared ahead
     n_batches = dask.query("select count(distinct batch_no) from audit.validation_results")[0][0]
-    assert n_batches > pipeline.PARALLEL_WINDOW
+    assert n_batches > load_settings().parallel_window
 
 
 def test_pseudonymise_is_hmac_sha256(key):

@@ -44,7 +44,7 @@ def test_demo_has_realistic_dirt_quarantined_and_rejected(demo):
     data_dir, printed = demo
     con = duckdb.connect(str(data_dir / "warehouse" / "ektp_analyst.duckdb"), read_only=True)
     try:
-        reasons = dict(con.execute("select reason, count(*) from audit.quarantine group by all").fetchall())
+        reasons = dict(con.execute("select reason, sum(rows) from audit.quarantine_summary group by all").fetchall())
         rejected = con.execute("select count(*) from audit.file_loads where status = 'rejected'").fetchone()[0]
         missing = con.execute("select count(*) from mart.log_completeness where status = 'missing'").fetchone()[0]
         days = con.execute("select count(distinct tanggal) from mart.participation_trend").fetchone()[0]

@@ -16,9 +16,10 @@ def test_missed_nightly_runs_are_cancelled_except_the_newest_and_operator_runs(t
     from prefect.states import Scheduled
 
     from flows.deploy import cancel_missed_nightly_runs, deployments
+    from flows.settings import load_settings
 
     assert cancel_missed_nightly_runs() == (0, None)        # no deployment yet: nothing to do
-    deployment_id = deployments(str(tmp_path))[0].apply()
+    deployment_id = deployments(load_settings(tmp_path))[0].apply()
     now = datetime.now(timezone.utc)
     with get_client(sync_client=True) as client:
         def scheduled(at, **kw):

@@ -96,7 +96,8 @@ def contract_reason(r: dict, log_date: date) -> tuple[str | None, dict]:
         ("waktu_rekam_not_log_date", at is None or at.date() == log_date),
         ("jenis_rekam_invalid", (r["jenis_rekam"] or "").upper() in ("BARU", "ULANG")),
         ("lokasi_rekam_invalid", (r["lokasi_rekam"] or "").upper() in LOKASI),
-        ("id_alat_missing", r["id_alat"] is not None),
+        ("id_alat_empty", r["id_alat"] is not None),
+        ("id_alat_invalid", r["id_alat"] is None or re.fullmatch(r"[A-Za-z0-9._/-]{1,32}", r["id_alat"]) is not None),
     ]
     parsed = {"nik": nik, "key": key, "at": at, "umur": umur, "status": status, "born": born,
               "jenis": (r["jenis_rekam"] or "").upper(), "lokasi": (r["lokasi_rekam"] or "").upper(),
@@ -420,7 +421,7 @@ def test_small_and_large_file_writers_give_the_same_bytes(tmp_path, dialect):
 
 def test_manifest_is_outside_the_landing_folders_and_holds_no_nik_or_name(demo):
     root, s, found = demo
-    text = (root / "generator_manifest.json").read_text()
+    text = (root / ".generator_manifest.json").read_text()
     assert json.loads(text) == s.expected
     assert not re.search(r"\d{16}", text)
     names = {p["nama"] for _, _, p in found["good"]}

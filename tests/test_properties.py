@@ -115,7 +115,9 @@ def expected_reasons(rows: list[dict]) -> list[str | None]:
             ("jenis_rekam_invalid", (r["jenis_rekam"] or "").upper() in ("BARU", "ULANG")),
             ("lokasi_rekam_invalid", (r["lokasi_rekam"] or "").upper()
              in ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")),
-            ("id_alat_missing", bool(r["id_alat"])),
+            ("id_alat_empty", bool(r["id_alat"])),
+            ("id_alat_invalid", 1 <= len(r["id_alat"]) <= 32
+             and all(ch.isascii() and (ch.isalnum() or ch in "._/-") for ch in r["id_alat"])),
             ("duplicate_row", key not in seen),
         ]
         seen.add(key)
@@ -175,7 +177,8 @@ COLUMNS = {
     "jenis_rekam": (st.sampled_from(["BARU", "ULANG", "baru", "Ulang"]), _pick(["BARU"], ["B", "BARU ULANG", ""])),
     "lokasi_rekam": (st.sampled_from(["DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA", "jemput_bola"]),
                      _pick(["DINAS"], ["JEMPUT BOLA", "RUMAH", ""])),
-    "id_alat": (st.sampled_from(["DINAS-01", "KEC-16.09.01-A"]), st.sampled_from(["DINAS-01", ""])),
+    "id_alat": (st.sampled_from(["DINAS-01", "KEC-16.09.01-A", "kec/01_a.b", "A" * 32]),
+                st.sampled_from(["DINAS-01", "", "HP OPR SITI", "A" * 33, "stra\u00dfe", "\ufb01-01", "KEC#1", "kec-01"])),
 }
 
 
@@ -276,22 +279,26 @@ def _load(landing, order: list[int] | None, db, twice: bool = False) -> dict:
     import duckdb
 
     from flows import run as steps
-    from flows.discover import discover
-    from flows.load import load_reference, prepare_logs, write_batch
+    from flows.landing import LandingZone
+    from flows.load import fetch_files, load_reference, prepare_logs, write_batch
+    from flows.settings import load_settings
     from flows.warehouse import SQL_DIR, build_models
 
     con = duckdb.connect(str(db))
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     load_reference(con)
     key = b"test-key-not-secret-0123456789abcdef"
+    settings = load_settings(landing.data_dir)
     for round_ in range(2 if twice else 1):
-        plan = discover(landing.raw, con, date(2025, 1, 31), force=round_ > 0)
-        steps.load_snapshots(con, plan, "r", steps.RunTotals())
-        logs = plan.logs
-        batches = [logs] if order is None else [[logs[i]] for i in order]
-        for n, batch in enumerate(batches, start=1):
-            p = prepare_logs(batch, key)
-            write_batch(con, "r", n, p.files, rekam=p.rows, quarantine=p.quarantine)
+        force = round_ > 0
+        with LandingZone(landing.raw) as zone:
+            plan = steps.plan_run(settings, con, zone, key, date(2025, 1, 31), force=force)
+            steps.load_snapshots(con, zone, plan, settings, "r", steps.RunTotals(), force)
+            logs = plan.logs
+            batches = [logs] if order is None else [[logs[i]] for i in order]
+            for n, batch in enumerate(batches, start=1):
+                p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key)
+                write_batch(con, "r", n, p.files, rekam=p.rows, quarantine=p.quarantine)
     build_models(con)
     out = {t: con.execute(f"select * from mart.{t} order by all").fetchall()
            for (t,) in con.execute("select table_name from information_schema.tables where table_schema='mart'").fetchall()}

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import textwrap
 
-import duckdb
 import pytest
 
 from flows import warehouse
+from flows.errors import StageFailed
 from tests.helpers import row
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 HOLDER = textwrap.dedent("""
     import sys, time, duckdb
     con = duckdb.connect(sys.argv[1], read_only=True)
-    n = con.execute("select count(*) from landing.rekam").fetchone()[0]
+    n = con.execute("select sum(rekam_total) from mart.participation_trend").fetchone()[0]
     print(n, flush=True)
     sys.stdin.readline()          # hold the connection open until told
-    print(con.execute("select count(*) from landing.rekam").fetchone()[0], flush=True)
+    print(con.execute("select sum(rekam_total) from mart.participation_trend").fetchone()[0], flush=True)
 """)
 
 
@@ -42,7 +42,7 @@ def test_an_analyst_holding_the_published_copy_open_does_not_stop_a_run(landing)
     finally:
         holder.kill()
         holder.wait()
-    assert landing.query("select count(*) from landing.rekam", published=True) == [(2,)]
+    assert landing.query("select sum(rekam_total) from mart.participation_trend", published=True) == [(2,)]
 
 
 def test_a_failed_run_leaves_the_published_copy_untouched(landing, tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_a_failed_run_leaves_the_published_copy_untouched(landing, tmp_path, mon
     (broken / "mart" / "backlog.sql").write_text("select no_such_column from core.desa")
     monkeypatch.setattr(warehouse, "SQL_DIR", broken)
     landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 08:00:00")])
-    with pytest.raises(duckdb.BinderException):
+    with pytest.raises(StageFailed, match="stage build-marts failed with BinderException"):
         landing.run("2025-01-02")
     assert landing.published.read_bytes() == before
     assert landing.query("select status from audit.runs order by started_at") == [("completed",), ("failed",)]
@@ -64,7 +64,7 @@ def test_a_failed_run_leaves_the_published_copy_untouched(landing, tmp_path, mon
     # rebuilds the marts and publishes them (it finishes the job)
     summary = landing.run("2025-01-02")
     assert summary["files_loaded"] == 0 and summary["files_unchanged"] == 3
-    assert landing.query("select count(*) from landing.rekam", published=True) == [(2,)]
+    assert landing.query("select sum(rekam_total) from mart.participation_trend", published=True) == [(2,)]
 
 
 def test_query_refuses_to_write(landing, capsys):
@@ -74,10 +74,10 @@ def test_query_refuses_to_write(landing, capsys):
     landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
     landing.run("2025-01-01")
     capsys.readouterr()  # drop the run's own progress lines (a CLI test may have installed a reporter)
-    code = main(["query", "--data-dir", str(landing.data_dir), "delete from landing.rekam"])
+    code = main(["query", "--data-dir", str(landing.data_dir), "delete from mart.backlog"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("ektp: query failed:") and err.count("\n") == 1
-    assert landing.query("select count(*) from landing.rekam", published=True) == [(1,)]
+    assert landing.query("select count(*) from mart.backlog", published=True) == [(259,)]
     assert main(["query", "--data-dir", str(landing.data_dir), "--format", "csv",
                  "select count(*) as n from mart.backlog_kecamatan"]) == 0
     assert capsys.readouterr().out == "n\n19\n"

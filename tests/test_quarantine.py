@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.discover import discover
-from flows.load import prepare_logs
+from flows.landing import LandingZone
+from flows.load import fetch_files, prepare_logs
+from flows.run import plan_run
 from flows.settings import load_settings
 from flows.warehouse import connect_writer
 
@@ -32,11 +33,13 @@ def _prepare(tmp_path: Path, name: str, key: bytes):
     shutil.copyfile(FIXTURES / name, target)
     con = connect_writer(settings)
     try:
-        plan = discover(settings.raw_dir, con, date(2025, 12, 31))
+        with LandingZone(settings.raw_dir) as zone:
+            plan = plan_run(settings, con, zone, key, date(2025, 12, 31))
+            assert len(plan.candidates) == 1, "the file must be discovered"
+            files = fetch_files(zone, plan.candidates, plan, settings.max_file_bytes)
     finally:
         con.close()
-    assert len(plan.candidates) == 1, "the file must be discovered"
-    return spec, prepare_logs(plan.candidates, key)
+    return spec, prepare_logs(files, key)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -73,21 +76,21 @@ def test_quarantine_detail_never_holds_the_raw_value(tmp_path, key):
 
 
 def test_reading_all_fixtures_as_one_batch_gives_what_reading_each_alone_gives():
-    """read_files splits the quote-free files of a batch together (grouped by header); every
+    """parse_files splits the quote-free files of a batch together (grouped by header); every
     file must still get exactly its own rows, line numbers, malformed records and rejection."""
     import polars as pl
 
-    from flows.read import REKAM_COLUMNS, FileRejected, read_file, read_files
+    from flows.read import REKAM_COLUMNS, FileRejected, parse_file, parse_files
 
     paths = sorted(FIXTURES.glob("*.csv"))
     paths = paths + paths[:5]            # the same file twice in a batch stays two files
-    batch = read_files(paths, REKAM_COLUMNS)
+    batch = parse_files([p.read_bytes() for p in paths], REKAM_COLUMNS)
     assert len(batch.files) == len(paths)
     rejected = 0
     for i, path in enumerate(paths):
         got = batch.files[i]
         try:
-            alone = read_file(path, REKAM_COLUMNS)
+            alone = parse_file(path.read_bytes(), REKAM_COLUMNS)
         except FileRejected as exc:
             assert got.rejected is not None and got.rejected.code == exc.code, path.name
             assert batch.rows.filter(pl.col("file_index") == i).height == 0

@@ -9,13 +9,13 @@ them, or (``load``, ``marts``) inside their transaction just before ``commit``. 
 for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/pipeline.py in the issue-5 note.
 
 Stages, in the order a run reaches them:
-  read      after the second recording log was read (files read, nothing validated or written)
+  read      after the first batch of recording logs was parsed (nothing validated or written)
   validate  after a batch was validated with Great Expectations, before it is written
   load      inside the batch's write transaction, every insert done, before ``commit``
   marts     inside the model-building transaction, every model built, before ``commit``
   finish    run recorded as completed, before ``checkpoint`` (the commit is only in the WAL)
-  publish   half of the analysts' copy written to its temporary file (mid ``copyfile``)
-  backup    the new analysts' file renamed into place, its backup not yet linked
+  publish   the analysts' copy written to its temporary file, not yet renamed into place
+  backup    the new analysts' copy renamed into place, the backup of the writer's file not yet made
   report    published and backed up, before the HTML report is written
 """
 
@@ -59,14 +59,14 @@ def install(stage: str, marker: Path) -> None:
     import flows.report as report
     import flows.run as run
 
-    if stage == "read":   # pause once the first batch of log files has been read
-        real_read = load.read_files
+    if stage == "read":   # pause once the first batch of log files has been read and parsed
+        real_parse = load.parse_files
 
-        def read_files(*a, **kw):
-            res = real_read(*a, **kw)
+        def parse_files(*a, **kw):
+            res = real_parse(*a, **kw)
             _pause(marker, stage)
             return res
-        load.read_files = read_files
+        load.parse_files = parse_files
     elif stage == "validate":
         real_validate = load.validate_rekam
 
@@ -95,22 +95,22 @@ def install(stage: str, marker: Path) -> None:
             return res
         run.finish_run = finish_run
     elif stage == "publish":
-        import shutil
-        import types
+        real_fsync = publish._fsync
 
-        def copyfile(src, dst, *a, **kw):
-            data = Path(src).read_bytes()
-            Path(dst).write_bytes(data[: len(data) // 2])
-            _pause(marker, stage)
-            return shutil.copyfile(src, dst, *a, **kw)
-        publish.shutil = types.SimpleNamespace(copyfile=copyfile)
+        def fsync(path):
+            if path.name.endswith(".tmp"):      # the temporary analysts' copy, complete, before the rename
+                _pause(marker, stage)
+            return real_fsync(path)
+        publish._fsync = fsync
     elif stage == "backup":
-        real_backup = publish.backup
+        import flows.pipeline as pipeline
+
+        real_backup = pipeline.backup
 
         def backup(*a, **kw):
             _pause(marker, stage)
             return real_backup(*a, **kw)
-        publish.backup = backup
+        pipeline.backup = backup
     elif stage == "report":
         real_report = report.write_report
 

@@ -124,7 +124,8 @@ def generated_zone(api_url: str, base: Path, start: str, end: str, rows_per_day:
 
 
 def marts_and_versions(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every mart table ``order by all`` plus the current file versions (for byte-equal comparison)."""
+    """Every mart table ``order by all`` plus the current file versions and, in the writer's file,
+    every quarantined line (for equality comparisons)."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -135,11 +136,21 @@ def marts_and_versions(warehouse: Path) -> dict[str, list[tuple]]:
         out["audit.file_loads"] = con.execute(
             """select source_file, sha256, status, rows_loaded, rows_quarantined, error from audit.file_loads
                where status <> 'superseded' order by all""").fetchall()
-        out["audit.quarantine"] = con.execute(
-            "select source_file, line_number, reason, detail from audit.quarantine order by all").fetchall()
+        # the writer's file: every quarantined line; the analysts' copy: per file and reason only
+        has_lines = con.execute("""select count(*) from duckdb_tables()
+                                   where schema_name = 'audit' and table_name = 'quarantine'""").fetchone()[0]
+        if has_lines:
+            out["audit.quarantine"] = con.execute(
+                "select source_file, line_number, reason, detail from audit.quarantine order by all").fetchall()
         return out
     finally:
         con.close()
+
+
+def as_published(state: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """What marts_and_versions gives for the analysts' copy of a warehouse in ``state`` (the copy
+    keeps no line-level quarantine)."""
+    return {k: v for k, v in state.items() if k != "audit.quarantine"}
 
 
 PAUSE = str(Path(__file__).resolve().with_name("pause.py"))

@@ -1,0 +1,770 @@
+"""Issue 10: the privacy promise, tried as a hostile user would (contract sections 3 and 5).
+
+Each test makes one attack and checks that it fails: an analyst's SQL that reads files, attaches
+the writer's warehouse or unlocks the configuration; person-level rows in the analysts' copy; the
+key next to the data, another key, a version-1 key file; names typed into ``id_alat``; file names
+carrying a NIK, a name, Markdown, HTML or terminal escapes; folders nested a thousand deep; a file
+of broken quotes; a file swapped for a link or a FIFO between listing and reading; loose file
+modes; a data directory or a bad date sent through the Prefect API; a Dask scheduler in clear;
+library text quoting a NIK. The last test upgrades a warehouse built by the version-1 code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+from contextlib import contextmanager, redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.cli import main
+from flows.settings import FINGERPRINT_LABEL
+from tests.helpers import HEADER, Landing, row
+
+KEY = os.environ["EKTP_NIK_KEY"]
+EKTP = os.path.join(os.path.dirname(sys.executable), "ektp")
+HOSTILE_NAME = "1609015205900001 SITI AMINAH lahir 1990-05-12.csv"
+V1 = Path(__file__).parent / "fixtures" / "v1"
+
+
+def _h(rel: str, key: str = KEY) -> str:
+    return hmac.new(key.encode(), rel.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def _error_line(capsys) -> str:
+    """The one error line of a command that may also have printed progress lines."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("ektp: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _text_of(path: Path) -> str:
+    """Every value of every text column of every table and view of a DuckDB file."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = con.execute("""select table_schema, table_name, column_name from information_schema.columns
+                              where data_type like 'VARCHAR%'""").fetchall()
+        return "\n".join(str(v) for s, t, c in cols
+                         for (v,) in con.execute(f'select distinct "{c}" from "{s}"."{t}" where "{c}" is not null').fetchall())
+    finally:
+        con.close()
+
+
+@contextmanager
+def _deadline(seconds: int):
+    """Fail instead of hanging (a FIFO read would block forever)."""
+    def boom(*_):
+        raise AssertionError(f"still blocked after {seconds} s")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _small_zone(landing: Landing) -> Landing:
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00"),
+                                           row(nik="1609014501010002", waktu="2025-01-01 09:00:00")])
+    return landing
+
+
+@pytest.fixture(scope="module")
+def published(prefect_api, tmp_path_factory) -> Landing:
+    """One run over a small zone: the analysts' copy the sandbox tests attack."""
+    landing = _small_zone(Landing(tmp_path_factory.mktemp("sandbox") / "data"))
+    landing.log("2025-01-02", "16.09.02", [row(nik="1609014501010003", desa="16.09.02.2012", waktu="2025-01-02 08:00:00")])
+    landing.run("2025-01-02")
+    return landing
+
+
+# --- 1. the analyst sandbox ---------------------------------------------------------------------
+
+ATTACKS = {
+    "read_text_of_a_key_file": "select content from read_text('{data}/.ektp_nik_key')",
+    "read_text_of_etc_passwd": "select content from read_text('/etc/passwd')",
+    "read_csv_of_the_raw_logs": "select * from read_csv('{data}/raw/rekam/*/*.csv')",
+    "read_a_raw_log_by_its_name": "select * from '{data}/raw/rekam/2025-01-01/16.09.01.csv'",
+    "glob_the_landing_zone": "select * from glob('{data}/raw/**')",
+    "copy_to_a_file": "copy (select * from mart.backlog) to '/tmp/ektp-stolen.csv'",
+    "export_database": "export database '/tmp/ektp-stolen'",
+    "attach_the_writers_file": "attach '{data}/warehouse/ektp.duckdb' as w",
+    "attach_a_new_file": "attach '/tmp/ektp-new.duckdb' as n",
+    "install_an_extension": "install httpfs",
+    "load_an_extension": "load httpfs",
+    "set_external_access_on": "set enable_external_access = true",
+    "reset_external_access": "reset enable_external_access",
+    "unlock_the_configuration": "set lock_configuration = false",
+    "raise_the_memory_limit": "set memory_limit = '64GB'",
+    "raise_the_threads": "set threads = 64",
+    "point_the_temp_directory_elsewhere": "set temp_directory = '/tmp/ektp-spill'",
+    "read_an_environment_variable": "select getenv('EKTP_NIK_KEY')",
+    "write_to_the_copy": "delete from mart.backlog",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_the_analyst_sandbox_refuses(published, capsys, attack):
+    (published.data_dir / ".ektp_nik_key").write_text("a-key-that-must-stay-unread-0123456789\n")
+    try:
+        sql = ATTACKS[attack].format(data=published.data_dir)
+        capsys.readouterr()
+        assert main(["query", "--data-dir", str(published.data_dir), sql]) == 1
+        err = _one_line(capsys)
+        assert err.startswith("ektp: query failed: "), err
+        out = capsys.readouterr().out
+        assert "a-key-that-must-stay-unread" not in out + err and "root:" not in out
+    finally:
+        (published.data_dir / ".ektp_nik_key").unlink()
+    for leftover in ("/tmp/ektp-stolen.csv", "/tmp/ektp-stolen", "/tmp/ektp-new.duckdb", "/tmp/ektp-spill"):
+        assert not os.path.exists(leftover), leftover
+    assert published.query("select count(*) from mart.backlog", published=True)[0][0] > 0
+
+
+def test_the_sandbox_runs_with_the_memory_thread_and_time_limits_of_the_settings(published, capsys, monkeypatch):
+    monkeypatch.setenv("EKTP_QUERY_MEMORY", "300MB")
+    monkeypatch.setenv("EKTP_QUERY_THREADS", "1")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv",
+                 "select current_setting('memory_limit')::varchar as m, current_setting('threads')::varchar as t, "
+                 "current_setting('enable_external_access')::varchar as e, "
+                 "current_setting('lock_configuration')::varchar as l"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split(",")[1:] == ["1", "false", "true"] and out[1].split(",")[0].startswith("28"), out   # 300 MB = 286 MiB
+    assert main(["query", "--data-dir", str(published.data_dir),
+                 "select list(range) from range(400000000)"]) == 1                         # over the memory limit
+    assert "query failed" in _one_line(capsys)
+    monkeypatch.setenv("EKTP_QUERY_TIMEOUT", "1")
+    assert main(["query", "--data-dir", str(published.data_dir),
+                 "select count(*) from range(100000000) a, range(100000000) b"]) == 1      # a runaway cross join
+    assert "query stopped after 1 s" in _one_line(capsys)
+
+
+def test_the_console_script_refuses_a_file_read_with_one_line_and_exit_1(published):
+    res = subprocess.run([EKTP, "query", "--data-dir", str(published.data_dir), "select * from read_text('/etc/passwd')"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "root:" not in res.stdout + res.stderr
+    assert res.stderr.startswith("ektp: query failed: Permission Error")
+
+
+# --- 2. the analysts' copy: aggregates and dimensions, readable by the analysts' own tools ------
+
+def test_the_analysts_copy_has_no_row_per_person_or_recording(published):
+    from flows.publish import FORBIDDEN_COLUMNS
+
+    con = duckdb.connect(str(published.published), read_only=True)
+    try:
+        relations = sorted(f"{s}.{t}" for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables").fetchall())
+        columns = {c for (c,) in con.execute("select distinct column_name from information_schema.columns").fetchall()}
+        storage = con.execute("select tags['storage_version'] from duckdb_databases()"
+                              " where database_name = current_database()").fetchone()[0]
+    finally:
+        con.close()
+    assert not any(r.startswith(("landing.", "staging.")) for r in relations), relations
+    assert not {"core.recording", "core.first_recording", "audit.quarantine", "audit.warehouse_key"} & set(relations)
+    assert {"mart.backlog", "mart.backlog_kecamatan", "core.desa", "audit.file_loads", "audit.quarantine_summary"} <= set(relations)
+    assert not columns & FORBIDDEN_COLUMNS, columns & FORBIDDEN_COLUMNS
+    assert stat.S_IMODE(published.published.stat().st_mode) == 0o644
+    # the writer's file still has every row, for the operators
+    assert published.query("select count(*) from landing.rekam")[0][0] == 3
+    assert storage.startswith("v1."), storage       # the format DuckDB 1.1 and later read
+
+
+def test_the_newest_duckdb_cli_opens_the_copy_and_sums_the_backlog(published):
+    cli = Path(sys.executable).with_name("duckdb")
+    assert cli.exists(), "duckdb-cli is a test dependency (requirements.lock)"
+    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True).stdout
+    assert version.startswith("v1."), version
+    res = subprocess.run([str(cli), "-readonly", "-csv", str(published.published), "-c",
+                          "select sum(belum_rekam) as b from mart.backlog_kecamatan "
+                          "where as_of_date = (select max(as_of_date) from mart.backlog_kecamatan)"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    expected = published.query("""select sum(belum_rekam) from mart.backlog_kecamatan
+                                   where as_of_date = (select max(as_of_date) from mart.backlog_kecamatan)""")[0][0]
+    assert res.stdout.split() == ["b", str(expected)]
+
+
+# --- 3. the key ------------------------------------------------------------------------------
+
+def test_a_key_file_inside_the_data_directory_is_refused_even_with_the_key_set(tmp_path, capsys):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    (landing.data_dir / ".ektp_nik_key").write_text(KEY + "\n")
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    err = _one_line(capsys)
+    assert "inside the data directory" in err and "mv " in err and "EKTP_NIK_KEY_FILE" in err
+    assert KEY not in err
+    assert not (landing.data_dir / "warehouse").exists()
+    (landing.data_dir / ".ektp_nik_key").unlink()
+    (landing.data_dir / "warehouse").mkdir()
+    (landing.data_dir / "warehouse" / "nik.key").write_text(KEY + "\n")
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "inside the data directory" in _one_line(capsys)
+
+
+def test_a_key_file_named_inside_the_data_directory_is_refused(tmp_path, capsys, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    inside = landing.data_dir / "secrets" / "k"
+    inside.parent.mkdir()
+    inside.write_text(KEY + "\n")
+    inside.chmod(0o600)
+    monkeypatch.delenv("EKTP_NIK_KEY")
+    monkeypatch.setenv("EKTP_NIK_KEY_FILE", str(inside))
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "lies inside the data directory" in _one_line(capsys)
+
+
+def test_keygen_writes_outside_the_data_directory_and_refuses_inside(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EKTP_NIK_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    data = tmp_path / "data"
+    assert main(["keygen", "--data-dir", str(data)]) == 0
+    default = tmp_path / "config" / "ektp" / "nik.key"
+    assert stat.S_IMODE(default.stat().st_mode) == 0o600 and len(default.read_text().strip()) == 64
+    capsys.readouterr()
+    assert main(["keygen", "--data-dir", str(data), "--out", str(data / "nik.key")]) == 1
+    assert "inside the data directory" in _one_line(capsys)
+    assert not (data / "nik.key").exists()
+
+
+def test_a_run_with_a_key_from_a_file_outside_records_only_a_fingerprint(prefect_api, tmp_path, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    key_file = tmp_path / "outside" / "nik.key"
+    key_file.parent.mkdir()
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    monkeypatch.delenv("EKTP_NIK_KEY")
+    monkeypatch.setenv("EKTP_NIK_KEY_FILE", str(key_file))
+    landing.run("2025-01-01")
+    [(fp, proven_by)] = landing.query("select fingerprint, proven_by from audit.warehouse_key")
+    assert fp == hmac.new(KEY.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest() and proven_by == "new warehouse"
+    for path in (landing.warehouse, landing.published):
+        text = _text_of(path)
+        assert KEY not in text
+    assert fp not in _text_of(landing.published)       # the fingerprint stays with the operators
+
+
+def test_a_run_under_another_key_stops_before_changing_anything(prefect_api, tmp_path, capsys, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    landing.run("2025-01-01")
+    landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010009", waktu="2025-01-02 08:00:00")])
+    before = hashlib.sha256(landing.warehouse.read_bytes()).hexdigest()
+    published = landing.published.read_bytes()
+    monkeypatch.setenv("EKTP_NIK_KEY", "another-key-of-a-new-keygen-0123456789")
+    capsys.readouterr()
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 1
+    err = _one_line(capsys)
+    assert "not the key the warehouse" in err and "nothing was changed" in err
+    assert hashlib.sha256(landing.warehouse.read_bytes()).hexdigest() == before
+    assert landing.published.read_bytes() == published
+    assert landing.query("select count(*) from audit.runs") == [(1,)]
+
+
+def _forget_fingerprint(landing: Landing) -> None:
+    con = duckdb.connect(str(landing.warehouse))
+    try:
+        con.execute("drop table audit.warehouse_key")
+    finally:
+        con.close()
+
+
+def test_a_warehouse_without_a_fingerprint_proves_the_key_through_a_rows_lineage(prefect_api, tmp_path, capsys, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    landing.run("2025-01-01")
+    _forget_fingerprint(landing)                        # as version 1 left it
+    before = hashlib.sha256(landing.warehouse.read_bytes()).hexdigest()
+    monkeypatch.setenv("EKTP_NIK_KEY", "a-fresh-keygen-answer-to-a-refusal-0123")
+    capsys.readouterr()
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "re-read from its raw file" in _one_line(capsys)
+    assert hashlib.sha256(landing.warehouse.read_bytes()).hexdigest() == before
+    monkeypatch.setenv("EKTP_NIK_KEY", KEY)
+    landing.run("2025-01-01")
+    assert landing.query("select proven_by from audit.warehouse_key") == [("rekam/2025-01-01/16.09.01.csv line 2",)]
+
+
+def test_a_warehouse_without_a_fingerprint_whose_raw_files_are_gone_is_refused(prefect_api, tmp_path, capsys):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    landing.run("2025-01-01")
+    _forget_fingerprint(landing)
+    (landing.raw / "rekam" / "2025-01-01" / "16.09.01.csv").write_text(HEADER + "\n")   # re-sent, lines moved
+    capsys.readouterr()
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "cannot prove its key" in _one_line(capsys)
+
+
+# --- 4. names typed into id_alat ------------------------------------------------------------------
+
+def test_a_name_and_birth_date_typed_into_id_alat_or_a_swapped_header_are_quarantined(prefect_api, tmp_path):
+    landing = Landing(tmp_path / "data")
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(alat="HP OPR SITI AMINAH lahir 12/05/1990", waktu="2025-01-01 08:00:00"),
+                                           row(nik="1609014501010002", alat="kec-16.09.01/a_1", waktu="2025-01-01 09:00:00")])
+    swapped = HEADER.replace("nama", "tmp").replace("id_alat", "nama").replace("tmp", "id_alat")
+    landing.log("2025-01-01", "16.09.02", text=swapped + "\n" + row(nik="1609014501010003", nama="Dewi Lestari",
+                                                                    alat="DINAS-01", waktu="2025-01-01 10:00:00") + "\n")
+    landing.run("2025-01-01")
+    assert landing.query("select source_file, line_number, reason from audit.quarantine order by all") == [
+        ("rekam/2025-01-01/16.09.01.csv", 2, "id_alat_invalid"), ("rekam/2025-01-01/16.09.02.csv", 2, "id_alat_invalid")]
+    assert landing.query("select id_alat from landing.rekam") == [("KEC-16.09.01/A_1",)]      # stored upper-cased
+    for path in (landing.warehouse, landing.published):
+        text = _text_of(path).upper()
+        for secret in ("SITI", "AMINAH", "12/05/1990", "DEWI", "LESTARI"):
+            assert secret not in text, (path.name, secret)
+
+
+# --- 5. hostile file names ------------------------------------------------------------------------
+
+BAD_NAMES = {
+    f"rekam/2025-01-01/{HOSTILE_NAME}": "rekam/2025-01-01/#{h}",
+    "rekam/2025-01-01/[click](javascript:alert(1)).csv": "rekam/2025-01-01/#{h}",
+    "rekam/2025-01-01/<img src=x onerror=alert(1)>.csv": "rekam/2025-01-01/#{h}",
+    "rekam/2025-01-01/\x1b]0;pwned\x07\x1b[2J.csv": "rekam/2025-01-01/#{h}",
+    "rekam/SITI AMINAH 1990/16.09.01.csv": "rekam/?/#{h}",
+    "rekam/2025-01-01/extra/16.09.01.csv": "rekam/2025-01-01/#{h}",
+    "penduduk/SITI AMINAH.csv": "penduduk/#{h}",
+    "SITI AMINAH.xlsx": "?/#{h}",
+    "kiriman/1609015205900001.csv": "?/#{h}",
+}
+NAME_SECRETS = ("SITI", "AMINAH", "1609015205900001", "1990-05-12", "javascript", "<img", "onerror", "pwned", "\x1b")
+
+
+@pytest.fixture(scope="module")
+def named_run(prefect_api, tmp_path_factory):
+    landing = _small_zone(Landing(tmp_path_factory.mktemp("names") / "data"))
+    body = (HEADER + "\n" + row(nik="1609014501010005", waktu="2025-01-01 10:00:00") + "\n").encode()
+    for rel in BAD_NAMES:
+        path = landing.raw / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 0
+    return landing, out.getvalue()
+
+
+def test_a_file_rejected_for_its_name_is_stored_only_by_its_keyed_hash(named_run):
+    landing, _ = named_run
+    got = dict(landing.query("select source_file, error from audit.file_loads where status = 'rejected'"))
+    want = {form.format(h=_h(rel)): rel for rel, form in BAD_NAMES.items()}
+    assert set(got) == set(want)
+    for stored, error in got.items():
+        assert error.split(":")[0] in ("unknown_kecamatan", "folder_not_a_date", "unexpected_path", "name_not_a_date")
+    # a plain (unkeyed) hash of the path would let a NIK in a name be enumerated: not used
+    assert not any(hashlib.sha256(rel.encode()).hexdigest()[:12] in s for rel in BAD_NAMES for s in got)
+
+
+def test_a_hostile_name_reaches_no_table_run_record_report_artifact_log_or_console(named_run):
+    from prefect.client.orchestration import get_client
+
+    landing, console = named_run
+    report = (landing.data_dir / "warehouse" / "report.html").read_text(encoding="utf-8")
+    with get_client(sync_client=True) as client:
+        artifacts = "\n".join(str(a.data) for a in client.read_artifacts())
+        logs = "\n".join(lg.message for lg in client.read_logs())
+    places = {"warehouse": _text_of(landing.warehouse), "analysts' copy": _text_of(landing.published),
+              "report": report, "artifacts": artifacts, "logs": logs, "console": console}
+    for where, text in places.items():
+        for secret in NAME_SECRETS:
+            assert secret not in text, (where, secret)
+    assert "#" + _h(f"rekam/2025-01-01/{HOSTILE_NAME}") in console
+
+
+def test_ektp_rejects_lists_the_local_paths_on_the_terminal_with_control_characters_escaped(named_run):
+    landing, _ = named_run
+    res = subprocess.run([EKTP, "rejects", "--data-dir", str(landing.data_dir)], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "EKTP_NIK_KEY": KEY})
+    assert res.returncode == 0, res.stderr
+    assert HOSTILE_NAME in res.stdout and "#" + _h(f"rekam/2025-01-01/{HOSTILE_NAME}") in res.stdout
+    assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2J.csv" in res.stdout
+    assert len([ln for ln in res.stdout.splitlines() if "\t" in ln]) == len(BAD_NAMES)
+
+
+def test_markdown_html_and_terminal_escaping_leave_no_link_image_markup_or_control_sequence():
+    from markdown_it import MarkdownIt
+
+    from flows.artifact import run_markdown
+    from flows.escape import terminal
+    from flows.report import esc
+
+    summary = {"run_id": "r", "last_date": "2025-01-01", "files_loaded": 0, "files_rejected": 1, "files_replaced": 0,
+               "files_unchanged": 0, "rows_loaded": 0, "rows_quarantined": 0, "quarantine_by_reason": {},
+               "quarantine_by_kecamatan": {}, "missing_logs_on_last_date": ["16.09.01 <b>x</b>"],
+               "rejected_files": [{"source_file": "[click](http://evil.example) ![i](http://evil.example/i.png)",
+                                   "error": "<img src=x onerror=alert(1)> | `code` *em*"}],
+               "data_problems": {}, "backlog": None}
+    html = MarkdownIt("commonmark").enable("table").render(run_markdown(summary))
+    assert "<a " not in html and "<img" not in html and "<b>" not in html and "<code>" not in html and "<em>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<" not in esc("<script>alert(1)</script>").replace("&lt;", "")
+    assert terminal("a\x1b[31mb\u202ec\nd") == "a\\x1b[31mb\\u202ec\\x0ad"
+
+
+# --- 6. deep folders --------------------------------------------------------------------------------
+
+def test_a_thousand_nested_folders_are_reported_never_fatal(prefect_api, tmp_path):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    fd = os.open(landing.raw / "rekam", os.O_RDONLY)
+    try:
+        for _ in range(1100):                     # deeper than any path API's recursion
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        with os.fdopen(os.open("16.09.01.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as fh:
+            fh.write(HEADER + "\n")
+    finally:
+        os.close(fd)
+    try:
+        summary = landing.run("2025-01-01")
+        deep = [r for r in summary["rejected_files"] if r["error"].startswith("folder_too_deep")]
+        assert len(deep) == 1 and re.fullmatch(r"rekam/\?/#[0-9a-f]{12}", deep[0]["source_file"])
+        assert summary["files_loaded"] == 2 and summary["rows_loaded"] == 2
+        assert landing.run("2025-01-01")["files_rejected"] == 0        # reported once, then known
+    finally:
+        _remove_deep(landing.raw / "rekam" / "d")
+
+
+def _remove_deep(top: Path) -> None:
+    """Remove a deep chain of folders without recursion (shutil.rmtree recurses on Python 3.11)."""
+    chain = [os.open(top, os.O_RDONLY)]
+    while True:
+        try:
+            chain.append(os.open("d", os.O_RDONLY, dir_fd=chain[-1]))
+        except FileNotFoundError:
+            break
+    for name in os.listdir(chain[-1]):
+        os.unlink(name, dir_fd=chain[-1])
+    while len(chain) > 1:
+        os.close(chain.pop())
+        os.rmdir("d", dir_fd=chain[-1])
+    os.close(chain[0])
+    top.rmdir()
+
+
+# --- 7. a file of broken quotes ----------------------------------------------------------------------
+
+def test_a_file_of_broken_quotes_is_read_in_linear_time(monkeypatch):
+    """Counted, not timed: the physical lines the csv reader pulls. 4x the lines must cost at
+    most 6x the work (the old recovery re-read the rest of the file after every broken record).
+    The wall-clock figures (a 300,000-line file) are in the benchmark, tests/bench/security.py."""
+    from flows import read
+    from flows.read import REKAM_COLUMNS, parse_file
+
+    pulled = [0]
+    real_next = read._Lines.__next__
+
+    def counting_next(self):
+        pulled[0] += 1
+        return real_next(self)
+    monkeypatch.setattr(read._Lines, "__next__", counting_next)
+    work = {}
+    for pattern in ('"a"b\n', '"a\n', '1,"x\n'):
+        for n in (10_000, 40_000):
+            pulled[0] = 0
+            got = parse_file((HEADER + "\n" + pattern * n).encode(), REKAM_COLUMNS)
+            assert got.rows.height + len(got.malformed) <= n
+            work[pattern, n] = pulled[0]
+        assert work[pattern, 40_000] <= 6 * work[pattern, 10_000], work
+
+
+# --- 8. swapped between listing and reading ------------------------------------------------------------
+
+def _swap_after_listing(monkeypatch, swap) -> None:
+    from flows.landing import LandingZone
+
+    real_walk = LandingZone.walk
+
+    def walk(self, *a, **kw):
+        entries = real_walk(self, *a, **kw)
+        swap()
+        return entries
+    monkeypatch.setattr(LandingZone, "walk", walk)
+
+
+def test_a_file_swapped_for_a_symlink_after_listing_is_never_followed(prefect_api, tmp_path, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    victim = landing.log("2025-01-01", "16.09.03", [row(nik="1609014501010007", waktu="2025-01-01 10:00:00")])
+    outside = tmp_path / "outside.csv"
+    outside.write_text(HEADER + "\n" + row(nik="1609014501010008", waktu="2025-01-01 11:00:00") + "\n")
+    folder_victim = landing.log("2025-01-01", "16.09.04", [row(nik="1609014501010006", waktu="2025-01-01 10:00:00")])
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "x").mkdir(parents=True)
+
+    def swap():
+        victim.unlink()
+        victim.symlink_to(outside)                      # the file itself becomes a link
+        moved = landing.raw / "rekam" / "2025-01-01"
+        os.rename(moved, elsewhere / "x" / "2025-01-01")   # the folder on the way becomes a link
+        moved.symlink_to(elsewhere / "x" / "2025-01-01")
+    _swap_after_listing(monkeypatch, swap)
+    with _deadline(120):
+        summary = landing.run("2025-01-01")
+    rejected = {r["source_file"]: r["error"].split(":")[0] for r in summary["rejected_files"]}
+    assert rejected == {"rekam/2025-01-01/16.09.01.csv": "symlink", "rekam/2025-01-01/16.09.03.csv": "symlink",
+                        "rekam/2025-01-01/16.09.04.csv": "symlink"}
+    assert landing.query("select count(*) from landing.rekam") == [(0,)]
+    assert folder_victim.name == "16.09.04.csv"
+
+
+def test_a_fifo_swapped_in_after_listing_cannot_hang_the_run(prefect_api, tmp_path, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    victim = landing.log("2025-01-01", "16.09.05", [row(nik="1609014501010007", waktu="2025-01-01 10:00:00")])
+
+    def swap():
+        victim.unlink()
+        os.mkfifo(victim)
+    _swap_after_listing(monkeypatch, swap)
+    with _deadline(120):
+        summary = landing.run("2025-01-01")
+    assert [(r["source_file"], r["error"].split(":")[0]) for r in summary["rejected_files"]] == [
+        ("rekam/2025-01-01/16.09.05.csv", "not_a_regular_file")]
+    assert summary["rows_loaded"] == 2
+
+
+def test_the_bytes_parsed_are_the_bytes_hashed(tmp_path):
+    from flows.landing import LandingZone
+
+    raw = tmp_path / "raw"
+    (raw / "rekam" / "2025-01-01").mkdir(parents=True)
+    path = raw / "rekam" / "2025-01-01" / "16.09.01.csv"
+    data = (HEADER + "\n" + row() + "\n").encode()
+    path.write_bytes(data)
+    with LandingZone(raw) as zone:
+        got = zone.read("rekam/2025-01-01/16.09.01.csv", 1 << 20)
+    assert got.data == data and got.sha256 == hashlib.sha256(data).hexdigest() and got.size == len(data)
+
+
+# --- 9. file modes ----------------------------------------------------------------------------------------
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_operators_files_are_600_and_the_analysts_copy_stays_readable(prefect_api, tmp_path):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    old = os.umask(0o022)
+    try:
+        landing.run("2025-01-01")
+        wh = landing.data_dir / "warehouse"
+        # loosen everything as an earlier version (or a careless copy) would have left it
+        for p in (landing.warehouse, wh / ".ektp.lock"):
+            p.chmod(0o644)
+        os.link(landing.published, wh / "backups" / "ektp-20250101T000000000000-abcd.duckdb")   # v1: a hard link
+        (wh / "backups").chmod(0o755)
+        landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010004", waktu="2025-01-02 08:00:00")])
+        landing.run("2025-01-02")
+    finally:
+        os.umask(old)
+    assert _mode(landing.warehouse) == 0o600 and _mode(wh / ".ektp.lock") == 0o600
+    assert _mode(wh / "backups") == 0o700
+    assert all(_mode(p) == 0o600 for p in (wh / "backups").iterdir())
+    assert _mode(landing.published) == 0o644 and _mode(wh) & 0o005 == 0o005 and _mode(wh / "report.html") == 0o644
+    newest = sorted((wh / "backups").glob("ektp-2026*.duckdb"))[-1]
+    assert duckdb.connect(str(newest), read_only=True).execute("select count(*) from landing.rekam").fetchone() == (3,)
+
+
+# --- 10. Prefect and Dask -----------------------------------------------------------------------------------
+
+def test_the_deployments_take_no_data_directory_and_their_dates_carry_a_pattern(served):
+    from tests.served import deployment
+
+    api, land, _ = served
+    for flow, name in (("ektp-nightly", "nightly"), ("ektp-backfill", "backfill")):
+        d = deployment(api, flow, name)
+        props = d["parameter_openapi_schema"]["properties"]
+        assert "data_dir" not in props and d["parameters"] == {}
+        assert d["parameter_openapi_schema"]["additionalProperties"] is False      # nothing else is accepted
+        dates = [p for p in props.values() if "date" in str(p)]
+        assert dates and all("pattern" in str(p) and "'format': 'date'" in str(p) for p in dates), props
+
+
+@pytest.mark.slow
+def test_the_ui_still_offers_a_date_picker_for_the_patterned_dates(served):
+    """`pattern` next to `format: date` (json_schema_extra) keeps the Prefect UI's date input."""
+    from tests.browser import open_page, require_chromium
+    from tests.served import deployment
+
+    require_chromium()
+    api, _, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    with open_page(name="prefect-ui-backfill-run-form", timeout_ms=60000) as s:
+        s.goto(f"{api[: -len('/api')]}/deployments/deployment/{b['id']}/run")
+        s.page.get_by_text("kecamatan").first.wait_for(timeout=60000)
+        pickers = s.page.locator(".p-date-input")
+        assert pickers.count() == 2                    # start and end
+        assert s.page.get_by_text("Select date").count() == 2
+        s.screenshot("prefect-ui-backfill-run-form.png")
+
+
+@pytest.mark.parametrize("params", [{"start": "2025-13-01", "end": "2025-01-02"}, {"start": "yesterday", "end": "2025-01-02"},
+                                    {"start": "2025-01-01", "end": "2025-01-02", "kecamatan": ["../../etc"]},
+                                    {"start": "2025-01-01", "end": "2025-01-02", "data_dir": "/etc"}])
+def test_the_api_refuses_a_malformed_date_or_a_data_directory_before_a_run_exists(served, params):
+    from tests.served import call, deployment
+
+    api, land, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
+    before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
+    r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run", json={"parameters": params})
+    assert r.status_code in (409, 422), r.text
+    assert call("POST", f"{api}/flow_runs/count", json=of_backfill).json() == before
+
+
+def test_a_date_that_fits_the_pattern_but_does_not_exist_fails_at_once_naming_the_parameter(served):
+    from tests.served import call, deployment, wait_run
+
+    api, land, _ = served
+    runs = land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0
+    n = deployment(api, "ektp-nightly", "nightly")
+    r = call("POST", f"{api}/deployments/{n['id']}/create_flow_run", json={"parameters": {"run_date": "2025-02-30"}})
+    assert r.status_code == 201, r.text
+    fr = wait_run(api, r.json()["id"])
+    message = fr["state"]["message"] or ""
+    assert fr["state"]["type"] == "FAILED" and "run_date" in message and "\n" not in message.strip(), message
+    assert (land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0) == runs
+
+
+@pytest.mark.parametrize("address", ["tcp://scheduler:8786", "ws://scheduler:8786", "scheduler:8786", "tls://"])
+def test_a_dask_scheduler_without_tls_is_refused(tmp_path, capsys, address):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01", "--dask", address]) == 1
+    assert "tls://" in _one_line(capsys)
+    assert not (landing.data_dir / "warehouse").exists()
+
+
+def test_a_tls_scheduler_without_certificates_is_refused(tmp_path, capsys):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01", "--dask", "tls://127.0.0.1:1"]) == 1
+    assert "certificates" in _one_line(capsys)
+
+
+# --- 11. exception text ------------------------------------------------------------------------------------
+
+def test_library_text_reaches_the_terminal_only_with_v(prefect_api, tmp_path, capsys, monkeypatch):
+    from flows import run as steps
+
+    landing = _small_zone(Landing(tmp_path / "data"))
+
+    def load_log_batch(con, *a, **kw):
+        con.execute("select cast(? as smallint)", ["1609014501010001"])
+    monkeypatch.setattr(steps, "load_log_batch", load_log_batch)
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    err = _error_line(capsys)
+    assert "stage write-batch failed with ConversionException" in err and "1609014501010001" not in err
+    assert main(["run", "-v", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "1609014501010001" in capsys.readouterr().err        # the operator asked for it, on this terminal
+    messages = [m for (m,) in landing.query("select message from audit.runs")]
+    assert len(messages) == 2 and not any("1609014501010001" in m for m in messages)
+
+
+# --- 12. a warehouse built by the version-1 code ----------------------------------------------------------
+
+def _v1_landing():
+    spec = importlib.util.spec_from_file_location("v1_landing", V1 / "landing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _v1_data_dir(tmp_path: Path) -> Landing:
+    """The data directory version 1 left: its warehouse (built by the v1 code, tests/fixtures/v1),
+    its raw files, its key file inside, a readable person-level analysts' copy and backups."""
+    data = tmp_path / "data"
+    wh = data / "warehouse"
+    wh.mkdir(parents=True)
+    con = duckdb.connect(str(wh / "ektp.duckdb"))
+    con.execute(f"import database '{V1 / 'warehouse'}'")
+    con.close()
+    _v1_landing().build(data / "raw")
+    (data / ".ektp_nik_key").write_text(KEY + "\n")
+    (data / ".ektp_nik_key").chmod(0o600)
+    import shutil
+
+    shutil.copyfile(wh / "ektp.duckdb", wh / "ektp_analyst.duckdb")     # v1 published the whole warehouse
+    (wh / "ektp_analyst.duckdb").chmod(0o444)
+    (wh / "backups").mkdir()
+    os.link(wh / "ektp_analyst.duckdb", wh / "backups" / "ektp-20261130T124751986352-8807.duckdb")
+    (wh / "ektp.duckdb").chmod(0o644)
+    return Landing(data)
+
+
+def test_a_warehouse_built_by_version_1_is_upgraded_by_the_first_run(prefect_api, tmp_path, capsys):
+    landing = _v1_data_dir(tmp_path)
+    wh = landing.data_dir / "warehouse"
+    v1_sudah = landing.query("select sum(sudah_rekam) from mart.backlog_kecamatan where as_of_date = '2025-01-02'")[0][0]
+    # v1's key file inside the data directory: refused, with the step that moves it
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 1
+    err = _one_line(capsys)
+    assert ".ektp_nik_key" in err and "mv " in err and "EKTP_NIK_KEY_FILE" in err
+    (landing.data_dir / ".ektp_nik_key").unlink()      # the operator moves it out (the key stays in EKTP_NIK_KEY)
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    printed = out.getvalue()
+    assert "warehouse upgraded to version 2: names_hashed 2, rows_moved_id_alat 2, id_alat_upper_cased 4" in printed
+    # the key was proven through a loaded row's lineage, then its fingerprint recorded
+    [(fp, proven_by)] = landing.query("select fingerprint, proven_by from audit.warehouse_key")
+    assert fp == hmac.new(KEY.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+    assert re.fullmatch(r"rekam/2025-01-0[12]/16\.09\.0[12]\.csv line \d+", proven_by)
+    # names version 1 stored as sent are now hashed, in source_file and error
+    rejected = dict(landing.query("select source_file, error from audit.file_loads where status = 'rejected'"))
+    assert set(rejected) == {f"rekam/2025-01-02/#{_h('rekam/2025-01-02/' + HOSTILE_NAME)}",
+                             f"rekam/?/#{_h('rekam/februari/16.09.03.csv')}"}
+    assert all("SITI" not in e and "februari" not in e for e in rejected.values())
+    # rows loaded before the id_alat rule: two move to the quarantine, the rest upper-cased
+    assert landing.query("""select source_file, line_number from audit.quarantine where reason = 'id_alat_invalid'
+                            order by all""") == [("rekam/2025-01-01/16.09.01.csv", 5), ("rekam/2025-01-02/16.09.01.csv", 3)]
+    assert landing.query("select count(*) from landing.rekam where id_alat <> upper(id_alat)") == [(0,)]
+    assert landing.query("select count(*) from landing.rekam") == [(10,)]
+    assert landing.query("""select rows_loaded, rows_quarantined from audit.file_loads
+                            where source_file = 'rekam/2025-01-01/16.09.01.csv' and status = 'loaded'""") == [(3, 2)]
+    # the marts were rebuilt from the upgraded rows
+    sudah = landing.query("select sum(sudah_rekam) from mart.backlog_kecamatan where as_of_date = '2025-01-02'")[0][0]
+    assert (v1_sudah, sudah) == (41_451, 41_449)
+    # files: private again, the person-level copy and backup replaced or re-moded
+    assert _mode(landing.warehouse) == 0o600 and _mode(wh / "backups") == 0o700
+    assert all(_mode(p) == 0o600 for p in (wh / "backups").iterdir())
+    assert _mode(landing.published) == 0o644
+    con = duckdb.connect(str(landing.published), read_only=True)
+    assert con.execute("select count(*) from duckdb_tables() where schema_name = 'landing'").fetchone() == (0,)
+    con.close()
+    for path in (landing.warehouse, landing.published):
+        text = _text_of(path)
+        assert "SITI" not in text and "AMINAH" not in text and "12/05/1990" not in text and "februari" not in text
+    # a second run changes nothing more
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    assert "upgraded" not in out.getvalue() and "0 loaded" in out.getvalue()
+
+
+def test_a_version_1_warehouse_under_another_key_is_refused_and_left_as_it_was(prefect_api, tmp_path, capsys, monkeypatch):
+    landing = _v1_data_dir(tmp_path)
+    (landing.data_dir / ".ektp_nik_key").unlink()
+    before = hashlib.sha256(landing.warehouse.read_bytes()).hexdigest()
+    monkeypatch.setenv("EKTP_NIK_KEY", "a-fresh-keygen-answer-to-a-refusal-0123")
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 1
+    assert "not the key the warehouse was built with" in _one_line(capsys)
+    assert hashlib.sha256(landing.warehouse.read_bytes()).hexdigest() == before
