@@ -18,6 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from flows.dates import check_range
 from flows.errors import PipelineCheckFailed, StageFailed, UserError
 
 QUIET = (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
@@ -266,8 +267,7 @@ def cmd_backfill(args) -> int:
     from flows import pipeline
     from flows.wilayah import kecamatan_codes
 
-    if args.end < args.start:
-        raise UserError(f"--end {args.end} is before --start {args.start}.")
+    check_range(args.start, args.end, "--start", "--end")
     unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
     if unknown:
         from flows.escape import terminal
@@ -285,8 +285,7 @@ def cmd_backfill(args) -> int:
 def cmd_generate(args) -> int:
     from flows.generate import generate
 
-    if args.end < args.start:
-        raise UserError(f"--end {args.end} is before --start {args.start}.")
+    check_range(args.start, args.end, "--start", "--end")
     total = (args.end - args.start).days + 1
 
     tty = sys.stderr.isatty()
@@ -354,12 +353,13 @@ def cmd_demo(args) -> int:
 
 def demo_summary(published: Path, as_of: date) -> str:
     """The regency summary of the demo, read from the analysts' copy."""
+    from flows.run import regency_backlog
     from flows.warehouse import connect_reader
 
     con = connect_reader(published)
     try:
-        w, s, b = con.execute("""select sum(wajib_ktp), sum(sudah_rekam), sum(belum_rekam)
-                                 from mart.backlog_kecamatan where as_of_date = ?""", [as_of]).fetchone()
+        regency = regency_backlog(con, as_of)
+        w, s, b, pct = regency["wajib_ktp"], regency["sudah_rekam"], regency["belum_rekam"], regency["pct_rekam"]
         top = con.execute("""select nama_kecamatan, belum_rekam, pct_rekam from mart.backlog_kecamatan
                              where as_of_date = ? order by belum_rekam desc limit 1""", [as_of]).fetchone()
         channels = con.execute("""select sum(rekam_dinas), sum(rekam_kecamatan), sum(rekam_jemput_bola),
@@ -370,7 +370,6 @@ def demo_summary(published: Path, as_of: date) -> str:
                               [as_of]).fetchall()
     finally:
         con.close()
-    pct = 100.0 * s / w if w else 0.0
     lines = [f"Kabupaten OKU Selatan, as of {as_of}:",
              f"  wajib KTP   {w:>9,}", f"  sudah rekam {s:>9,}", f"  belum rekam {b:>9,} ({pct:.2f} %)"]
     if top:

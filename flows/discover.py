@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 
+from flows.dates import parse_iso_date
 from flows.landing import Entry, identity_hash
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FEEDS = ("rekam", "penduduk", "permohonan")
 
 # rejection sentences for a file's name or type: fixed, never quoting the name
@@ -88,15 +87,6 @@ class Plan:
         return sorted((c for c in self.candidates if c.kind in ("rekam", "other")), key=lambda c: c.source_file)
 
 
-def parse_date(text: str) -> date | None:
-    if not DATE_RE.match(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def name_hash(rel: str, key: bytes) -> str:
     """The first 12 hex digits of HMAC-SHA256(key, path under raw/), as contract section 5 fixes."""
     return hmac.new(key, rel.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:12]
@@ -107,7 +97,7 @@ def hashed_name(rel: str, key: bytes) -> str:
     parts = rel.split("/")
     h = "#" + name_hash(rel, key)
     if parts[0] == "rekam" and len(parts) > 1:
-        folder = parts[1] if len(parts) > 2 and parse_date(parts[1]) is not None else "?"
+        folder = parts[1] if len(parts) > 2 and parse_iso_date(parts[1]) is not None else "?"
         return f"rekam/{folder}/{h}"
     if parts[0] in ("penduduk", "permohonan") and len(parts) > 1:
         return f"{parts[0]}/{h}"
@@ -119,7 +109,7 @@ def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None,
     parts = rel.split("/")
     kind = parts[0] if parts[0] in FEEDS and len(parts) > 1 else "other"
     if kind == "rekam":
-        day = parse_date(parts[1]) if len(parts) > 2 else None
+        day = parse_iso_date(parts[1]) if len(parts) > 2 else None
         if len(parts) != 3:
             return kind, day, None, "unexpected_path"
         if day is None:
@@ -130,7 +120,7 @@ def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None,
     if kind in ("penduduk", "permohonan"):
         if len(parts) != 2:
             return kind, None, None, "unexpected_path"
-        day = parse_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
+        day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
         return kind, day, None, None if day is not None else "name_not_a_date"
     return kind, None, None, "unexpected_path"
 

@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from flows.dates import check_range
 from flows.wilayah import wilayah
 
 COLUMNS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa",
@@ -883,8 +884,7 @@ def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_pe
 
     Write into an empty directory: files of an earlier generation with other arguments are not removed.
     """
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
+    check_range(start, end)
     if rows_per_day is not None and rows_per_day < 0:
         raise ValueError("rows_per_day must not be negative")
     out_dir = Path(out_dir)

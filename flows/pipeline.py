@@ -15,7 +15,6 @@ library's text (which may quote a NIK, a name or a file name) reaches Prefect or
 
 # No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
 # through the `contained` wrapper, whose globals are not this module's.
-import re
 from collections import deque
 from datetime import date
 from pathlib import Path
@@ -29,6 +28,7 @@ from pydantic import Field
 
 from flows import run as steps
 from flows.artifact import run_markdown
+from flows.dates import DATE_PATTERN, check_range, parse_iso_date
 from flows.discover import Candidate, Plan
 from flows.errors import UserError, contain_exception, contained
 from flows.landing import LandingZone
@@ -40,7 +40,6 @@ from flows.settings import Settings, fingerprint, load_settings, resolve_key
 from flows.warehouse import connect_reader, connect_writer, private_files, secure_files, writer_lock
 from flows.wilayah import kecamatan_codes
 
-DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 KECAMATAN_PATTERN = r"^16\.09\.[0-9]{2}$"
 # A date parameter: text YYYY-MM-DD. `format: date` keeps the UI's date picker; `pattern` makes
 # the API refuse anything else (Prefect answers 409 to create_flow_run).
@@ -50,14 +49,10 @@ KecamatanCode = Annotated[str, Field(json_schema_extra={"pattern": KECAMATAN_PAT
 
 def parse_date_param(name: str, value: str | date) -> date:
     """A date parameter as a date; one line naming the parameter when it is not a real date."""
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and re.fullmatch(DATE_PATTERN, value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise UserError(f"The parameter {name} is not a real calendar date as YYYY-MM-DD.")
+    day = value if isinstance(value, date) else parse_iso_date(value)
+    if day is None:
+        raise UserError(f"The parameter {name} is not a real calendar date as YYYY-MM-DD.")
+    return day
 
 
 @task(name="verify-key", cache_policy=NO_CACHE)
@@ -248,6 +243,5 @@ def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | No
              force: bool = False) -> dict:
     """Load the log dates start..end (optionally only some kecamatan; force reloads unchanged files)."""
     first, last = parse_date_param("start", start), parse_date_param("end", end)
-    if last < first:
-        raise UserError("The parameter end is before start.")
+    check_range(first, last, "the parameter start", "the parameter end")
     return execute("backfill", last, start_date=first, kecamatan=kecamatan, force=force)

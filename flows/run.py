@@ -112,17 +112,17 @@ def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list, 
     return run_checks(con, run_id), current
 
 
-def regency_backlog(con: duckdb.DuckDBPyConnection) -> dict | None:
+def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> dict | None:
+    """The regency's backlog (mart.backlog_kabupaten) at ``as_of``, or at its latest date."""
     row = con.execute("""
-        select as_of_date, sum(wajib_ktp), sum(sudah_rekam), sum(belum_rekam)
-        from mart.backlog_kecamatan
-        where as_of_date = (select max(as_of_date) from mart.backlog_kecamatan)
-        group by as_of_date""").fetchone()
+        select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam from mart.backlog_kabupaten
+        where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_kabupaten))""",
+                      [as_of]).fetchone()
     if row is None:
         return None
-    as_of, wajib, sudah, belum = row
-    return {"as_of_date": as_of.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
-            "belum_rekam": int(belum), "pct_rekam": round(100.0 * sudah / wajib, 2) if wajib else None}
+    as_of_date, wajib, sudah, belum, pct = row
+    return {"as_of_date": as_of_date.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
+            "belum_rekam": int(belum), "pct_rekam": pct}
 
 
 def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:

@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 
 from flows import generate as g
+from flows.errors import UserError
 from flows.generate import FILE_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.wilayah import desa_codes, kecamatan_codes
 
@@ -235,7 +236,7 @@ def test_calibration_that_cannot_be_met_is_refused(tmp_path):
         generate(tmp_path / "a", date(2025, 3, 3), date(2025, 3, 3), calibrate_to=(100, 200))
     with pytest.raises(ValueError, match="more than sudah rekam"):
         generate(tmp_path / "b", date(2025, 3, 3), date(2025, 3, 3), calibrate_to=(270_764, 10))
-    with pytest.raises(ValueError, match="before start"):
+    with pytest.raises(UserError, match="before start"):
         generate(tmp_path / "c", date(2025, 3, 3), date(2025, 3, 2))
 
 

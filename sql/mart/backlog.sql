@@ -24,11 +24,11 @@ grid as (
 with_new as (
     select
         grid.*,
-        coalesce(at_date.baru_wajib_kumulatif, 0) - coalesce(at_snapshot.baru_wajib_kumulatif, 0) as baru_sejak_snapshot
+        coalesce(at_date.rekam_wajib_kumulatif, 0) - coalesce(at_snapshot.rekam_wajib_kumulatif, 0) as baru_sejak_snapshot
     from grid
-    asof left join core.new_wajib_cumulative as at_date
+    asof left join core.wajib_recorded_cumulative as at_date
         on at_date.kode_desa = grid.kode_desa and at_date.tanggal <= grid.as_of_date
-    asof left join core.new_wajib_cumulative as at_snapshot
+    asof left join core.wajib_recorded_cumulative as at_snapshot
         on at_snapshot.kode_desa = grid.kode_desa and at_snapshot.tanggal <= grid.snapshot_date
 ),
 
