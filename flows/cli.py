@@ -19,13 +19,11 @@ from datetime import date
 from pathlib import Path
 
 from flows.dates import check_range
-from flows.errors import PipelineCheckFailed, StageFailed, UserError
+from flows.errors import PipelineCheckFailed, StageFailed, UserError, storage_error
 
 QUIET = (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
          ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
          ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
-DEMO_START, DEMO_END, DEMO_SNAPSHOT = date(2025, 1, 1), date(2025, 2, 28), (270_764, 213_572)
-DEMO_MARKER = ".ektp-demo"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # What a command sets in its own environment for the flow it runs (restored when it returns, so
 # that an in-process caller, a test, keeps its own environment).
-COMMAND_ENV = ("EKTP_DATA_DIR", "EKTP_LOCK_WAIT", "EKTP_NIK_KEY")
+COMMAND_ENV = ("EKTP_DATA_DIR", "EKTP_LOCK_WAIT")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,28 +157,6 @@ def _main(argv: list[str] | None) -> int:
         return 130
 
 
-def storage_error(exc: BaseException) -> str | None:
-    """One line for a full disk or a read-only warehouse (anywhere in the exception chain), else None.
-
-    Every batch is one transaction and publishing is a rename, so after either failure the
-    warehouse and the analysts' copy are as before the failed step; the next run redoes it."""
-    import errno
-
-    seen = 0
-    while exc is not None and seen < 20:
-        text = str(exc)
-        code = getattr(exc, "errno", None)
-        if code == errno.ENOSPC or "No space left on device" in text:
-            return ("the disk is full (No space left on device); nothing was lost: free some space "
-                    "and run again (the warehouse is as before the failed step).")
-        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text:
-            return ("the warehouse cannot be written (read-only file system or no permission); nothing was lost: "
-                    "make the data directory writable and run again.")
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
-
-
 def _settings(must_exist: bool = True, need_key: bool = False):
     from flows.settings import load_settings, resolve_key
 
@@ -215,32 +191,9 @@ def _run_flow(fn, **params) -> dict:
 
 
 def print_summary(s: dict, settings) -> None:
-    from flows.escape import terminal
+    from flows.summary import run_lines
 
-    out = sys.stdout
-    print(f"Run {s['run_id']}: log dates up to {s['last_date']}", file=out)
-    print(f"  files: {s['files_loaded']:,} loaded, {s['files_rejected']:,} rejected, "
-          f"{s['files_replaced']:,} replaced an earlier version, {s['files_unchanged']:,} unchanged", file=out)
-    print(f"  rows:  {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined", file=out)
-    if s.get("upgrade"):
-        print("  warehouse upgraded to version 2: " + ", ".join(f"{k} {v:,}" for k, v in s["upgrade"].items()), file=out)
-    if s["quarantine_by_reason"]:
-        print("  quarantined by reason: " + ", ".join(f"{k} {v:,}" for k, v in s["quarantine_by_reason"].items()), file=out)
-    for r in s["rejected_files"][:20]:
-        print(f"  rejected {terminal(r['source_file'])}: {terminal(r['error'])}", file=out)
-    if len(s["rejected_files"]) > 20:
-        print(f"  ... and {len(s['rejected_files']) - 20} more rejected file(s) (see audit.file_loads)", file=out)
-    if any("#" in r["source_file"] for r in s["rejected_files"]):
-        print("  (files rejected for their name are shown hashed; `ektp rejects` lists their local paths)", file=out)
-    b = s.get("backlog")
-    if b:
-        ch = s.get("backlog_change")
-        change = f"; {'+' if ch > 0 else ''}{ch:,} since the previous run" if ch is not None else ""
-        print(f"  backlog as of {b['as_of_date']}: wajib KTP {b['wajib_ktp']:,}, sudah rekam {b['sudah_rekam']:,}, "
-              f"belum rekam {b['belum_rekam']:,} ({b['pct_rekam']:.2f} %){change}", file=out)
-    if s["data_problems"]:
-        print("  data problems: " + ", ".join(f"{k} ({v})" for k, v in s["data_problems"].items()), file=out)
-    print(f"  analysts read {settings.published_path}; report {settings.report_path}", file=out)
+    print("\n".join(run_lines(s, settings)))
 
 
 def _flow(fn, dask: str | None):
@@ -303,87 +256,24 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _reset_demo_warehouse(settings) -> None:
-    """The demo runs under the fixed demo key. A demo data directory left by version 1 holds its
-    own random key file and a warehouse built under it: both are synthetic; they are removed so
-    that the demo rebuilds under the demo key (a warehouse built under the demo key is kept)."""
-    import shutil
-
-    from flows.settings import DEMO_KEY, V1_KEY_FILE_NAME, fingerprint
-    from flows.warehouse import open_read_only, stored_fingerprint
-
-    old_key = settings.data_dir / V1_KEY_FILE_NAME
-    if old_key.exists():
-        old_key.unlink()
-        print(f"Removed the demo's version-1 key file {old_key} (the demo now runs under a fixed demo key).", file=sys.stderr)
-    con = open_read_only(settings)
-    try:
-        stored, has_rows = stored_fingerprint(con)
-    finally:
-        if con is not None:
-            con.close()
-    if (has_rows and stored is None) or (stored is not None and stored != fingerprint(DEMO_KEY.encode())):
-        shutil.rmtree(settings.warehouse_dir)
-        print("Rebuilding the demo warehouse under the demo key.", file=sys.stderr)
-
-
 def cmd_demo(args) -> int:
-    from flows import pipeline
-    from flows.generate import generate
-    from flows.settings import DEMO_KEY
-
-    settings = _settings(must_exist=False)
-    raw = settings.raw_dir
-    marker = raw / DEMO_MARKER
-    if raw.exists() and any(p.name not in (".gitkeep", DEMO_MARKER) for p in raw.iterdir()) and not marker.exists():
-        raise UserError(f"{raw} already holds a landing zone that is not the demo's; use --data-dir for the demo.")
-    raw.mkdir(parents=True, exist_ok=True)
-    marker.write_text("generated by `ektp demo`\n", encoding="utf-8")
-    os.environ["EKTP_NIK_KEY"] = DEMO_KEY        # synthetic data: the fixed, public demo key
-    _reset_demo_warehouse(settings)
-    print(f"Generating the demo landing zone in {raw} (snapshot 2024-12-31, logs {DEMO_START} to {DEMO_END})", file=sys.stderr)
-    generate(raw, DEMO_START, DEMO_END, seed=2025, calibrate_to=DEMO_SNAPSHOT)
-    _use_reporter()
-    summary = _run_flow(pipeline.backfill, start=DEMO_START.isoformat(), end=DEMO_END.isoformat())
-    print_summary(summary, settings)
-    print()
-    print(demo_summary(settings.published_path, DEMO_END))
-    return 0
-
-
-def demo_summary(published: Path, as_of: date) -> str:
-    """The regency summary of the demo, read from the analysts' copy."""
-    from flows.run import regency_backlog
+    from flows import demo, pipeline
+    from flows.summary import regency_text
     from flows.warehouse import connect_reader
 
-    con = connect_reader(published)
+    settings = _settings(must_exist=False)
+    with demo.demo_key():
+        demo.prepare(settings)
+        _use_reporter()
+        summary = _run_flow(pipeline.backfill, start=demo.START.isoformat(), end=demo.END.isoformat())
+    print_summary(summary, settings)
+    print()
+    con = connect_reader(settings.published_path)
     try:
-        regency = regency_backlog(con, as_of)
-        w, s, b, pct = regency["wajib_ktp"], regency["sudah_rekam"], regency["belum_rekam"], regency["pct_rekam"]
-        top = con.execute("""select nama_kecamatan, belum_rekam, pct_rekam from mart.backlog_kecamatan
-                             where as_of_date = ? order by belum_rekam desc limit 1""", [as_of]).fetchone()
-        channels = con.execute("""select sum(rekam_dinas), sum(rekam_kecamatan), sum(rekam_jemput_bola),
-                                         sum(rekam_sekolah), sum(rekam_lainnya), sum(rekam_baru)
-                                  from mart.participation_trend where tanggal <= ?""", [as_of]).fetchone()
-        missing = con.execute("""select nama_kecamatan, count(*) as days from mart.log_completeness
-                                 where status = 'missing' and tanggal <= ? group by all order by days desc, 1""",
-                              [as_of]).fetchall()
+        print(regency_text(con, demo.END))
     finally:
         con.close()
-    lines = [f"Kabupaten OKU Selatan, as of {as_of}:",
-             f"  wajib KTP   {w:>9,}", f"  sudah rekam {s:>9,}", f"  belum rekam {b:>9,} ({pct:.2f} %)"]
-    if top:
-        lines.append(f"Largest backlog: Kecamatan {top[0]}, {top[1]:,} belum rekam ({top[2]:.2f} % recorded)")
-    total = channels[5] or 0
-    if total:
-        names = ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")
-        lines.append("New recordings by channel: " + ", ".join(
-            f"{n} {100.0 * (v or 0) / total:.1f} %" for n, v in zip(names, channels[:5])) + f" (of {total:,})")
-    if missing:
-        lines.append("Kecamatan with missing logs (days): " + ", ".join(f"{n} {d}" for n, d in missing))
-    else:
-        lines.append("No kecamatan missed a log.")
-    return "\n".join(lines)
+    return 0
 
 
 def cmd_query(args) -> int:

@@ -19,6 +19,8 @@ nightly run with an explicit ``run_date`` (started by an operator) is never canc
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from prefect import serve as prefect_serve
@@ -27,7 +29,7 @@ from prefect.schedules import Cron
 from prefect.utilities.callables import ParameterSchema
 
 from flows.pipeline import backfill, nightly
-from flows.settings import Settings, resolve_key
+from flows.settings import Settings, load_settings, resolve_key
 
 
 class _ClosedParameters(ParameterSchema):
@@ -45,26 +47,74 @@ def _closed(deployment):
     return deployment
 
 
+@dataclass(frozen=True)
+class Spec:
+    """One deployment, defined once: `ektp serve` and prefect.yaml (`prefect deploy`) both come from it."""
+    name: str
+    flow: object
+    entrypoint: str
+    description: str
+    scheduled: bool
+
+
+TAGS = ("ektp",)
+RUNS_AT_A_TIME = 1
+
+
+def nightly_time(settings: Settings) -> str:
+    """``HH:MM`` of the nightly cron (``M H * * *``), for descriptions."""
+    minute, hour = settings.nightly_cron.split()[:2]
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
+def specs(settings: Settings) -> tuple[Spec, ...]:
+    return (
+        Spec("nightly", nightly, "flows/pipeline.py:nightly",
+             f"Every night at {nightly_time(settings)} ({settings.timezone}): load new or changed logs dated up to "
+             "yesterday, rebuild the marts.", True),
+        Spec("backfill", backfill, "flows/pipeline.py:backfill",
+             "On demand: load the log dates start..end (optionally some kecamatan; force reloads).", False),
+    )
+
+
 def deployments(settings: Settings, schedule: bool = True) -> list:
     """The two RunnerDeployments (also used by tests); no parameter names a directory."""
-    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-    return [_closed(d) for d in (
-        nightly.to_deployment(
-            name="nightly",
-            schedule=Cron(settings.nightly_cron, timezone=settings.timezone) if schedule else None,
-            concurrency_limit=one_at_a_time,
-            enforce_parameter_schema=True,
-            description="Every night at 01:00 WIB: load new or changed logs dated up to yesterday, rebuild the marts.",
-            tags=["ektp"],
-        ),
-        backfill.to_deployment(
-            name="backfill",
-            concurrency_limit=one_at_a_time,
-            enforce_parameter_schema=True,
-            description="On demand: load the log dates start..end (optionally some kecamatan; force reloads).",
-            tags=["ektp"],
-        ),
-    )]
+    one_at_a_time = ConcurrencyLimitConfig(limit=RUNS_AT_A_TIME, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    return [_closed(spec.flow.to_deployment(
+        name=spec.name,
+        schedule=Cron(settings.nightly_cron, timezone=settings.timezone) if spec.scheduled and schedule else None,
+        concurrency_limit=one_at_a_time,
+        enforce_parameter_schema=True,
+        description=spec.description,
+        tags=list(TAGS),
+    )) for spec in specs(settings)]
+
+
+PREFECT_YAML_HEADER = """\
+# Generated from flows/deploy.py (`.venv/bin/python -m flows.deploy > prefect.yaml`); do not edit by hand:
+# tests/test_deploy.py fails when this file and the deployments `ektp serve` serves differ.
+# Deployments for teams that run workers: `prefect deploy --all` (see docs/operators.md).
+# `ektp serve` is the serverless-worker alternative and serves the same two deployments.
+# The workers' environment sets EKTP_DATA_DIR and EKTP_NIK_KEY_FILE: no run parameter names a directory.
+"""
+
+
+def prefect_yaml(settings: Settings) -> str:
+    """prefect.yaml for `prefect deploy --all`, from the same specs as `ektp serve`."""
+    import prefect
+    import yaml
+
+    def one(spec: Spec) -> dict:
+        schedules = [{"cron": settings.nightly_cron, "timezone": settings.timezone, "active": True}] if spec.scheduled else []
+        return {"name": spec.name, "entrypoint": spec.entrypoint, "description": spec.description,
+                "tags": list(TAGS), "parameters": {}, "schedules": schedules, "enforce_parameter_schema": True,
+                "concurrency_limit": {"limit": RUNS_AT_A_TIME, "collision_strategy": "ENQUEUE"},
+                "work_pool": {"name": "ektp-process", "work_queue_name": "default", "job_variables": {}}}
+
+    doc = {"name": "ektp", "prefect-version": prefect.__version__,
+           "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $EKTP_PROJECT_DIR }}"}}],
+           "deployments": [one(spec) for spec in specs(settings)]}
+    return PREFECT_YAML_HEADER + yaml.safe_dump(doc, sort_keys=False, width=1000)
 
 
 NIGHTLY_DEPLOYMENT = "ektp-nightly/nightly"
@@ -115,3 +165,7 @@ def serve(settings: Settings, schedule: bool = True) -> None:
         print(f"Cancelled {cancelled} missed nightly run(s); {kept} runs now and catches up on every new file.",
               flush=True)
     prefect_serve(*deployments(settings, schedule))
+
+
+if __name__ == "__main__":
+    sys.stdout.write(prefect_yaml(load_settings()))

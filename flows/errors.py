@@ -77,3 +77,25 @@ def contained(stage: str):
             raise out
         return wrapper
     return deco
+
+
+def storage_error(exc: BaseException) -> str | None:
+    """One line for a full disk or a read-only warehouse (anywhere in the exception chain), else None.
+
+    Every batch is one transaction and publishing is a rename, so after either failure the
+    warehouse and the analysts' copy are as before the failed step; the next run redoes it."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 20:
+        text = str(exc)
+        code = getattr(exc, "errno", None)
+        if code == errno.ENOSPC or "No space left on device" in text:
+            return ("the disk is full (No space left on device); nothing was lost: free some space "
+                    "and run again (the warehouse is as before the failed step).")
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text:
+            return ("the warehouse cannot be written (read-only file system or no permission); nothing was lost: "
+                    "make the data directory writable and run again.")
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None

@@ -4,7 +4,19 @@ In: a date range, a seed, optionally rows per day and the snapshot totals to cal
 Out: ``out_dir/rekam/<date>/<kode_kecamatan>.csv`` for every day, one population snapshot
 ``out_dir/penduduk/<start - 1 day>.csv`` and ``out_dir/.generator_manifest.json`` (hidden; what the pipeline
 should find; no NIK, no name). Deterministic: the same arguments give byte-identical files.
-Raises ValueError for a bad range or a calibration that cannot be met.
+Raises UserError when the range ends before it starts, ValueError for a negative ``rows_per_day`` or
+a calibration that cannot be met (found after the logs are written).
+
+The module reads top-down in the order ``generate`` runs it:
+
+1. plan: everything decided before the first day (``_plan``): the regions and their stable per-desa
+   draws, the broken devices, the files that will be rejected whole, one seed per day.
+2. day: one day's rows (``_day``): how many, where and when (channel, desa, file, time, device), who
+   (age, sex, marital status, NIK, name), the strings a kecamatan sends, the dirt in them, and what
+   becomes of each kecamatan's log. What a day leaves to the next (NIK serials in use, persons who
+   may come back) is ``_Carry``.
+3. write: each day's files (``_write_day``), counted in a ``_Ledger``; after the last day the
+   snapshot and the manifest (``_finish``).
 
 Realism: all 19 kecamatan, desa weighted by a stable population draw (the kelurahan of Muara Dua
 larger); the Disdukcapil office (DINAS) logs in the Muara Dua file but records people from every
@@ -26,20 +38,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import polars as pl
 
 from flows.dates import check_range
+from flows.dates import days as log_dates
+from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS
 from flows.wilayah import wilayah
 
-COLUMNS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa",
-           "waktu_rekam", "jenis_rekam", "lokasi_rekam", "id_alat")
-PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
+COLUMNS = REKAM_COLUMNS  # the generator's old name for the log columns (tests/test_generate.py uses it)
 MANIFEST = ".generator_manifest.json"   # hidden: the landing zone never reads hidden names
 
 # Quarantine reasons of a row (the validator's codes, in its priority order), then the file-level ones.
@@ -107,6 +119,7 @@ DEGREES = (", S.Pd", ", S.E", ", S.Kom", ", S.H", ", S.Ag", ", A.Md", ", S.Kep",
 
 @dataclass(frozen=True)
 class GenerateSummary:
+    """What ``generate`` wrote; ``expected`` is the manifest's content."""
     out_dir: Path
     files_written: int
     rows_written: int          # data rows in all rekam files
@@ -116,8 +129,38 @@ class GenerateSummary:
     expected: dict             # same content as the manifest
 
 
+def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_per_day: int | None = None,
+             calibrate_to: tuple[int, int] | None = None, dirt: bool = True,
+             progress: Callable[[int, int], None] | None = None) -> GenerateSummary:
+    """Write a landing zone for log dates start..end into ``out_dir`` (see the module doc).
+
+    In: the folder (created as needed); the log dates; the seed; ``rows_per_day`` None for the
+    realistic volume (weekdays, holidays, broken devices), else exactly that many recordings a day;
+    ``calibrate_to`` the (wajib KTP, sudah rekam) the marts should show at ``end``; ``dirt`` False for
+    canonical files; ``progress(days done, days)`` after each day.
+    Out: the summary. Write into an empty directory: files of an earlier generation with other
+    arguments are not removed.
+    Fails: UserError when end is before start; ValueError for a negative ``rows_per_day``, a seed
+    numpy refuses (negative), a NIK prefix out of 4-digit serials (lower ``rows_per_day``) or a
+    calibration that cannot be met (after the logs are written: no snapshot, no manifest); OSError
+    from the files.
+    """
+    _check_arguments(start, end, rows_per_day)
+    out_dir = Path(out_dir)
+    plan = _plan(start, end, seed, rows_per_day, calibrate_to, dirt)
+    carry = _Carry(_Serials(seed), _Pool([]))
+    ledger = _Ledger()
+    for i in range(len(plan.days)):
+        day = _day(plan, i, carry)
+        ledger.count_rows(day)
+        _write_day(out_dir, plan.reg, day, ledger)
+        if progress is not None:
+            progress(i + 1, len(plan.days))
+    return _finish(out_dir, plan, ledger)
+
+
 # ----------------------------------------------------------------------------------------------
-# dates as numpy datetime64[D]
+# shared by the three parts: dates as numpy datetime64[D], the office calendar, weighted draws
 
 def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Year, month, day of datetime64[D] values (integer civil-calendar arithmetic: fast for millions)."""
@@ -162,20 +205,73 @@ def days_to_birthday(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _closed(day: date) -> bool:
+    """Offices closed: a weekend or a national holiday."""
     return day.weekday() >= 5 or (day.month, day.day) in FIXED_HOLIDAYS or day in HOLIDAYS_2025
 
 
 def _school_break(day: date) -> bool:
+    """School holidays (no school visits): 20 December - 5 January, 21 June - 13 July."""
     md = (day.month, day.day)
     return md >= (12, 20) or md <= (1, 5) or (6, 21) <= md <= (7, 13)
 
 
 def _trend(day: date) -> float:
+    """The gentle upward trend of the volume: 1.0 on 2025-01-01, +0.15 % a day, within 0.6..1.6."""
     return float(np.clip(1.0 + 0.0015 * (day - date(2025, 1, 1)).days, 0.6, 1.6))
 
 
-# ----------------------------------------------------------------------------------------------
-# the region list and the stable per-desa draws
+def _choice(rng: np.random.Generator, n: int, cum: np.ndarray) -> np.ndarray:
+    """``n`` indices drawn with the cumulative weights ``cum`` (need not end at 1)."""
+    return np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
+
+
+# ==============================================================================================
+# 1. plan: everything decided before the first day (regions, broken devices, rejected files, seeds)
+
+@dataclass(frozen=True)
+class _Plan:
+    """The arguments of ``generate`` and what follows from them before the first day."""
+    seed: int
+    start: date
+    end: date
+    rows_per_day: int | None
+    calibrate_to: tuple[int, int] | None
+    dirt: bool
+    reg: _Regions              # the region list and its stable per-desa draws
+    days: list[date]           # the log dates, start..end
+    outage: np.ndarray         # days x kecamatan: True where the kecamatan's device is broken
+    defects: dict              # (day index, kecamatan index) -> (reason code, how): logs rejected whole
+    day_seeds: list            # one numpy SeedSequence per day
+
+    @property
+    def snapshot_date(self) -> date:
+        """The snapshot's cut-off: the day before the first log date."""
+        return self.start - timedelta(days=1)
+
+
+def _check_arguments(start: date, end: date, rows_per_day: int | None) -> None:
+    """Fails with UserError when end is before start, ValueError for a negative ``rows_per_day``."""
+    check_range(start, end)
+    if rows_per_day is not None and rows_per_day < 0:
+        raise ValueError("rows_per_day must not be negative")
+
+
+def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate_to: tuple[int, int] | None,
+          dirt: bool) -> _Plan:
+    """In: the checked arguments of ``generate``. Out: the plan. Every draw comes from a child of
+    ``SeedSequence(seed)``: the first draws the regions (so they depend on the seed alone), the second
+    the broken devices, then the rejected files (with dirt), the third spawns one seed per day.
+    Fails: ValueError from numpy for a seed it refuses (negative)."""
+    root = np.random.SeedSequence(seed)
+    s_regions, s_plan, s_days = root.spawn(3)
+    reg = _Regions(np.random.default_rng(s_regions))
+    days = log_dates(start, end)
+    plan_rng = np.random.default_rng(s_plan)
+    outage = _outages(plan_rng, reg, days, realistic=rows_per_day is None)
+    defects = _defects(plan_rng, reg, days, outage) if dirt else {}
+    return _Plan(seed, start, end, rows_per_day, calibrate_to, dirt, reg, days, outage, defects,
+                 s_days.spawn(len(days)))
+
 
 class _Regions:
     """Desa/kecamatan arrays (sorted by code) with a stable population and coverage draw per desa."""
@@ -219,17 +315,332 @@ class _Regions:
         return np.clip(idx, self.kec_lo[kec], self.kec_hi[kec] - 1)
 
 
-def _choice(rng: np.random.Generator, n: int, cum: np.ndarray) -> np.ndarray:
-    return np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
+def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realistic: bool) -> np.ndarray:
+    """days x kecamatan: True where the kecamatan's device is broken (spells of 1-6 days)."""
+    nk = len(reg.kec)
+    out = np.zeros((len(days), nk), dtype=bool)
+    if not realistic:
+        return out
+    p = np.full(nk, 0.006)
+    p[reg.fragile] = 0.035
+    p[MUARA_DUA] = 0.0  # the Disdukcapil office never stops
+    for i in range(len(days) + 6):  # spells may start before the window
+        starts = rng.random(nk) < p
+        length = rng.integers(1, 7, nk)
+        for k in np.flatnonzero(starts):
+            lo, hi = i - 6, i - 6 + length[k]
+            out[max(lo, 0):max(min(hi, len(days)), 0), k] = True
+    return out
+
+
+def _defects(rng: np.random.Generator, reg: _Regions, days: list[date], outage: np.ndarray) -> dict:
+    """(day index, kecamatan index) -> (reason code, how): a handful of files rejected whole."""
+    nk = len(reg.kec)
+    per_kind = max(1, round(len(days) / 30))
+    slots = [(i, k) for i, d in enumerate(days) if not _closed(d) for k in range(nk) if not outage[i, k]]
+    if not slots:
+        return {}
+    chosen = rng.permutation(len(slots))
+    out: dict = {}
+    kinds = [("empty_file", j) for j in range(per_kind)] + [("missing_columns", j) for j in range(per_kind)] + \
+            [("unknown_kecamatan", j) for j in range(per_kind)]
+    for (kind, j), pos in zip(kinds, chosen):
+        out[slots[pos]] = (kind, j)
+    # one log saved under a folder that is not a date: the day typed backwards (03 -> 30)
+    feb = [(i, d) for i, d in enumerate(days) if d.month == 2 and not _closed(d)]
+    bad = [(i, d) for i, d in feb if _not_a_date(f"{d.year}-02-" + f"{d.day:02d}"[::-1])]
+    if feb:
+        i, d = bad[int(rng.integers(0, len(bad)))] if bad else feb[0]
+        free = [k for k in range(1, nk) if not outage[i, k] and (i, k) not in out]
+        folder = f"{d.year}-02-" + f"{d.day:02d}"[::-1] if bad else "februari"
+        if free:
+            out[(i, free[int(rng.integers(0, len(free)))])] = ("folder_not_a_date", folder)
+    return out
+
+
+def _not_a_date(text: str) -> bool:
+    """True when ``text`` is not an ISO date (``2025-02-30``)."""
+    try:
+        date.fromisoformat(text)
+        return False
+    except ValueError:
+        return True
+
+
+# ==============================================================================================
+# 2. day: one day's rows (who, where, when, which strings, which dirt) and the fate of each log
+
+LOADABLE, BROKEN, REJECTED = 0, 1, 2  # what becomes of a kecamatan's log on a day
+
+
+@dataclass
+class _Carry:
+    """What one day leaves to the next: the NIK serials in use, the persons who may come back."""
+    serials: _Serials
+    pool: _Pool
+
+
+@dataclass(frozen=True)
+class _Day:
+    """One day's logs, ready to write.
+
+    ``rows``: every row of every log, sorted by file (``file_kec``, the kecamatan index) and order in
+    it, the REKAM_COLUMNS as the file holds them plus metadata (``reason``: index of the broken rule,
+    ``len(ROW_REASONS)`` for a duplicate, -1 clean; ``channel``, ``desa``, ``birth``, ``nik_int``, ...).
+    Per kecamatan index k: ``dialects[k]``; ``fate[k]`` LOADABLE, BROKEN or REJECTED; for a BROKEN one
+    ``header_only[k]`` (True: a header-only file, False: no file); for a REJECTED one ``defects[k]``,
+    (reason code, how)."""
+    day: date
+    rows: pl.DataFrame
+    dialects: list
+    fate: np.ndarray
+    header_only: dict
+    defects: dict
+
+
+def _day(plan: _Plan, i: int, carry: _Carry) -> _Day:
+    """In: the plan, the day's index, what the earlier days left (updated: serials used, persons of
+    the day who may come back). Out: the day's logs. Every draw comes from the day's own seed, in a
+    fixed order: rows, dialects, file flags, strings and dirt, duplicates, pool, broken devices' files.
+    Fails: ValueError when a NIK prefix runs out of 4-digit serials."""
+    day, reg, dirt = plan.days[i], plan.reg, plan.dirt
+    rng = np.random.default_rng(plan.day_seeds[i])
+    rows = _day_rows(rng, reg, carry.serials, day, plan.rows_per_day, plan.outage[i], carry.pool.frame(), dirt)
+    dialects = [_dialect(rng, dirt) for _ in range(len(reg.kec))]
+    flags = _file_flags(rng, len(reg.kec), dirt)
+    rows = _strings(rng, reg, rows, day, flags, dirt)
+    rows = _with_duplicates(rng, rows) if dirt else rows.with_columns(order=pl.col("seconds") * 2)
+    carry.pool.remember(rng, rows)
+    fate, header_only = _fates(rng, plan, i)
+    defects = {int(k): plan.defects[(i, int(k))] for k in np.flatnonzero(fate == REJECTED)}
+    return _Day(day, rows, dialects, fate, header_only, defects)
+
+
+def _fates(rng: np.random.Generator, plan: _Plan, i: int) -> tuple[np.ndarray, dict]:
+    """What becomes of each kecamatan's log on day ``i``: BROKEN where the device is (then no file
+    60 % of the time, else a header-only one: one draw per broken device, in kecamatan order),
+    REJECTED where a defect is planned, else LOADABLE. Out: the fates and {k: header only?}."""
+    outage = plan.outage[i]
+    fate = np.zeros(len(outage), dtype=np.int64)
+    for k in range(len(outage)):
+        fate[k] = BROKEN if outage[k] else REJECTED if (i, k) in plan.defects else LOADABLE
+    header_only = {int(k): bool(rng.random() >= 0.6) for k in np.flatnonzero(fate == BROKEN)}
+    return fate, header_only
+
+
+def _day_rows(rng: np.random.Generator, reg: _Regions, serials: _Serials, day: date, rows_per_day: int | None,
+              outage: np.ndarray, pool: pl.DataFrame | None, dirt: bool) -> pl.DataFrame:
+    """Every recording of one day, before strings, one row each, sorted by file and time.
+
+    In: the day's generator, the NIK serials used so far (updated), the day's broken devices (their
+    kecamatan's rows are dropped), the pool of earlier BARU persons (or None). Out: per row its file
+    (``file_kec``), ``channel``, ``desa``, ``seconds`` after midnight, ``device``, the person
+    (``nik_int``, ``nama``, ``female``, ``birth``, ``status``, ``ulang``, ``repeat``), the rule it will
+    break (``reason``, -1 none) and how (``variant``), and ``seq``.
+    Fails: ValueError when a NIK prefix runs out of 4-digit serials."""
+    closed = _closed(day) and rows_per_day is None  # a benchmark volume: every day an office day
+    friday = day.weekday() == 4
+    jb_sizes, sch_sizes, n_rep, n_base = _how_many(rng, day, rows_per_day, closed)
+    rep = _coming_back(rng, pool, n_rep, day)
+    n_rep = rep.height if rep is not None else 0
+    if n_base is None:  # a fixed volume: new persons at offices make up the rest
+        n_base = int(rows_per_day) - int(jb_sizes.sum()) - int(sch_sizes.sum()) - n_rep
+    placed = _where_when(rng, reg, n_base, jb_sizes, sch_sizes, closed, friday)
+    frame = _who(rng, reg, serials, day, placed, dirt)
+    if n_rep:
+        frame = pl.concat([frame, _again(rng, reg, rep, closed, friday).select(frame.columns)], how="vertical")
+    frame = frame.with_row_index("seq")
+    if outage.any():
+        frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(outage).tolist()))
+    return frame.sort("file_kec", "seconds", "seq")
+
+
+def _how_many(rng: np.random.Generator, day: date, rows_per_day: int | None,
+              closed: bool) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    """The day's volume: the sizes of its jemput-bola and school visits, how many persons recorded
+    BARU before come back (at most), how many new persons come to an office (None for a fixed
+    ``rows_per_day``: the rest of it, once the returns are known)."""
+    if rows_per_day is None:
+        lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1)
+        visits = not closed
+        n_jb = int(rng.poisson(lam * 0.15 / 45)) if visits else 0
+        n_sch = int(rng.poisson(lam * 0.07 / 30)) if visits and not _school_break(day) else 0
+        jb_sizes, sch_sizes = rng.integers(20, 71, n_jb), rng.integers(15, 46, n_sch)
+        n_rep = int(rng.poisson(lam * REPEAT_BARU_RATE))
+        n_base = int(rng.poisson(lam * 0.78))
+        return jb_sizes, sch_sizes, n_rep, n_base
+    n = int(rows_per_day)
+    jb_sizes = rng.integers(20, 71, int(rng.poisson(n * 0.15 / 45)))
+    sch_sizes = rng.integers(15, 46, int(rng.poisson(n * 0.07 / 30)))
+    jb_sizes = jb_sizes[np.cumsum(jb_sizes) <= 0.2 * n]
+    sch_sizes = sch_sizes[np.cumsum(sch_sizes) <= 0.1 * n]
+    return jb_sizes, sch_sizes, round(n * REPEAT_BARU_RATE), None
+
+
+def _coming_back(rng: np.random.Generator, pool: pl.DataFrame | None, n_rep: int, day: date) -> pl.DataFrame | None:
+    """Up to ``n_rep`` persons of the pool (POOL_COLUMNS) who are recorded BARU again today, none
+    within a day of a birthday; None when there is no pool or nobody to bring back."""
+    if pool is None or not pool.height or not n_rep:
+        return None
+    take = np.sort(rng.choice(pool.height, min(n_rep, pool.height), replace=False))
+    rep = pool[take]
+    ok = days_to_birthday(rep["birth"].to_numpy(), np.full(rep.height, np.datetime64(day, "D"))) > 1
+    return rep.filter(pl.Series(ok))
+
+
+def _where_when(rng: np.random.Generator, reg: _Regions, n_base: int, jb_sizes: np.ndarray, sch_sizes: np.ndarray,
+                closed: bool, friday: bool) -> dict[str, np.ndarray]:
+    """Where and when each new person is recorded: ``n_base`` at an office (only the Disdukcapil duty
+    desk on a closed day), then the jemput-bola and school queues. Out: equal-length arrays
+    ``channel``, ``desa`` (domicile), ``file_kec`` (the log that lists the row), ``seconds``, ``device``."""
+    if closed:  # only the Disdukcapil office has a duty desk
+        base_ch = np.full(n_base, DINAS, dtype=np.int64)
+    else:
+        base_ch = _choice(rng, n_base, np.cumsum([0.38, 0.58, 0.04]))
+        base_ch = np.array([DINAS, KECAMATAN, LAINNYA])[base_ch]
+    desa = np.where(base_ch == DINAS, _choice(rng, n_base, np.cumsum(reg.dinas_w)), _choice(rng, n_base, reg.rec_cum))
+    file_kec = np.where(base_ch == DINAS, MUARA_DUA, reg.desa_kec[desa])
+    cross = (base_ch == KECAMATAN) & (rng.random(n_base) < 0.05)  # recorded at a neighbouring office
+    file_kec = np.where(cross, rng.integers(0, len(reg.kec), n_base), file_kec)
+    seconds = _office_seconds(rng, n_base, friday)
+    device = np.select([base_ch == DINAS, base_ch == LAINNYA],
+                       [rng.choice([1, 1, 1, 2, 2, 3], n_base), rng.integers(1, 5, n_base)],
+                       np.where(np.isin(file_kec, reg.two_devices) & (rng.random(n_base) < 0.35), 2, 1))
+
+    jb_event, jb_sec = _bursts(rng, jb_sizes, (8 * 3600 + 1800, 10 * 3600 + 1800), (120, 420))
+    jb_desa = _choice(rng, len(jb_sizes), reg.jb_cum)
+    jb_dev = rng.integers(1, 5, len(jb_sizes))
+    sch_event, sch_sec = _bursts(rng, sch_sizes, (8 * 3600, 10 * 3600), (90, 300))
+    sch_kec = _choice(rng, len(sch_sizes), np.cumsum(reg.kec_pop))
+    sch_dev = rng.integers(1, 3, len(sch_sizes))
+    sch_desa = reg.desa_within(sch_kec[sch_event], rng.random(len(sch_event))) if len(sch_event) else np.zeros(0, np.int64)
+
+    return {
+        "channel": np.concatenate([base_ch, np.full(len(jb_event), JEMPUT_BOLA), np.full(len(sch_event), SEKOLAH)]),
+        "desa": np.concatenate([desa, jb_desa[jb_event], sch_desa]).astype(np.int64),
+        "file_kec": np.concatenate([file_kec, reg.desa_kec[jb_desa[jb_event]], reg.desa_kec[sch_desa]]).astype(np.int64),
+        "seconds": np.concatenate([seconds, jb_sec, sch_sec]).astype(np.int64),
+        "device": np.concatenate([device, jb_dev[jb_event], sch_dev[sch_event]]).astype(np.int64),
+    }
+
+
+def _who(rng: np.random.Generator, reg: _Regions, serials: _Serials, day: date, placed: dict[str, np.ndarray],
+         dirt: bool) -> pl.DataFrame:
+    """Who the new persons of ``placed`` (``_where_when``) are: ULANG or BARU, sex, age, marital
+    status, the rule the row will break (with dirt, about DIRT_RATE of rows; -1 none) and its
+    ``variant``, birth date, NIK (serials updated) and name. Out: one row per placed row, ``repeat``
+    False. Fails: ValueError when a NIK prefix runs out of 4-digit serials."""
+    channel, desa = placed["channel"], placed["desa"]
+    n = len(channel)
+    ulang = (channel != SEKOLAH) & (rng.random(n) < np.where(channel == JEMPUT_BOLA, 0.02, ULANG_RATE))
+    female = rng.random(n) < 0.485
+    years = _ages(rng, channel, ulang)
+    status = _status(rng, years, female)
+    status = np.where(channel == SEKOLAH, np.where(rng.random(n) < 0.002, 1, 0), status).astype(np.int8)
+    reason = np.full(n, -1, dtype=np.int64)
+    if dirt:
+        reason = np.where(rng.random(n) < DIRT_RATE, rng.integers(0, len(ROW_REASONS), n), -1)
+    variant = rng.integers(0, 5, n)
+    # umur_out_of_range: 14-15 (a younger sibling, a 15-year-old student) or 121+ (birth year typed a century early)
+    bad_age = reason == R["umur_out_of_range"]
+    old = np.where(years + 100 >= 121, years + 100, 121 + variant)
+    years = np.where(bad_age, np.where(variant % 2 == 0, 14 + variant % 4 // 2, old), years)
+    years = np.where(bad_age & (channel == SEKOLAH), 15, years)
+    birth = _births(rng, day, years)
+    region = _regions(rng, reg, desa)
+    by, bm, bd = _ymd(birth)
+    prefix = region * 1_000_000 + (bd + 40 * female) * 10_000 + bm * 100 + by % 100
+    nik = prefix * 10_000 + serials.assign(prefix)
+    nama = _names(rng, female, years, commas=dirt)
+    return pl.DataFrame({
+        "file_kec": placed["file_kec"], "channel": channel, "desa": desa, "seconds": placed["seconds"],
+        "device": placed["device"], "ulang": ulang, "female": female, "birth": birth, "status": status,
+        "nik_int": nik, "reason": reason, "variant": variant, "repeat": np.zeros(n, dtype=bool),
+    }).with_columns(nama)
+
+
+def _again(rng: np.random.Generator, reg: _Regions, rep: pl.DataFrame, closed: bool, friday: bool) -> pl.DataFrame:
+    """The rows of the persons who come back (``_coming_back``): at the Disdukcapil office (always on
+    a closed day) or their kecamatan's, at an office time, device 1, clean, ``repeat`` True."""
+    n_rep = rep.height
+    ch = np.where(closed | (rng.random(n_rep) < 0.5), DINAS, KECAMATAN)
+    r_desa = rep["desa"].to_numpy()
+    r_file = np.where(ch == DINAS, MUARA_DUA, reg.desa_kec[r_desa])
+    return rep.select(POOL_COLUMNS).with_columns(
+        file_kec=pl.Series(r_file, dtype=pl.Int64), channel=pl.Series(ch, dtype=pl.Int64),
+        seconds=pl.Series(_office_seconds(rng, n_rep, friday), dtype=pl.Int64),
+        device=pl.lit(1, pl.Int64), ulang=pl.lit(False), reason=pl.lit(-1, pl.Int64),
+        variant=pl.lit(0, pl.Int64), repeat=pl.lit(True))
 
 
 # ----------------------------------------------------------------------------------------------
-# people: ages, birth dates, marital status, NIK, names
+# day: when (office hours, queues at visits) and who comes back (the pool)
+
+TIME_BINS = np.arange(7 * 3600 + 30 * 60, 17 * 3600, 900)  # 15-minute bins, 07:30 .. 16:45
+
+
+def _time_cum(friday: bool) -> np.ndarray:
+    """Cumulative weights of TIME_BINS at an office: busy mornings, a lunch break, Friday prayers."""
+    h = TIME_BINS / 3600.0
+    w = np.select([h < 8, h < 8.5, h < 11.5, h < 12, h < 13, h < 15, h < 16], [0.15, 1.5, 3.2, 2.0, 0.5, 2.0, 1.1], 0.08)
+    if friday:  # Friday prayers
+        w = np.where((h >= 11.25) & (h < 13.5), w * 0.12, w)
+    return np.cumsum(w / w.sum())
+
+
+TIME_CUM = (_time_cum(False), _time_cum(True))
+
+
+def _office_seconds(rng: np.random.Generator, n: int, friday: bool) -> np.ndarray:
+    """``n`` times of day (seconds after midnight) at an office, 07:30 .. 17:00."""
+    b = _choice(rng, n, TIME_CUM[int(friday)])
+    return TIME_BINS[b] + rng.integers(0, 900, n)
+
+
+def _bursts(rng: np.random.Generator, sizes: np.ndarray, start: tuple[int, int], step: tuple[int, int]):
+    """Event id and time of each row of consecutive bursts (a queue at a visit)."""
+    event = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(event)
+    if n == 0:
+        return event, np.zeros(0, dtype=np.int64)
+    t0 = rng.integers(start[0], start[1], len(sizes))
+    gaps = rng.integers(step[0], step[1], n)
+    csum = np.cumsum(gaps)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offset = csum - (csum[first] - gaps[first])[event]
+    return event, np.minimum(t0[event] + offset, 17 * 3600 + 59 * 60)
+
+
+@dataclass
+class _Pool:
+    """Persons recorded BARU on earlier days (a sample), who may come back for a second BARU."""
+    frames: list
+
+    def frame(self) -> pl.DataFrame | None:
+        """All remembered persons (POOL_COLUMNS), or None before the first day."""
+        return pl.concat(self.frames) if self.frames else None
+
+    def remember(self, rng: np.random.Generator, rows: pl.DataFrame) -> None:
+        """Keep a sample (at most 2,000) of the day's BARU persons, never an age-dirty one, for 14 days."""
+        r = rows["reason"].to_numpy()
+        baru = np.flatnonzero(~rows["ulang"].to_numpy() & ~rows["repeat"].to_numpy()
+                              & (r != R["umur_out_of_range"]) & (r < len(ROW_REASONS)))
+        if len(baru):
+            sample = np.sort(rng.choice(baru, min(len(baru), 2_000), replace=False))
+            self.frames = (self.frames + [rows.select(POOL_COLUMNS)[sample]])[-14:]
+
+
+POOL_COLUMNS = ("nik_int", "nama", "female", "birth", "status", "desa")
+
+
+# ----------------------------------------------------------------------------------------------
+# day: who they are (ages, birth dates, marital status, NIK, names)
 
 AGES = np.arange(16, 96)
 
 
 def _age_cum(knots: dict[int, float]) -> np.ndarray:
+    """Cumulative weights over AGES, interpolated between {age: weight} knots."""
     w = np.interp(AGES, list(knots), list(knots.values()))
     return np.cumsum(w / w.sum())
 
@@ -245,6 +656,7 @@ AGE_CUM = {
 
 
 def _ages(rng: np.random.Generator, channel: np.ndarray, ulang: np.ndarray) -> np.ndarray:
+    """Completed years of each row by channel and ULANG (students 16 or 17; AGE_CUM otherwise)."""
     n = len(channel)
     kind = np.where(ulang, 3, np.select([channel == JEMPUT_BOLA, channel == LAINNYA], [1, 2], 0))
     u = rng.random(n)
@@ -289,6 +701,8 @@ class _Serials:
         self.salt = np.uint64(seed & 0xFFFFFFFF)
 
     def assign(self, key: np.ndarray) -> np.ndarray:
+        """A serial for each NIK prefix in ``key``, never given before to that prefix (remembered).
+        Fails: ValueError when a prefix would need a serial above 9999."""
         n = len(key)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
@@ -331,6 +745,8 @@ def _regions(rng: np.random.Generator, reg: _Regions, desa: np.ndarray) -> np.nd
 
 
 def _names(rng: np.random.Generator, female: np.ndarray, age: np.ndarray, commas: bool) -> pl.Series:
+    """A name per row (``nama``): given and family names by sex, titles, bin/binti, some in capitals;
+    with ``commas`` an academic degree after a comma for a few adults."""
     n = len(female)
     fem = pl.Series(female)
 
@@ -364,160 +780,29 @@ def _names(rng: np.random.Generator, female: np.ndarray, age: np.ndarray, commas
 
 
 # ----------------------------------------------------------------------------------------------
-# one day of recordings
+# day: from values to the strings a kecamatan sends, with dirt and quirks, in its file's dialect
 
-TIME_BINS = np.arange(7 * 3600 + 30 * 60, 17 * 3600, 900)  # 15-minute bins, 07:30 .. 16:45
-
-
-def _time_cum(friday: bool) -> np.ndarray:
-    h = TIME_BINS / 3600.0
-    w = np.select([h < 8, h < 8.5, h < 11.5, h < 12, h < 13, h < 15, h < 16], [0.15, 1.5, 3.2, 2.0, 0.5, 2.0, 1.1], 0.08)
-    if friday:  # Friday prayers
-        w = np.where((h >= 11.25) & (h < 13.5), w * 0.12, w)
-    return np.cumsum(w / w.sum())
-
-
-TIME_CUM = (_time_cum(False), _time_cum(True))
+def _dialect(rng: np.random.Generator, dirt: bool) -> dict:
+    """One file's CSV dialect (all valid per contract section 2): separator, line end, BOM, quoting,
+    header style (0 as is, 1 upper case reversed, 2 title case padded), extra columns (0 none,
+    1 ``no`` and ``keterangan``, 2 ``keterangan``). Clean: the canonical one, no draw."""
+    if not dirt:
+        return {"sep": ",", "eol": "\n", "bom": False, "quote": "necessary", "header": 0, "extra": 0}
+    return {"sep": ";" if rng.random() < 0.35 else ",", "eol": "\r\n" if rng.random() < 0.25 else "\n",
+            "bom": bool(rng.random() < 0.15), "quote": "always" if rng.random() < 0.06 else "necessary",
+            "header": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0,
+            "extra": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0}
 
 
-def _office_seconds(rng: np.random.Generator, n: int, friday: bool) -> np.ndarray:
-    b = _choice(rng, n, TIME_CUM[int(friday)])
-    return TIME_BINS[b] + rng.integers(0, 900, n)
+def _file_flags(rng: np.random.Generator, nk: int, dirt: bool) -> dict:
+    """Per kecamatan file: the birth-date format (``date_fmt`` 0 ISO, 1 DD-MM-YYYY, 2 DD/MM/YYYY),
+    the whole file in lower case (``lower``), a T between date and time (``t_sep``); none when clean."""
+    if not dirt:
+        return {"date_fmt": [0] * nk, "lower": [False] * nk, "t_sep": [False] * nk}
+    u = rng.random((3, nk))
+    return {"date_fmt": np.where(u[0] < 0.1, 1, np.where(u[0] < 0.2, 2, 0)).tolist(),
+            "lower": (u[1] < 0.05).tolist(), "t_sep": (u[2] < 0.04).tolist()}
 
-
-def _bursts(rng: np.random.Generator, sizes: np.ndarray, start: tuple[int, int], step: tuple[int, int]):
-    """Event id and time of each row of consecutive bursts (a queue at a visit)."""
-    event = np.repeat(np.arange(len(sizes)), sizes)
-    n = len(event)
-    if n == 0:
-        return event, np.zeros(0, dtype=np.int64)
-    t0 = rng.integers(start[0], start[1], len(sizes))
-    gaps = rng.integers(step[0], step[1], n)
-    csum = np.cumsum(gaps)
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    offset = csum - (csum[first] - gaps[first])[event]
-    return event, np.minimum(t0[event] + offset, 17 * 3600 + 59 * 60)
-
-
-@dataclass
-class _Pool:
-    """Persons recorded BARU on earlier days (a sample), who may come back for a second BARU."""
-    frames: list
-
-    def frame(self) -> pl.DataFrame | None:
-        return pl.concat(self.frames) if self.frames else None
-
-
-POOL_COLUMNS = ("nik_int", "nama", "female", "birth", "status", "desa")
-
-
-def _day_rows(rng: np.random.Generator, reg: _Regions, serials: _Serials, day: date, rows_per_day: int | None,
-              outage: np.ndarray, pool: pl.DataFrame | None, dirt: bool) -> pl.DataFrame:
-    """Every recording of one day (before strings), one row each, with its file and rule to break."""
-    closed = _closed(day) and rows_per_day is None  # a benchmark volume: every day an office day
-    friday = day.weekday() == 4
-    if rows_per_day is None:
-        lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1)
-        visits = not closed
-        n_jb = int(rng.poisson(lam * 0.15 / 45)) if visits else 0
-        n_sch = int(rng.poisson(lam * 0.07 / 30)) if visits and not _school_break(day) else 0
-        jb_sizes, sch_sizes = rng.integers(20, 71, n_jb), rng.integers(15, 46, n_sch)
-        n_rep = int(rng.poisson(lam * REPEAT_BARU_RATE))
-        n_base = int(rng.poisson(lam * 0.78))
-    else:
-        n = int(rows_per_day)
-        jb_sizes = rng.integers(20, 71, int(rng.poisson(n * 0.15 / 45)))
-        sch_sizes = rng.integers(15, 46, int(rng.poisson(n * 0.07 / 30)))
-        jb_sizes = jb_sizes[np.cumsum(jb_sizes) <= 0.2 * n]
-        sch_sizes = sch_sizes[np.cumsum(sch_sizes) <= 0.1 * n]
-        n_rep = int(round(n * REPEAT_BARU_RATE))
-        n_base = None
-    # persons recorded BARU before who come back (another day, never within a day of a birthday)
-    rep = None
-    if pool is not None and pool.height and n_rep:
-        take = np.sort(rng.choice(pool.height, min(n_rep, pool.height), replace=False))
-        rep = pool[take]
-        ok = days_to_birthday(rep["birth"].to_numpy(), np.full(rep.height, np.datetime64(day, "D"))) > 1
-        rep = rep.filter(pl.Series(ok))
-    n_rep = rep.height if rep is not None else 0
-    if n_base is None:
-        n_base = int(rows_per_day) - int(jb_sizes.sum()) - int(sch_sizes.sum()) - n_rep
-
-    # --- channel, domicile desa, file (kecamatan log) and time of each new person
-    if closed:  # only the Disdukcapil office has a duty desk
-        base_ch = np.full(n_base, DINAS, dtype=np.int64)
-    else:
-        base_ch = _choice(rng, n_base, np.cumsum([0.38, 0.58, 0.04]))
-        base_ch = np.array([DINAS, KECAMATAN, LAINNYA])[base_ch]
-    desa = np.where(base_ch == DINAS, _choice(rng, n_base, np.cumsum(reg.dinas_w)), _choice(rng, n_base, reg.rec_cum))
-    file_kec = np.where(base_ch == DINAS, MUARA_DUA, reg.desa_kec[desa])
-    cross = (base_ch == KECAMATAN) & (rng.random(n_base) < 0.05)  # recorded at a neighbouring office
-    file_kec = np.where(cross, rng.integers(0, len(reg.kec), n_base), file_kec)
-    seconds = _office_seconds(rng, n_base, friday)
-    device = np.select([base_ch == DINAS, base_ch == LAINNYA],
-                       [rng.choice([1, 1, 1, 2, 2, 3], n_base), rng.integers(1, 5, n_base)],
-                       np.where(np.isin(file_kec, reg.two_devices) & (rng.random(n_base) < 0.35), 2, 1))
-
-    jb_event, jb_sec = _bursts(rng, jb_sizes, (8 * 3600 + 1800, 10 * 3600 + 1800), (120, 420))
-    jb_desa = _choice(rng, len(jb_sizes), reg.jb_cum)
-    jb_dev = rng.integers(1, 5, len(jb_sizes))
-    sch_event, sch_sec = _bursts(rng, sch_sizes, (8 * 3600, 10 * 3600), (90, 300))
-    sch_kec = _choice(rng, len(sch_sizes), np.cumsum(reg.kec_pop))
-    sch_dev = rng.integers(1, 3, len(sch_sizes))
-    sch_desa = reg.desa_within(sch_kec[sch_event], rng.random(len(sch_event))) if len(sch_event) else np.zeros(0, np.int64)
-
-    channel = np.concatenate([base_ch, np.full(len(jb_event), JEMPUT_BOLA), np.full(len(sch_event), SEKOLAH)])
-    desa = np.concatenate([desa, jb_desa[jb_event], sch_desa]).astype(np.int64)
-    file_kec = np.concatenate([file_kec, reg.desa_kec[jb_desa[jb_event]], reg.desa_kec[sch_desa]]).astype(np.int64)
-    seconds = np.concatenate([seconds, jb_sec, sch_sec]).astype(np.int64)
-    device = np.concatenate([device, jb_dev[jb_event], sch_dev[sch_event]]).astype(np.int64)
-    n = len(channel)
-
-    # --- who they are
-    ulang = (channel != SEKOLAH) & (rng.random(n) < np.where(channel == JEMPUT_BOLA, 0.02, ULANG_RATE))
-    female = rng.random(n) < 0.485
-    years = _ages(rng, channel, ulang)
-    status = _status(rng, years, female)
-    status = np.where(channel == SEKOLAH, np.where(rng.random(n) < 0.002, 1, 0), status).astype(np.int8)
-    reason = np.full(n, -1, dtype=np.int64)
-    if dirt:
-        reason = np.where(rng.random(n) < DIRT_RATE, rng.integers(0, len(ROW_REASONS), n), -1)
-    variant = rng.integers(0, 5, n)
-    # umur_out_of_range: 14-15 (a younger sibling, a 15-year-old student) or 121+ (birth year typed a century early)
-    bad_age = reason == R["umur_out_of_range"]
-    old = np.where(years + 100 >= 121, years + 100, 121 + variant)
-    years = np.where(bad_age, np.where(variant % 2 == 0, 14 + variant % 4 // 2, old), years)
-    years = np.where(bad_age & (channel == SEKOLAH), 15, years)
-    birth = _births(rng, day, years)
-    region = _regions(rng, reg, desa)
-    by, bm, bd = _ymd(birth)
-    prefix = region * 1_000_000 + (bd + 40 * female) * 10_000 + bm * 100 + by % 100
-    nik = prefix * 10_000 + serials.assign(prefix)
-    nama = _names(rng, female, years, commas=dirt)
-
-    frame = pl.DataFrame({
-        "file_kec": file_kec, "channel": channel, "desa": desa, "seconds": seconds, "device": device,
-        "ulang": ulang, "female": female, "birth": birth, "status": status, "nik_int": nik,
-        "reason": reason, "variant": variant, "repeat": np.zeros(n, dtype=bool),
-    }).with_columns(nama)
-    if n_rep:
-        ch = np.where(closed | (rng.random(n_rep) < 0.5), DINAS, KECAMATAN)
-        r_desa = rep["desa"].to_numpy()
-        r_file = np.where(ch == DINAS, MUARA_DUA, reg.desa_kec[r_desa])
-        again = rep.select(POOL_COLUMNS).with_columns(
-            file_kec=pl.Series(r_file, dtype=pl.Int64), channel=pl.Series(ch, dtype=pl.Int64),
-            seconds=pl.Series(_office_seconds(rng, n_rep, friday), dtype=pl.Int64),
-            device=pl.lit(1, pl.Int64), ulang=pl.lit(False), reason=pl.lit(-1, pl.Int64),
-            variant=pl.lit(0, pl.Int64), repeat=pl.lit(True))
-        frame = pl.concat([frame, again.select(frame.columns)], how="vertical")
-    frame = frame.with_row_index("seq")
-    if outage.any():
-        frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(outage).tolist()))
-    return frame.sort("file_kec", "seconds", "seq")
-
-
-# ----------------------------------------------------------------------------------------------
-# from values to the strings a kecamatan sends, with dirt and quirks
 
 def _pick(variant: pl.Expr, values: list) -> pl.Expr:
     """values[variant % len(values)] (values are literals or expressions)."""
@@ -530,7 +815,9 @@ def _pick(variant: pl.Expr, values: list) -> pl.Expr:
 
 
 def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: date, flags: dict, dirt: bool) -> pl.DataFrame:
-    """The ten contract columns as the file will hold them (plus metadata columns)."""
+    """In: the day's rows (``_day_rows``) and the file flags (``_file_flags``). Out: the same rows with
+    the ten contract columns as the file will hold them; with dirt, each dirty row broken on its rule
+    and valid quirks on a few clean rows (``_dirt_and_quirks``)."""
     n = rows.height
     fk = rows["file_kec"].to_numpy()
     desa_i, status_i, channel_i = rows["desa"], rows["status"].cast(pl.Int64), rows["channel"]
@@ -568,8 +855,15 @@ def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: d
     helpers = ["kec_code", "desa_code", "desa_bps", "status_s", "channel_s", "date_fmt", "lower_file", "t_file"]
     if not dirt or n == 0:
         return out.drop(helpers)
+    return _dirt_and_quirks(rng, reg, out, rows["reason"].to_numpy(), day, hms).drop(helpers)
+
+
+def _dirt_and_quirks(rng: np.random.Generator, reg: _Regions, out: pl.DataFrame, reason: np.ndarray, day: date,
+                     hms: pl.Expr) -> pl.DataFrame:
+    """``out`` (clean strings, with the file flags ``lower_file`` and ``t_file``) with each row whose
+    ``reason`` is a row rule broken on it (``_dirty``), then valid quirks on some clean rows (``_quirks``)."""
+    n = out.height
     # dirt: computed on the dirty rows only, then put back in place
-    reason = rows["reason"].to_numpy()
     idx = np.flatnonzero(reason >= 0)
     if len(idx):
         out = _patch(out, idx, _dirty(out[idx], reg, day, hms), DIRTY_COLUMNS)
@@ -590,7 +884,7 @@ def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: d
     if len(idx):
         sub = out[idx].with_columns(**{k: pl.Series(m[idx]) for k, m in masks.items()})
         out = _patch(out, idx, _quirks(sub), QUIRK_COLUMNS)
-    return out.drop(helpers)
+    return out
 
 
 DIRTY_COLUMNS = ("nik", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa", "waktu_rekam",
@@ -690,16 +984,123 @@ def _with_duplicates(rng: np.random.Generator, rows: pl.DataFrame) -> pl.DataFra
     return pl.concat([rows, dup.select(rows.columns)]).sort("file_kec", "order", "seq")
 
 
-# ----------------------------------------------------------------------------------------------
-# files
+# ==============================================================================================
+# 3. write: each day's logs (counted in the ledger), then the snapshot and the manifest
 
-def _dialect(rng: np.random.Generator, dirt: bool) -> dict:
-    if not dirt:
-        return {"sep": ",", "eol": "\n", "bom": False, "quote": "necessary", "header": 0, "extra": 0}
-    return {"sep": ";" if rng.random() < 0.35 else ",", "eol": "\r\n" if rng.random() < 0.25 else "\n",
-            "bom": bool(rng.random() < 0.15), "quote": "always" if rng.random() < 0.06 else "necessary",
-            "header": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0,
-            "extra": int(rng.integers(1, 3)) if rng.random() < 0.08 else 0}
+@dataclass
+class _Ledger:
+    """What the manifest will promise, counted as the days are written."""
+    files_written: int = 0
+    rows_written: int = 0
+    dirty_rows: int = 0
+    loaded_rows: int = 0
+    quarantine: np.ndarray = field(default_factory=lambda: np.zeros(len(ROW_REASONS) + 1, dtype=np.int64))
+    rejected: list = field(default_factory=list)      # {path, reason_code}
+    missing: list = field(default_factory=list)       # [date, kode_kecamatan]: no file
+    header_only: list = field(default_factory=list)   # [date, kode_kecamatan]: a valid file with no rows
+    candidates: list = field(default_factory=list)    # frames: clean BARU rows of files that will be loaded
+
+    def count_rows(self, d: _Day) -> None:
+        """Count the day's rows: written (not in a file lost or cut off), dirty, quarantined by reason
+        and loaded (in files that will be loaded); keep the clean BARU rows of those files as
+        (person, time, desa, wajib KTP at it, channel)."""
+        rows = d.rows
+        fk = rows["file_kec"].to_numpy()
+        reason = rows["reason"].to_numpy()
+        loadable = d.fate[fk] == LOADABLE
+        lost = d.fate[fk] == BROKEN
+        for k, (kind, _) in d.defects.items():
+            if kind == "empty_file":
+                lost |= fk == k
+        self.rows_written += int((~lost).sum())
+        self.dirty_rows += int(((reason >= 0) & ~lost).sum())
+        self.quarantine += np.bincount(reason[loadable & (reason >= 0)], minlength=len(self.quarantine))
+        self.loaded_rows += int((loadable & (reason < 0)).sum())
+        good = np.flatnonzero(loadable & (reason < 0) & ~rows["ulang"].to_numpy())
+        if len(good):
+            umur = exact_age(rows["birth"].to_numpy()[good], np.full(len(good), np.datetime64(d.day, "D")))
+            self.candidates.append(pl.DataFrame({
+                "nik_int": rows["nik_int"].to_numpy()[good],
+                "ts": d.day.toordinal() * 86_400 + rows["seconds"].to_numpy()[good],
+                "desa": rows["desa"].to_numpy()[good].astype(np.int16),
+                "wajib": (umur >= 17) | (rows["status"].to_numpy()[good] != 0),
+                "channel": rows["channel"].to_numpy()[good].astype(np.int8),
+            }))
+
+    def first_recordings(self, nd: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """The persons whose first clean BARU row falls in the window. Out: those wajib KTP at it per
+        desa (``nd`` desa), all of them, all of them per channel."""
+        new = np.zeros(nd, dtype=np.int64)
+        first_any = 0
+        by_channel = np.zeros(len(CHANNELS), dtype=np.int64)
+        if self.candidates:
+            c = pl.concat(self.candidates).sort("nik_int", "ts").unique("nik_int", keep="first", maintain_order=True)
+            wajib = c["wajib"].to_numpy()
+            new = np.bincount(c["desa"].to_numpy()[wajib].astype(np.int64), minlength=nd)
+            first_any = c.height
+            by_channel = np.bincount(c["channel"].to_numpy().astype(np.int64), minlength=len(CHANNELS))
+        return new, first_any, by_channel
+
+
+def _write_day(out_dir: Path, reg: _Regions, d: _Day, ledger: _Ledger) -> None:
+    """Write the day's logs under ``out_dir``, kecamatan by kecamatan as its fate says, and note in
+    the ledger each file written, missing, header-only or meant to be rejected. Fails: OSError."""
+    parts, empty = _by_file(d.rows, len(reg.kec))
+    day = d.day.isoformat()
+    for k in range(len(reg.kec)):
+        kec = str(reg.kec[k])
+        rel = f"rekam/{day}/{kec}.csv"
+        if d.fate[k] == BROKEN and not d.header_only[k]:  # broken device: nothing sent ...
+            ledger.missing.append([day, kec])
+            continue
+        ledger.files_written += 1
+        if d.fate[k] == BROKEN:  # ... or an export with no rows
+            _write(out_dir / rel, empty, d.dialects[k])
+            ledger.header_only.append([day, kec])
+        elif d.fate[k] == LOADABLE:
+            part = parts.get(k, empty)
+            _write(out_dir / rel, part, d.dialects[k])
+            if len(part) == 0:
+                ledger.header_only.append([day, kec])
+        else:
+            kind = d.defects[k][0]
+            if kind in ("unknown_kecamatan", "folder_not_a_date"):  # written elsewhere: its own log is missing
+                ledger.missing.append([day, kec])
+            rel = _write_rejected(out_dir, reg, d, k, parts.get(k, empty))
+            ledger.rejected.append({"path": rel, "reason_code": kind})
+
+
+def _by_file(rows: pl.DataFrame, nk: int) -> tuple[dict, list | pl.DataFrame]:
+    """The day's rows (sorted by file) cut per kecamatan index, and an empty log's rows. A realistic
+    day becomes tuples in REKAM_COLUMNS order once and is sliced; above SMALL_FILE_ROWS rows, frames."""
+    if rows.height <= SMALL_FILE_ROWS:
+        tuples = rows.select(REKAM_COLUMNS).rows()
+        cut = np.searchsorted(rows["file_kec"].to_numpy(), np.arange(nk + 1))
+        return {k: tuples[cut[k]:cut[k + 1]] for k in range(nk)}, []
+    parts = rows.partition_by("file_kec", as_dict=True, maintain_order=True)
+    return {int(k[0]): df for k, df in parts.items()}, rows.head(0)
+
+
+def _write_rejected(out_dir: Path, reg: _Regions, d: _Day, k: int, part: pl.DataFrame | list[tuple]) -> str:
+    """Write kecamatan ``k``'s log with its planned defect (``d.defects[k]``). Out: the path written,
+    relative to ``out_dir``. Fails: OSError."""
+    kec, day = str(reg.kec[k]), d.day.isoformat()
+    kind, how = d.defects[k]
+    rel = f"rekam/{day}/{kec}.csv"
+    if kind == "empty_file":  # the upload broke off
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    elif kind == "missing_columns":  # an old export template without id_alat (or status_kawin)
+        _write(out_dir / rel, part, d.dialects[k], drop="status_kawin" if how % 3 == 2 else "id_alat")
+    elif kind == "unknown_kecamatan":  # saved under a wrong name
+        name = [reg.kec_file_name[k], f"{kec} (1)", kec.replace(".09.", ".9.")][how % 3]
+        rel = f"rekam/{day}/{name}.csv"
+        _write(out_dir / rel, part, d.dialects[k])
+    else:  # folder_not_a_date: the day typed backwards
+        rel = f"rekam/{how}/{kec}.csv"
+        _write(out_dir / rel, part, d.dialects[k])
+    return rel
 
 
 SMALL_FILE_ROWS = 20_000  # up to this many rows a log is written by the csv module (less overhead), above by Polars
@@ -708,10 +1109,10 @@ SMALL_FILE_ROWS = 20_000  # up to this many rows a log is written by the csv mod
 def _write(path: Path, rows: pl.DataFrame | list[tuple], d: dict, drop: str | None = None,
            engine: str | None = None) -> None:
     """Write one log in dialect ``d`` (every dialect is valid per contract section 2). ``rows`` is a
-    frame, or tuples in COLUMNS order. Both engines give the same bytes (pinned by a test); ``engine``
+    frame, or tuples in REKAM_COLUMNS order. Both engines give the same bytes (pinned by a test); ``engine``
     ("csv"/"polars") overrides the rule (tuples: csv; frames: csv up to SMALL_FILE_ROWS rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = [c for c in COLUMNS if c != drop]
+    names = [c for c in REKAM_COLUMNS if c != drop]
     if isinstance(rows, list):
         engine = "csv"
     else:
@@ -730,7 +1131,7 @@ def _write(path: Path, rows: pl.DataFrame | list[tuple], d: dict, drop: str | No
         return
     header = list(names)
     if isinstance(rows, list):
-        keep = [j for j, c in enumerate(COLUMNS) if c != drop]
+        keep = [j for j, c in enumerate(REKAM_COLUMNS) if c != drop]
         data = rows if drop is None else [tuple(r[j] for j in keep) for r in rows]
     else:
         data = rows.select(names).rows()
@@ -754,15 +1155,17 @@ ULANG_NOTE = "rekam ulang, data rusak"
 
 
 def _header_order(columns: list[str], d: dict) -> list[str]:
+    """The header's column order in dialect ``d``."""
     return sorted(columns, reverse=True) if d["header"] == 1 else list(columns)
 
 
 def _header_name(c: str, d: dict) -> str:
+    """Column ``c`` as the header of dialect ``d`` spells it."""
     return c.upper() if d["header"] == 1 else f" {c.title()} " if d["header"] == 2 else c
 
 
 # ----------------------------------------------------------------------------------------------
-# the snapshot
+# write: after the last day, the snapshot and the manifest
 
 def _allocate(total: int, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Integers summing to ``total``, proportional to ``weights`` within [lower, upper] (water-filling,
@@ -798,7 +1201,9 @@ def _allocate(total: int, weights: np.ndarray, lower: np.ndarray, upper: np.ndar
 
 
 def _snapshot(reg: _Regions, new: np.ndarray, calibrate_to: tuple[int, int] | None) -> pl.DataFrame:
-    """wajib/sudah per desa and sex at the cut-off, leaving room for the ``new`` wajib recordings."""
+    """The snapshot (PENDUDUK_COLUMNS, one row per desa): wajib/sudah per desa and sex at the cut-off,
+    leaving room for the ``new`` wajib KTP recordings per desa of the window; with ``calibrate_to``
+    (W, S) exactly W wajib and S - sum(new) sudah. Fails: ValueError when S > W or sum(new) > S."""
     nd = len(reg.desa)
     zero = np.zeros(nd, dtype=np.int64)
     if calibrate_to is not None:
@@ -821,214 +1226,37 @@ def _snapshot(reg: _Regions, new: np.ndarray, calibrate_to: tuple[int, int] | No
     return pl.DataFrame(dict(zip(PENDUDUK_COLUMNS, [reg.desa, wajib_lk, wajib_pr, sudah_lk, sudah_pr])))
 
 
-# ----------------------------------------------------------------------------------------------
-# plans made before the first day: broken devices, files that will be rejected
-
-def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realistic: bool) -> np.ndarray:
-    """days x kecamatan: True where the kecamatan's device is broken (spells of 1-6 days)."""
-    nk = len(reg.kec)
-    out = np.zeros((len(days), nk), dtype=bool)
-    if not realistic:
-        return out
-    p = np.full(nk, 0.006)
-    p[reg.fragile] = 0.035
-    p[MUARA_DUA] = 0.0  # the Disdukcapil office never stops
-    for i in range(len(days) + 6):  # spells may start before the window
-        starts = rng.random(nk) < p
-        length = rng.integers(1, 7, nk)
-        for k in np.flatnonzero(starts):
-            lo, hi = i - 6, i - 6 + length[k]
-            out[max(lo, 0):max(min(hi, len(days)), 0), k] = True
-    return out
-
-
-def _defects(rng: np.random.Generator, reg: _Regions, days: list[date], outage: np.ndarray) -> dict:
-    """(day index, kecamatan index) -> (reason code, how): a handful of files rejected whole."""
-    nk = len(reg.kec)
-    per_kind = max(1, round(len(days) / 30))
-    slots = [(i, k) for i, d in enumerate(days) if not _closed(d) for k in range(nk) if not outage[i, k]]
-    if not slots:
-        return {}
-    chosen = rng.permutation(len(slots))
-    out: dict = {}
-    kinds = [("empty_file", j) for j in range(per_kind)] + [("missing_columns", j) for j in range(per_kind)] + \
-            [("unknown_kecamatan", j) for j in range(per_kind)]
-    for (kind, j), pos in zip(kinds, chosen):
-        out[slots[pos]] = (kind, j)
-    # one log saved under a folder that is not a date: the day typed backwards (03 -> 30)
-    feb = [(i, d) for i, d in enumerate(days) if d.month == 2 and not _closed(d)]
-    bad = [(i, d) for i, d in feb if _not_a_date(f"{d.year}-02-" + f"{d.day:02d}"[::-1])]
-    if feb:
-        i, d = bad[int(rng.integers(0, len(bad)))] if bad else feb[0]
-        free = [k for k in range(1, nk) if not outage[i, k] and (i, k) not in out]
-        folder = f"{d.year}-02-" + f"{d.day:02d}"[::-1] if bad else "februari"
-        if free:
-            out[(i, free[int(rng.integers(0, len(free)))])] = ("folder_not_a_date", folder)
-    return out
-
-
-def _not_a_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-        return False
-    except ValueError:
-        return True
-
-
-# ----------------------------------------------------------------------------------------------
-
-def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_per_day: int | None = None,
-             calibrate_to: tuple[int, int] | None = None, dirt: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> GenerateSummary:
-    """Write a landing zone for log dates start..end into ``out_dir`` (see the module doc).
-
-    Write into an empty directory: files of an earlier generation with other arguments are not removed.
-    """
-    check_range(start, end)
-    if rows_per_day is not None and rows_per_day < 0:
-        raise ValueError("rows_per_day must not be negative")
-    out_dir = Path(out_dir)
-    root = np.random.SeedSequence(seed)
-    s_regions, s_plan, s_days = root.spawn(3)
-    reg = _Regions(np.random.default_rng(s_regions))
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    plan_rng = np.random.default_rng(s_plan)
-    outage = _outages(plan_rng, reg, days, realistic=rows_per_day is None)
-    defects = _defects(plan_rng, reg, days, outage) if dirt else {}
-    day_seeds = s_days.spawn(len(days))
-    serials = _Serials(seed)
-    pool = _Pool([])
-
-    files_written = rows_written = dirty_rows = 0
-    rejected: list[dict] = []
-    missing: list[list[str]] = []
-    header_only: list[list[str]] = []
-    q_expected = np.zeros(len(ROW_REASONS) + 1, dtype=np.int64)
-    loaded_rows = 0
-    cand: list[pl.DataFrame] = []  # clean BARU rows of files that will be loaded
-
-    for i, day in enumerate(days):
-        rng = np.random.default_rng(day_seeds[i])
-        rows = _day_rows(rng, reg, serials, day, rows_per_day, outage[i], pool.frame(), dirt)
-        nk = len(reg.kec)
-        dialects = [_dialect(rng, dirt) for _ in range(nk)]
-        flags = {"date_fmt": [0] * nk, "lower": [False] * nk, "t_sep": [False] * nk}
-        if dirt:
-            u = rng.random((3, nk))
-            flags = {"date_fmt": np.where(u[0] < 0.1, 1, np.where(u[0] < 0.2, 2, 0)).tolist(),
-                     "lower": (u[1] < 0.05).tolist(), "t_sep": (u[2] < 0.04).tolist()}
-        rows = _strings(rng, reg, rows, day, flags, dirt)
-        rows = _with_duplicates(rng, rows) if dirt else rows.with_columns(order=pl.col("seconds") * 2)
-
-        # the pool of BARU persons who may come back on a later day (never an age-dirty one)
-        r = rows["reason"].to_numpy()
-        baru = np.flatnonzero(~rows["ulang"].to_numpy() & ~rows["repeat"].to_numpy()
-                              & (r != R["umur_out_of_range"]) & (r < len(ROW_REASONS)))
-        if len(baru):
-            sample = np.sort(rng.choice(baru, min(len(baru), 2_000), replace=False))
-            pool.frames = (pool.frames + [rows.select(POOL_COLUMNS)[sample]])[-14:]
-
-        # what becomes of each kecamatan's log today: written, lost to a broken device, or rejected whole
-        fate = np.zeros(nk, dtype=np.int64)  # 0 loadable, 1 no file / header only (outage), 2 rejected
-        for k in range(nk):
-            fate[k] = 1 if outage[i, k] else 2 if (i, k) in defects else 0
-        fk = rows["file_kec"].to_numpy()
-        reason = rows["reason"].to_numpy()
-        loadable = fate[fk] == 0
-        lost = fate[fk] == 1
-        for k in np.flatnonzero(fate == 2):
-            if defects[(i, k)][0] == "empty_file":
-                lost |= fk == k
-        rows_written += int((~lost).sum())
-        dirty_rows += int(((reason >= 0) & ~lost).sum())
-        q_expected += np.bincount(reason[loadable & (reason >= 0)], minlength=len(q_expected))
-        loaded_rows += int((loadable & (reason < 0)).sum())
-        good = np.flatnonzero(loadable & (reason < 0) & ~rows["ulang"].to_numpy())
-        if len(good):  # clean BARU rows of loadable files: (person, time, desa, wajib KTP at it, channel)
-            umur = exact_age(rows["birth"].to_numpy()[good], np.full(len(good), np.datetime64(day, "D")))
-            cand.append(pl.DataFrame({
-                "nik_int": rows["nik_int"].to_numpy()[good],
-                "ts": day.toordinal() * 86_400 + rows["seconds"].to_numpy()[good],
-                "desa": rows["desa"].to_numpy()[good].astype(np.int16),
-                "wajib": (umur >= 17) | (rows["status"].to_numpy()[good] != 0),
-                "channel": rows["channel"].to_numpy()[good].astype(np.int8),
-            }))
-
-        if rows.height <= SMALL_FILE_ROWS:  # a realistic day: tuples once, sliced per file (rows are sorted by file)
-            tuples = rows.select(COLUMNS).rows()
-            cut = np.searchsorted(fk, np.arange(nk + 1))
-            parts = {k: tuples[cut[k]:cut[k + 1]] for k in range(nk)}
-            empty = []
-        else:
-            parts = {int(k[0]): df for k, df in rows.partition_by("file_kec", as_dict=True, maintain_order=True).items()}
-            empty = rows.head(0)
-        for k in range(nk):
-            kec = str(reg.kec[k])
-            part = parts.get(k, empty)
-            rel = f"rekam/{day.isoformat()}/{kec}.csv"
-            if fate[k] == 1:  # broken device: nothing sent, or an export with no rows
-                if rng.random() < 0.6:
-                    missing.append([day.isoformat(), kec])
-                    continue
-                _write(out_dir / rel, empty, dialects[k])
-                files_written += 1
-                header_only.append([day.isoformat(), kec])
-                continue
-            files_written += 1
-            if fate[k] == 0:
-                _write(out_dir / rel, part, dialects[k])
-                if len(part) == 0:
-                    header_only.append([day.isoformat(), kec])
-                continue
-            kind, how = defects[(i, k)]
-            if kind == "empty_file":  # the upload broke off
-                path = out_dir / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(b"")
-            elif kind == "missing_columns":  # an old export template without id_alat (or status_kawin)
-                _write(out_dir / rel, part, dialects[k], drop="status_kawin" if how % 3 == 2 else "id_alat")
-            elif kind == "unknown_kecamatan":  # saved under a wrong name: the kecamatan's own log is missing
-                name = [reg.kec_file_name[k], f"{kec} (1)", kec.replace(".09.", ".9.")][how % 3]
-                rel = f"rekam/{day.isoformat()}/{name}.csv"
-                _write(out_dir / rel, part, dialects[k])
-                missing.append([day.isoformat(), kec])
-            else:  # folder_not_a_date: the day typed backwards
-                rel = f"rekam/{how}/{kec}.csv"
-                _write(out_dir / rel, part, dialects[k])
-                missing.append([day.isoformat(), kec])
-            rejected.append({"path": rel, "reason_code": kind})
-        if progress is not None:
-            progress(i + 1, len(days))
-
-    # the persons whose first clean BARU row falls in the window, and who are wajib KTP at it
-    new = np.zeros(len(reg.desa), dtype=np.int64)
-    first_any = 0
-    by_channel = np.zeros(len(CHANNELS), dtype=np.int64)
-    if cand:
-        c = pl.concat(cand).sort("nik_int", "ts").unique("nik_int", keep="first", maintain_order=True)
-        wajib = c["wajib"].to_numpy()
-        new = np.bincount(c["desa"].to_numpy()[wajib].astype(np.int64), minlength=len(reg.desa))
-        first_any = c.height
-        by_channel = np.bincount(c["channel"].to_numpy().astype(np.int64), minlength=len(CHANNELS))
-
-    snapshot_date = start - timedelta(days=1)
-    snap = _snapshot(reg, new, calibrate_to)
-    snap_path = out_dir / "penduduk" / f"{snapshot_date.isoformat()}.csv"
+def _finish(out_dir: Path, plan: _Plan, ledger: _Ledger) -> GenerateSummary:
+    """After the last day: the snapshot, calibrated on the new wajib KTP the logs hold, and the
+    manifest. Out: the summary. Fails: ValueError for a calibration that cannot be met; OSError."""
+    new, first_any, by_channel = ledger.first_recordings(len(plan.reg.desa))
+    snap = _snapshot(plan.reg, new, plan.calibrate_to)
+    snap_path = out_dir / "penduduk" / f"{plan.snapshot_date.isoformat()}.csv"
     snap_path.parent.mkdir(parents=True, exist_ok=True)
     with snap_path.open("wb") as fh:
         snap.write_csv(fh)
-    files_written += 1
+    ledger.files_written += 1
+    expected = _manifest(plan, ledger, new, first_any, by_channel, snap)
+    (out_dir / MANIFEST).write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    return GenerateSummary(out_dir, ledger.files_written, ledger.rows_written, ledger.dirty_rows,
+                           len(ledger.rejected), plan.snapshot_date, expected)
 
-    reasons = list(ROW_REASONS) + [DUPLICATE]
-    expected = {
-        "seed": seed, "start": start.isoformat(), "end": end.isoformat(), "snapshot_date": snapshot_date.isoformat(),
-        "rows_per_day": rows_per_day, "dirt": dirt, "calibrate_to": list(calibrate_to) if calibrate_to else None,
-        "rows_written": rows_written, "files_written": files_written, "dirty_rows": dirty_rows,
-        "expected_rows_loaded": loaded_rows,
-        "expected_quarantine_by_reason": {reasons[j]: int(q_expected[j]) for j in range(len(reasons)) if q_expected[j]},
-        "expected_rejected_files": sorted(rejected, key=lambda r: r["path"]),
-        "expected_missing": sorted(missing),
-        "expected_header_only": sorted(header_only),
+
+def _manifest(plan: _Plan, ledger: _Ledger, new: np.ndarray, first_any: int, by_channel: np.ndarray,
+              snap: pl.DataFrame) -> dict:
+    """The manifest's content (docs/generator.md lists its keys): the arguments, the ledger's counts
+    and lists (sorted), the first recordings and the snapshot's totals."""
+    reg, reasons, q = plan.reg, list(ROW_REASONS) + [DUPLICATE], ledger.quarantine
+    return {
+        "seed": plan.seed, "start": plan.start.isoformat(), "end": plan.end.isoformat(),
+        "snapshot_date": plan.snapshot_date.isoformat(), "rows_per_day": plan.rows_per_day, "dirt": plan.dirt,
+        "calibrate_to": list(plan.calibrate_to) if plan.calibrate_to else None,
+        "rows_written": ledger.rows_written, "files_written": ledger.files_written, "dirty_rows": ledger.dirty_rows,
+        "expected_rows_loaded": ledger.loaded_rows,
+        "expected_quarantine_by_reason": {reasons[j]: int(q[j]) for j in range(len(reasons)) if q[j]},
+        "expected_rejected_files": sorted(ledger.rejected, key=lambda r: r["path"]),
+        "expected_missing": sorted(ledger.missing),
+        "expected_header_only": sorted(ledger.header_only),
         "expected_first_recordings": first_any,
         "expected_first_recordings_by_lokasi": {CHANNELS[j]: int(by_channel[j]) for j in range(len(CHANNELS))},
         "expected_new_wajib_total": int(new.sum()),
@@ -1036,5 +1264,3 @@ def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_pe
         "snapshot_totals": {"wajib_ktp": int(snap["wajib_ktp_lk"].sum() + snap["wajib_ktp_pr"].sum()),
                             "sudah_rekam": int(snap["sudah_rekam_lk"].sum() + snap["sudah_rekam_pr"].sum())},
     }
-    (out_dir / MANIFEST).write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    return GenerateSummary(out_dir, files_written, rows_written, dirty_rows, len(rejected), snapshot_date, expected)

@@ -196,7 +196,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
                 write_task(con, prepared, run_id, batch_no, totals)
                 rows = prepared.rows.height if prepared.rows is not None else 0
-                progress.advance(len(files), sum(f.cand.size for f in files), rows)
+                progress.advance(len(files), rows)
             progress.stop()
             checks = build_task(con, run_id)
             summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)

@@ -10,7 +10,7 @@ class Reporter:
     """Default: silent. Methods are called from the pipeline's main thread."""
 
     def start(self, total_files: int, total_bytes: int) -> None: ...
-    def advance(self, files: int, nbytes: int, rows: int) -> None: ...
+    def advance(self, files: int, rows: int) -> None: ...
     def message(self, text: str) -> None: ...
     def stop(self) -> None: ...
 
@@ -33,7 +33,7 @@ class LineReporter(Reporter):
         if total_files:
             print(f"Loading {total_files:,} file(s), {total_bytes / 2**20:,.1f} MiB", file=self.stream, flush=True)
 
-    def advance(self, files: int, nbytes: int, rows: int) -> None:
+    def advance(self, files: int, rows: int) -> None:
         self.done += files
         self.rows += rows
         now = time.monotonic()
@@ -66,7 +66,7 @@ class RichReporter(Reporter):
         self.progress.start()
         self.task = self.progress.add_task("Loading", total=total_files, rows=0)
 
-    def advance(self, files: int, nbytes: int, rows: int) -> None:
+    def advance(self, files: int, rows: int) -> None:
         if self.task is not None:
             t = self.progress.tasks[0]
             self.progress.update(self.task, advance=files, rows=t.fields["rows"] + rows)

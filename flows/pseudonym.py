@@ -3,7 +3,7 @@
 A plain hash of a NIK is not allowed (the NIK space is small enough to enumerate); the key never
 leaves the process. The hex digest identifies a person across files and runs with the same key.
 
-``pseudonymise`` is the batch path: the key's inner and outer pads are precomputed and DuckDB
+``pseudonymise`` maps a whole batch: the key's inner and outer pads are precomputed and DuckDB
 (an in-memory connection, closed at once) computes ``sha256(opad || sha256(ipad || nik))`` for
 every row - RFC 2104, byte-identical to ``hmac.new(key, nik, sha256).hexdigest()`` (tested).
 """
@@ -11,15 +11,10 @@ every row - RFC 2104, byte-identical to ``hmac.new(key, nik, sha256).hexdigest()
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import polars as pl
 
 _BLOCK = 64  # SHA-256 block size in bytes
-
-
-def pseudonym(nik: str, key: bytes) -> str:
-    return hmac.new(key, nik.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:

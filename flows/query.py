@@ -14,11 +14,16 @@ In: settings, the SQL text, an output stream. Out: rows written. Fails with User
 from __future__ import annotations
 
 import csv
+import io
 import json
 import threading
 from typing import TextIO
 
 import duckdb
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from flows.errors import UserError
 from flows.escape import terminal
@@ -116,24 +121,25 @@ def _write(cur, cols: list[str], out: TextIO, fmt: str) -> int:
     return n
 
 
+def _cell(v) -> Text:
+    if v is None:
+        return Text("")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return Text(f"{v:,}")
+    if isinstance(v, float):
+        return Text(f"{v:,.2f}")
+    return Text(terminal(str(v)))        # never markup, never a control sequence
+
+
 def format_table(cols: list[str], rows: list[tuple]) -> str:
-    """A plain-text table: numbers right-aligned with thousands separators, then the row count."""
-    def cell(v) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, int) and not isinstance(v, bool):
-            return f"{v:,}"
-        if isinstance(v, float):
-            return f"{v:,.2f}"
-        return terminal(str(v))
-
-    body = [[cell(v) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(cols)]
+    """A plain-text table (rich): numbers right-aligned with thousands separators, then the row count."""
     numeric = [bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(cols))]
-
-    def fmt(vals: list[str]) -> str:
-        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths))).rstrip()
-
-    lines = [fmt(cols), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
-    lines.append(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style=None)
+    for name, right in zip(cols, numeric):
+        table.add_column(Text(terminal(name)), justify="right" if right else "left", no_wrap=True)
+    for r in rows:
+        table.add_row(*[_cell(v) for v in r])
+    buf = io.StringIO()
+    Console(file=buf, width=100_000, no_color=True, highlight=False, markup=False, emoji=False).print(table)
+    lines = [ln.rstrip() for ln in buf.getvalue().splitlines()]
+    return "\n".join(lines + [f"({len(rows):,} row{'s' if len(rows) != 1 else ''})"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 REFERENCE_CSV = Path(__file__).resolve().parent / "reference" / "wilayah_okus.csv"
-REGENCY_CODE = "16.09"  # Kemendagri; BPS numbers the regency 1608 -- never mix the two.
+# Kemendagri codes: the regency is 16.09 (BPS numbers it 1608 -- never mix the two).
 
 
 @lru_cache(maxsize=1)
@@ -25,8 +25,3 @@ def kecamatan_codes() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def desa_codes() -> frozenset[str]:
     return frozenset(wilayah().filter(pl.col("jenis") != "kecamatan")["kode"].to_list())
-
-
-def kecamatan_names() -> dict[str, str]:
-    kec = wilayah().filter(pl.col("jenis") == "kecamatan")
-    return dict(zip(kec["kode"].to_list(), kec["nama"].to_list()))

@@ -2,7 +2,7 @@
 
 Real ``ektp`` processes against the session's Prefect API. A backfill is held at a deterministic
 point inside its load transaction (tests/hostile/pause.py) so that the overlap is certain, not a
-matter of timing. Two overlapping runs through Prefect deployments are tests/test_overlap.py's.
+matter of timing. Two overlapping runs through Prefect deployments are in tests/test_orchestration.py.
 
 Shown: an analyst process holding ``ektp_analyst.duckdb`` open (and one reconnecting in a loop)
 never gets an error and never makes a run fail; a second writer does not write while a backfill

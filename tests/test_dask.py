@@ -49,6 +49,7 @@ def _audit(landing: Landing) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, monkeypatch):
     from flows import pipeline
     from flows.parallel import dask_task_runner

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.slow   # generates two months and runs the whole pipeline
+
 EXAMPLES = sorted((Path(__file__).parent.parent / "sql" / "examples").glob("*.sql"))
 
 

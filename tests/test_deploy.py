@@ -34,3 +34,29 @@ def test_missed_nightly_runs_are_cancelled_except_the_newest_and_operator_runs(t
     assert [state[r.name] for r in missed] == [StateType.CANCELLED, StateType.CANCELLED, StateType.SCHEDULED]
     assert state[operator.name] == StateType.SCHEDULED and state[upcoming.name] == StateType.SCHEDULED
     assert cancel_missed_nightly_runs() == (0, missed[-1].name)   # a second start changes nothing
+
+
+def test_prefect_yaml_is_generated_from_the_deployments_ektp_serve_serves(tmp_path):
+    """Cron, timezone, names, entrypoints, descriptions and limits are defined once (flows/deploy.py,
+    flows/settings.py); prefect.yaml is their generated form and must not drift."""
+    from pathlib import Path
+
+    import yaml
+
+    from flows.deploy import deployments, prefect_yaml
+    from flows.settings import load_settings
+
+    settings = load_settings(tmp_path)
+    committed = (Path(__file__).parent.parent / "prefect.yaml").read_text()
+    assert committed == prefect_yaml(settings), "regenerate: .venv/bin/python -m flows.deploy > prefect.yaml"
+    doc = {d["name"]: d for d in yaml.safe_load(committed)["deployments"]}
+    served = {d.name: d for d in deployments(settings)}
+    assert set(doc) == set(served) == {"nightly", "backfill"}
+    for name, dep in served.items():
+        assert doc[name]["description"] == dep.description
+        assert doc[name]["entrypoint"].endswith(":" + dep.flow_name.removeprefix("ektp-"))
+        assert doc[name]["concurrency_limit"]["limit"] == dep.concurrency_limit
+        assert doc[name]["enforce_parameter_schema"] is dep.enforce_parameter_schema is True
+        crons = [(s.schedule.cron, s.schedule.timezone) for s in dep.schedules or []]
+        assert crons == [(s["cron"], s["timezone"]) for s in doc[name]["schedules"]]
+    assert [(s["cron"], s["timezone"]) for s in doc["nightly"]["schedules"]] == [(settings.nightly_cron, settings.timezone)]

@@ -328,8 +328,9 @@ def _measured_run(api: str, data_dir: Path) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_a_300_mb_file_is_rejected_with_bounded_memory(tmp_path, api):
-    """EKTP_MAX_FILE_MB (default 256) bounds what the reader holds in memory: a 300 MiB log is
+    """EKTP_MAX_FILE_MB (default 64) bounds what the reader holds in memory: a 300 MiB log is
     rejected as file_too_large after being hashed in 1 MiB chunks; the process's peak RSS stays
     at the level of a run over a tiny landing zone (Prefect, GX, DuckDB and Polars loaded)."""
     landing = Landing(tmp_path / "data")
@@ -420,6 +421,7 @@ def test_no_nik_or_name_in_warehouse_quarantine_report_artifact_or_prefect_logs(
     assert _leaks("\n".join(lg.message for lg in logs), niks, names) == []
 
 
+@pytest.mark.slow
 def test_no_nik_or_name_on_the_console_of_a_verbose_run(tmp_path, api):
     from tests.hostile.server import EKTP, ektp_env
 
