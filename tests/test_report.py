@@ -1,19 +1,32 @@
-"""The static HTML report: one self-contained page from the four marts (flows/report.py).
+"""The static HTML report: one self-contained page from the marts (the package flows/report/).
 
 A hand-written 3-day x 3-kecamatan warehouse: one missing log, one rejected log, one kecamatan
-whose backlog is negative, one kecamatan whose pace is zero. The browser test opens the page from
-file:// in headless Chromium and saves test-artifacts/report.png.
+whose backlog is negative, one kecamatan whose pace is zero; mart.backlog_kabupaten is the real
+model (sql/mart/backlog_kabupaten.sql) over it. The browser test opens the page from file:// in
+headless Chromium and saves test-artifacts/report.png. The escaping tests feed hostile values
+through the Jinja environment (autoescape plus the finalize hook that breaks anything that could
+look like a fetch).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from flows.report import write_report
+from flows.report import ReportData, charts, load_report_data, render_report, write_report
+from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
+from flows.report.render import environment, escape_value
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "flows" / "report"
+REGENCY_MODEL = (REPO / "sql" / "mart" / "backlog_kabupaten.sql").read_text(encoding="utf-8")
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+FETCHES = "see http://evil.example/a, background:url(http://x/y) and @import 'z.css'"
 
 D1, D2, D3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 DAYS = (D1, D2, D3)
@@ -58,6 +71,8 @@ def _create_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> 
            kode_desa varchar, nama_desa varchar, wajib_ktp bigint, sudah_rekam bigint, belum_rekam bigint,
            pct_rekam decimal(7, 2))"""
     )
+    # the regency row per date: the pipeline's own model, as a view over the kecamatan rows
+    con.execute("create view mart.backlog_kabupaten as " + REGENCY_MODEL)
 
 
 def _fill_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> None:
@@ -313,6 +328,158 @@ def test_a_year_for_all_19_kecamatan_stays_a_reasonable_size(tmp_path):
     assert _svg(html, "completeness-grid").count("<rect") == 19 * 366
     assert _svg(html, "trend-channel").count("<rect") == 366 * 5
     assert out.stat().st_size < 1_500_000
+
+
+# --- the regency figures come from mart.backlog_kabupaten ----------------------------------
+
+
+def test_headline_and_total_row_read_the_regency_mart_not_a_sum(tmp_path):
+    con = duckdb.connect()
+    _create_marts(con)
+    _fill_marts(con)
+    # numbers no sum of the kecamatan rows gives: the page must show these
+    con.execute("drop view mart.backlog_kabupaten")
+    con.execute("""create table mart.backlog_kabupaten (as_of_date date, wajib_ktp bigint, sudah_rekam bigint,
+                   belum_rekam bigint, pct_rekam double)""")
+    con.execute("insert into mart.backlog_kabupaten values (?, 270764, 213572, 57192, 78.88), "
+                "(?, 270764, 213000, 57764, 78.67), (?, 1, 1, 0, 100.0)", [D3, D2, D1])
+    html = write_report(con, tmp_path / "r.html").read_text(encoding="utf-8")
+    head = _section(html, "ringkasan")
+    assert re.findall(r'<div class="v">([^<]+)</div>', head) == ["270.764", "213.572", "57.192", "78,88%"]
+    assert "-572 sejak 2024-03-02" in head and "Per tanggal <b class=\"asof\">2024-03-03</b>" in head
+    total = re.search(r'<tr class="total">.*?</tr>', _section(html, "backlog"), flags=re.S).group(0)
+    assert re.findall(r'<td class="n[^"]*">([^<]+)</td>', total) == ["270.764", "213.572", "57.192", "78,88%"]
+
+
+def test_without_the_regency_mart_the_headline_says_so_and_the_rest_is_drawn(tmp_path):
+    con = duckdb.connect()
+    _create_marts(con)
+    _fill_marts(con)
+    con.execute("drop view mart.backlog_kabupaten")
+    html = write_report(con, tmp_path / "r.html").read_text(encoding="utf-8")
+    head = _section(html, "ringkasan")
+    assert "Belum ada data" in head and "<code>mart.backlog_kabupaten</code>" in head
+    assert _svg(html, "backlog-kecamatan").count("<rect") == 3
+    total = re.search(r'<tr class="total">.*?</tr>', _section(html, "backlog"), flags=re.S).group(0)
+    assert total.count(">—</td>") == 4  # no regency row: no total, never a sum made here
+    assert 'class="banner"' not in html
+
+
+def test_render_report_takes_the_data_and_a_fixed_time(warehouse):
+    from datetime import datetime, timezone
+
+    data = load_report_data(warehouse)
+    assert isinstance(data, ReportData) and data.regency["belum_rekam"] == 5460
+    html = render_report(data, generated_at=datetime(2025, 3, 1, 6, 30, tzinfo=timezone(timedelta(hours=7))))
+    assert "dibuat 2025-03-01 06:30 WIB" in html and "Data per 2024-03-03" in html
+    assert 'href="#run"' not in html and 'id="run"' not in html  # no summary, no run section
+    empty = render_report(ReportData())
+    assert 'class="banner"' in empty and "data-chart=" not in empty
+
+
+# --- escaping --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (HOSTILE, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"),
+        ("http://evil.example/a", "http&#58;//evil.example/a"),
+        ("background:url(x)", "background:url&#40;x)"),
+        ("@import 'a.css'", "&#64;import &#x27;a.css&#x27;"),
+        ("Muara Dua & Co", "Muara Dua &amp; Co"),
+        (None, ""),
+        (1234, "1234"),
+    ],
+)
+def test_every_interpolated_value_is_escaped_and_can_not_look_like_a_fetch(value, expected):
+    assert escape_value(value) == expected
+    env = environment()
+    assert env.from_string("{{ v }}").render(v=value) == expected
+    assert env.from_string('<svg><text x="1">{{ v }}</text></svg>').render(v=value) == f'<svg><text x="1">{expected}</text></svg>'
+
+
+def test_the_escaping_holds_in_attributes_macros_and_filters():
+    env = environment()
+    attr = env.from_string('<rect class="{{ v }}"/>').render(v='" onload="alert(1)')
+    assert attr == '<rect class="&quot; onload=&quot;alert(1)"/>'
+    via_macro = env.from_string("{% macro m(v) %}<b>{{ v }}</b>{% endmacro %}{{ m(v) }}").render(v=HOSTILE + FETCHES)
+    via_filter = env.from_string('{{ v|join(", ") }}').render(v=[HOSTILE, FETCHES])
+    for out in (via_macro, via_filter):
+        for forbidden in ("<script", "<img", "://", "url(", "@import"):
+            assert forbidden not in out, (forbidden, out)
+    assert via_macro.startswith("<b>&lt;script&gt;")
+
+
+def test_every_template_is_rendered_with_autoescape_on():
+    env = environment()
+    names = env.list_templates()
+    assert {"page.html.j2", "macros.html.j2", "backlog.svg.j2", "trend.svg.j2", "grid.svg.j2", "report.css"} <= set(names)
+    assert sorted(names) == sorted(p.name for p in (PACKAGE / "templates").iterdir())
+    for name in [*names, "any.j2", "any.svg", "any.svg.j2", "any.html"]:
+        auto = env.autoescape(name) if callable(env.autoescape) else env.autoescape
+        assert auto is True, name
+    assert env.finalize is escape_value
+    for name in names:  # no template switches the escaping off
+        text = (PACKAGE / "templates" / name).read_text(encoding="utf-8")
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false|Markup", text), name
+
+
+def test_hostile_mart_values_are_escaped_in_tables_charts_and_tooltips(tmp_path):
+    con = duckdb.connect()
+    _create_marts(con)
+    _fill_marts(con)
+    hostile = f"{HOSTILE} {FETCHES}"
+    for table in ("backlog_kecamatan", "participation_trend", "log_completeness", "backlog"):
+        con.execute(f"update mart.{table} set nama_kecamatan = ? where kode_kecamatan = '16.09.02'", [hostile])
+    con.execute("update mart.backlog set nama_desa = ?", [hostile])
+    html = write_report(con, tmp_path / "r.html", run_summary={"error": hostile}).read_text(encoding="utf-8")
+    for forbidden in ("<script", "<img", "http://", "url(", "@import"):
+        assert forbidden not in html, forbidden
+    shown = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert _svg(html, "backlog-kecamatan").count(shown) == 2  # the bar's name and its tooltip
+    assert _svg(html, "completeness-grid").count(shown) == 1 + len(DAYS)  # the row's name and its cells
+    assert "http&#58;//evil.example/a" in _section(html, "laju") and "url&#40;" in _section(html, "desa")
+    assert _svg(html, "backlog-kecamatan").count("<rect") == 3
+    assert _svg(html, "completeness-grid").count("<rect") == len(KEC) * len(DAYS)
+    assert len(re.findall(r'<td class="n">\d+</td><td>&lt;script', _section(html, "desa"))) == 10  # every desa name
+
+
+# --- the package's own rules -----------------------------------------------------------------
+
+
+def test_the_package_builds_no_markup_in_python_and_keeps_functions_short():
+    tag_in_fstring = re.compile(r"""f["'].*<[a-zA-Z/]""")
+    for path in sorted(PACKAGE.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert not [ln for ln in text.splitlines() if tag_in_fstring.search(ln)], path.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not re.search(r"<[a-zA-Z/][^<>]*>", node.value), (path.name, node.value[:60])
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 80, (path.name, node.name)
+
+
+def test_indonesian_formatting():
+    assert fmt_int(270764) == "270.764" and fmt_int(None) == "—" and fmt_int(2.6) == "3"
+    assert fmt_pct(78.88) == "78,88%" and fmt_pct(None) == "—"
+    assert fmt_dec(1234.56, 2) == "1.234,56" and fmt_dec(12.345) == "12,3"
+    assert fmt_signed(-321) == "-321" and fmt_signed(5) == "+5" and fmt_signed(0) == "0"
+    assert fmt_date(date(2025, 2, 28)) == "2025-02-28" and fmt_date(None) == "—"
+
+
+def test_chart_geometry_is_plain_data_with_negative_bars_left_of_zero():
+    chart = charts.backlog_chart([
+        {"nama_kecamatan": "Muara Dua", "belum_rekam": 3000, "pct_rekam": 75.0},
+        {"nama_kecamatan": "Pulau Beringin", "belum_rekam": -40, "pct_rekam": 100.5},
+    ])
+    zero = next(t.pos for t in chart.ticks if t.zero)
+    first, second = chart.bars
+    assert not first.neg and first.x == pytest.approx(zero) and first.width > 0
+    assert second.neg and second.x + second.width == pytest.approx(zero) and second.label == "-40 · 100,50%"
+    assert chart.ticks[0].label.startswith("-") and chart.ticks[-1].label == "3.000"
+    for value in (first.x, first.y, first.width, second.value_x, chart.width, chart.height):
+        assert isinstance(value, (int, float))
 
 
 # --- in a real browser --------------------------------------------------------------------
