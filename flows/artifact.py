@@ -51,6 +51,50 @@ def run_markdown(summary: dict, report_path: Path | None = None) -> str:
               (", ".join(md(m) for m in missing) if missing else "None: every kecamatan sent its log."), ""]
     if s.get("data_problems"):
         lines += ["## Data problems", ""] + [f"- {md(k)}: {_n(v)} row(s)" for k, v in s["data_problems"].items()] + [""]
+    lines += _outreach(s.get("outreach") or {})
+    lines += _feedback(s.get("feedback") or {})
     if report_path is not None:
         lines += [f"Report page: [{md(report_path)}]({report_path.as_uri()})", ""]
     return "\n".join(lines)
+
+
+def _outreach(o: dict) -> list[str]:
+    """The short version of the report's four outreach sections."""
+    lines = []
+    if o.get("priority"):
+        lines += [f"## Jemput bola: desa to visit first ({md(o['priority'][0]['as_of_date'])})", "",
+                  "| # | desa | kecamatan | belum rekam | why |", "|---:|---|---|---:|---|"]
+        lines += [f"| {p['peringkat']} | {md(p['nama_desa'])} | {md(p['nama_kecamatan'])} | {_n(p['belum_rekam'])} "
+                  f"| {md(p['alasan'])} |" for p in o["priority"]]
+        lines.append("")
+    if o.get("waiting"):
+        lines += [f"## Village requests waiting ({_n(o['open_requests'])} open)", "",
+                  "| registered | desa | days waiting |", "|---|---|---:|"]
+        lines += [f"| {md(w['tanggal_daftar'])} | {md(w['nama_desa'])} | {_n(w['hari_menunggu'])} |" for w in o["waiting"]]
+        lines.append("")
+    if o.get("flagged"):
+        lines += ["## Kecamatan device suspected broken (5+ weekdays without a KECAMATAN recording)", "",
+                  "| kecamatan | last KECAMATAN recording | weekdays without |", "|---|---|---:|"]
+        lines += [f"| {md(k['nama_kecamatan'])} | {md(k['rekam_kecamatan_terakhir'] or '-')} "
+                  f"| {_n(k['hari_kerja_tanpa_rekam'])} |" for k in o["flagged"]]
+        lines.append("")
+    if o.get("silent"):
+        lines += [f"Devices silent 7 days or more: {_n(len(o['silent']))} "
+                  f"(the longest: {md(o['silent'][0]['id_alat'])}, {_n(o['silent'][0]['hari_diam'])} days).", ""]
+    return lines
+
+
+MAX_FEEDBACK_LINKS = 50
+
+
+def _feedback(fb: dict) -> list[str]:
+    """Links to the feedback files of the kecamatan (feedback/<kode>/<date>.csv)."""
+    files = fb.get("files") or []
+    if not files:
+        return []
+    folder = Path(fb["folder"])
+    lines = [f"## Feedback for the kecamatan ({_n(len(files))} file(s))", ""]
+    lines += [f"- [{md(rel)}]({(folder / rel).as_uri()})" for rel in files[-MAX_FEEDBACK_LINKS:]]
+    if len(files) > MAX_FEEDBACK_LINKS:
+        lines.append(f"- … and {len(files) - MAX_FEEDBACK_LINKS} older file(s) in {md(folder)}")
+    return lines + [""]

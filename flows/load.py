@@ -21,8 +21,9 @@ import polars as pl
 from flows.discover import Candidate, Plan
 from flows.landing import LandingZone
 from flows.pseudonym import pseudonymise
-from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS, FileRejected, parse_file, parse_files
-from flows.validate import DEFAULT_SLICE_ROWS, validate_penduduk, validate_rekam
+from flows.read import (PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS, FileRejected,
+                        parse_file, parse_files)
+from flows.validate import DEFAULT_SLICE_ROWS, validate_penduduk, validate_permohonan, validate_rekam
 from flows.warehouse import now_utc
 from flows.wilayah import wilayah
 
@@ -107,12 +108,13 @@ def fetch_files(zone: LandingZone, cands: list[Candidate], plan: Plan, max_bytes
     return out
 
 
-def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
-    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
-    out = Prepared()
+def _parse_batch(files: list[RawFile], columns: tuple[str, ...], optional: tuple[str, ...], out: Prepared):
+    """Parse a batch; record file-level rejections and malformed records in ``out``. Returns the
+    rows (with source_file, log_date, file_sha256), the readable candidates with their extra columns,
+    and the malformed records."""
     out.files.extend(_rejected(f.cand, *f.cand.reject) for f in files if f.cand.reject)
     to_read = [f for f in files if not f.cand.reject]
-    got = parse_files([f.data for f in to_read], REKAM_COLUMNS)   # one vectorised pass for the batch
+    got = parse_files([f.data for f in to_read], columns, optional)   # one vectorised pass for the batch
     malformed: list[tuple[str, int, str, str, str]] = []
     readable: list[tuple[Candidate, list[str]]] = []
     for raw, f in zip(to_read, got.files):
@@ -122,7 +124,7 @@ def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLI
             continue
         malformed.extend((c.source_file, ln, "malformed_row", d, c.sha256) for ln, d in f.malformed)
         readable.append((c, f.extra_columns))
-    validated = None
+    rows = None
     if got.rows.height:
         idx = got.rows["file_index"]
         per_file = {   # file-level values, gathered onto the rows by their file_index
@@ -130,14 +132,41 @@ def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLI
             "log_date": [f.cand.log_date.isoformat() for f in to_read],
             "file_sha256": [f.cand.sha256 for f in to_read],
         }
-        batch = got.rows.drop("file_index").with_columns(
+        rows = got.rows.drop("file_index").with_columns(
             [pl.Series(name, values, dtype=pl.Utf8).gather(idx) for name, values in per_file.items()])
-        validated, out.validation = validate_rekam(batch, slice_rows)
+    return rows, readable, malformed
+
+
+def _finish(out: Prepared, validated: pl.DataFrame | None, malformed: list, readable: list) -> pl.DataFrame | None:
+    """Split validated rows into good ones (returned) and the quarantine; add the outcomes of the
+    readable files to ``out``."""
     q_parts = [pl.DataFrame(malformed, schema=QUARANTINE_SCHEMA, orient="row")]
+    good = None
     if validated is not None and validated.height:
         good = validated.filter(pl.col("reason").is_null())
-        bad = validated.filter(pl.col("reason").is_not_null())
-        q_parts.append(bad.select("source_file", "line_number", "reason", "detail", "file_sha256"))
+        q_parts.append(validated.filter(pl.col("reason").is_not_null())
+                       .select("source_file", "line_number", "reason", "detail", "file_sha256"))
+    out.quarantine = pl.concat(q_parts, how="vertical").sort("source_file", "line_number")
+    loaded_counts = dict(good.group_by("source_file").len().iter_rows()) if good is not None else {}
+    q_counts = dict(out.quarantine.group_by("source_file").len().iter_rows())
+    for c, extra in readable:
+        out.files.append(_outcome(
+            c, "loaded", rows_loaded=loaded_counts.get(c.source_file, 0),
+            rows_quarantined=q_counts.get(c.source_file, 0),
+            extra_columns=",".join(extra) or None,
+        ))
+    return good
+
+
+def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
+    out = Prepared()
+    rows, readable, malformed = _parse_batch(files, REKAM_COLUMNS, (), out)
+    validated = None
+    if rows is not None:
+        validated, out.validation = validate_rekam(rows, slice_rows)
+    good = _finish(out, validated, malformed, readable)
+    if good is not None:
         out.rows = good.select(
             pseudonymise(good["nik"], key).alias("person_id"),
             pl.col("jenis_kelamin_norm").alias("jenis_kelamin"),
@@ -151,15 +180,25 @@ def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLI
             "source_file", "file_sha256",
             pl.col("line_number").cast(pl.Int32),
         )
-    out.quarantine = pl.concat(q_parts, how="vertical").sort("source_file", "line_number")
-    loaded_counts = dict(out.rows.group_by("source_file").len().iter_rows()) if out.rows is not None else {}
-    q_counts = dict(out.quarantine.group_by("source_file").len().iter_rows())
-    for c, extra in readable:
-        out.files.append(_outcome(
-            c, "loaded", rows_loaded=loaded_counts.get(c.source_file, 0),
-            rows_quarantined=q_counts.get(c.source_file, 0),
-            extra_columns=",".join(extra) or None,
-        ))
+    return out
+
+
+def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+    """Parse and validate a batch of village request files (contract section 9); ``rows`` are
+    the landing.permohonan rows of the valid requests."""
+    out = Prepared()
+    rows, readable, malformed = _parse_batch(files, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, out)
+    validated = None
+    if rows is not None:
+        validated, out.validation = validate_permohonan(rows, slice_rows)
+    good = _finish(out, validated, malformed, readable)
+    if good is not None:
+        out.rows = good.select(
+            "tanggal_daftar", pl.col("kode_desa_norm").alias("kode_desa"),
+            pl.col("tanggal_surat_date").alias("tanggal_surat"), "nomor_surat",
+            pl.col("perkiraan_warga_int").cast(pl.Int32).alias("perkiraan_warga"),
+            "source_file", "file_sha256", pl.col("line_number").cast(pl.Int32),
+        )
     return out
 
 
@@ -206,7 +245,8 @@ def _file_frame(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
 
 def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, files: list[FileOutcome],
                 rekam: pl.DataFrame | None = None, penduduk: pl.DataFrame | None = None,
-                quarantine: pl.DataFrame | None = None, validation: list[dict] | None = None) -> None:
+                quarantine: pl.DataFrame | None = None, validation: list[dict] | None = None,
+                permohonan: pl.DataFrame | None = None) -> None:
     """Write whole file versions in ONE transaction (replace earlier versions of the same paths)."""
     if not files:
         return
@@ -219,6 +259,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
                        where status <> 'superseded' and source_file in (select source_file from batch_paths)""", [now])
         con.execute("delete from landing.rekam where source_file in (select source_file from batch_paths)")
         con.execute("delete from landing.penduduk where source_file in (select source_file from batch_paths)")
+        con.execute("delete from landing.permohonan where source_file in (select source_file from batch_paths)")
         con.execute("delete from audit.quarantine where source_file in (select source_file from batch_paths)")
         if rekam is not None and rekam.height:
             con.register("batch_rekam", rekam)
@@ -231,6 +272,12 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
                            select snapshot_date, kode_desa, wajib_ktp_lk, wajib_ktp_pr, sudah_rekam_lk, sudah_rekam_pr,
                                   source_file, file_sha256, line_number, ? from batch_penduduk""", [run_id])
             con.unregister("batch_penduduk")
+        if permohonan is not None and permohonan.height:
+            con.register("batch_permohonan", permohonan)
+            con.execute("""insert into landing.permohonan
+                           select tanggal_daftar, kode_desa, tanggal_surat, nomor_surat, perkiraan_warga,
+                                  source_file, file_sha256, line_number, ? from batch_permohonan""", [run_id])
+            con.unregister("batch_permohonan")
         if quarantine is not None and quarantine.height:
             con.register("batch_quarantine", quarantine)
             con.execute("""insert into audit.quarantine

@@ -31,6 +31,7 @@ from flows.artifact import run_markdown
 from flows.dates import DATE_PATTERN, check_range, parse_iso_date
 from flows.discover import Candidate, Plan
 from flows.errors import UserError, contain_exception, contained
+from flows.feedback import write_feedback
 from flows.landing import LandingZone
 from flows.load import Prepared, RawFile, fetch_files, prepare_logs
 from flows.migrate import upgrade, verify_key
@@ -89,6 +90,13 @@ def load_snapshots_task(con, zone: LandingZone, plan: Plan, settings: Settings, 
     steps.load_snapshots(con, zone, plan, settings, run_id, totals, force)
 
 
+@task(name="load-requests", cache_policy=NO_CACHE)
+@contained("load-requests")
+def load_requests_task(con, zone: LandingZone, plan: Plan, settings: Settings, run_id: str,
+                       totals: steps.RunTotals, force: bool) -> None:
+    steps.load_requests(con, zone, plan, settings, run_id, totals, force)
+
+
 @task(name="prepare-batch", cache_policy=NO_CACHE)
 @contained("prepare-batch")
 def prepare_task(files: list[RawFile], settings: Settings) -> Prepared:
@@ -108,6 +116,15 @@ def build_task(con, run_id: str) -> list:
     if built_by is not None:
         get_run_logger().info("nothing changed since run %s built the marts: rebuild skipped, checks run", built_by)
     return checks
+
+
+@task(name="feedback", cache_policy=NO_CACHE)
+@contained("feedback")
+def feedback_task(con, settings: Settings) -> dict:
+    got = write_feedback(con, settings.feedback_dir)
+    if got.written or got.removed:
+        get_run_logger().info("feedback files: %d written, %d removed, %d in all", got.written, got.removed, len(got.files))
+    return {"written": got.written, "removed": got.removed, "files": list(got.files), "folder": str(settings.feedback_dir)}
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -191,6 +208,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force)
             totals = steps.RunTotals()
             load_snapshots_task(con, zone, plan, settings, run_id, totals, force)
+            load_requests_task(con, zone, plan, settings, run_id, totals, force)
             logs = plan.logs
             progress.start(len(logs), sum(c.size for c in logs))
             for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
@@ -200,6 +218,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             progress.stop()
             checks = build_task(con, run_id)
             summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)
+            summary["feedback"] = feedback_task(con, settings)
             con.execute("checkpoint")
             publish_task(con, settings)
         except BaseException as exc:

@@ -26,6 +26,8 @@ REKAM_COLUMNS = (
     "kode_desa", "waktu_rekam", "jenis_rekam", "lokasi_rekam", "id_alat",
 )
 PENDUDUK_COLUMNS = ("kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")
+PERMOHONAN_COLUMNS = ("kode_desa", "tanggal_surat", "nomor_surat")
+PERMOHONAN_OPTIONAL = ("perkiraan_warga",)
 
 MAX_FIELD_BYTES = 64 * 1024  # a longer field is a malformed record, not a value
 MAX_RECORD_LINES = 16        # a quoted record spanning more physical lines is malformed
@@ -87,15 +89,17 @@ def _header(text: str) -> tuple[str, list[str]]:
     return delim, [n.strip().lower() for n in names]
 
 
-def _check_columns(names: list[str], required: tuple[str, ...]) -> list[str]:
+def _check_columns(names: list[str], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[str]:
+    """The extra (ignored) column names; FileRejected when a known column is named twice or a
+    required one is missing."""
     seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)} & set(required))
+    dupes = sorted({n for n in names if n in seen or seen.add(n)} & set(required + optional))
     if dupes:
         raise FileRejected("duplicate_columns", f"column(s) named twice in the header: {', '.join(dupes)}")
     missing = [c for c in required if c not in names]
     if missing:
         raise FileRejected("missing_columns", f"required column(s) missing: {', '.join(missing)}")
-    return [n for n in names if n not in required and n]
+    return [n for n in names if n not in required and n not in optional and n]
 
 
 def _clean(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -241,46 +245,55 @@ class BatchRead:
     files: list[FileRead]  # one per input path, same order
 
 
-def read_texts(texts: list[str], required: tuple[str, ...]) -> BatchRead:
+def read_texts(texts: list[str], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> BatchRead:
     """Parse many decoded CSV texts (see module doc). Quote-free files that share a header are
     split together in one pass of vectorised operations, so the cost per file is small; a file
     with quote characters goes through the csv module on its own. A file-level defect of one file
-    is recorded in its FileRead and never affects the others."""
+    is recorded in its FileRead and never affects the others. An ``optional`` column a file lacks
+    is null in its rows."""
     files: list[FileRead] = []
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, str]]] = {}
     parts: list[pl.DataFrame] = []
+    columns = required + optional
+
+    def complete(frame: pl.DataFrame) -> pl.DataFrame:
+        missing = [pl.lit(None, pl.Utf8).alias(c) for c in optional if c not in frame.columns]
+        return frame.with_columns(missing).select("file_index", "line_number", *columns)
+
     for i, text in enumerate(texts):
         try:
             delim, names = _header(text)
-            extra = _check_columns(names, required)
+            extra = _check_columns(names, required, optional)
         except FileRejected as exc:
             files.append(FileRead(rejected=exc))
             continue
         got = FileRead(extra_columns=extra)
         files.append(got)
+        wanted = required + tuple(c for c in optional if c in names)
         if '"' in text:
-            frame, got.malformed = _split_quoted(text, delim, names, required)
-            parts.append(frame.select(pl.lit(i, dtype=pl.UInt32).alias("file_index"), pl.all()))
+            frame, got.malformed = _split_quoted(text, delim, names, wanted)
+            parts.append(complete(frame.select(pl.lit(i, dtype=pl.UInt32).alias("file_index"), pl.all())))
         else:
             groups.setdefault((delim, tuple(names)), []).append((i, text))
     for (delim, names), items in groups.items():
-        frame, malformed = _split_unquoted(items, delim, list(names), required)
-        parts.append(frame)
+        wanted = required + tuple(c for c in optional if c in names)
+        frame, malformed = _split_unquoted(items, delim, list(names), wanted)
+        parts.append(complete(frame))
         for fi, ln, detail in malformed:
             files[fi].malformed.append((ln, detail))
     for f in files:
         f.malformed.sort()
-    schema = {"file_index": pl.UInt32, "line_number": pl.Int64, **{c: pl.Utf8 for c in required}}
+    schema = {"file_index": pl.UInt32, "line_number": pl.Int64, **{c: pl.Utf8 for c in columns}}
     if not parts:
         rows = pl.DataFrame(schema=schema)
     elif len(parts) == 1:
         rows = parts[0]
     else:
         rows = pl.concat(parts, how="vertical").sort("file_index", "line_number")
-    return BatchRead(rows=_clean(rows, required), files=files)
+    return BatchRead(rows=_clean(rows, columns), files=files)
 
 
-def parse_files(datas: list[bytes], required: tuple[str, ...]) -> BatchRead:
+def parse_files(datas: list[bytes], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> BatchRead:
     """Decode and parse the bytes of many raw files at once (see read_texts). A file that is not
     UTF-8 text gets a FileRejected in its FileRead; nothing raises."""
     files: list[FileRead | None] = [None] * len(datas)
@@ -292,7 +305,7 @@ def parse_files(datas: list[bytes], required: tuple[str, ...]) -> BatchRead:
             readable.append(i)
         except FileRejected as exc:
             files[i] = FileRead(rejected=exc)
-    got = read_texts(texts, required)
+    got = read_texts(texts, required, optional)
     for j, i in enumerate(readable):
         files[i] = got.files[j]
     rows = got.rows

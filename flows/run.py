@@ -18,7 +18,7 @@ import polars as pl
 from flows import discover
 from flows.discover import Candidate, Plan
 from flows.landing import LandingZone
-from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_snapshot, write_batch
+from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_requests, prepare_snapshot, write_batch
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
 from flows.wilayah import kecamatan_codes
@@ -39,7 +39,7 @@ class RunTotals:
         self.files.extend(files)
         if prepared is not None and prepared.quarantine is not None and prepared.quarantine.height:
             self.reasons.update(prepared.reasons)
-            kec = {f.source_file: f.kode_kecamatan or "?" for f in files}
+            kec = {f.source_file: f.kode_kecamatan or f.kind for f in files}
             for source_file, n in prepared.quarantine.group_by("source_file").len().iter_rows():
                 self.quarantine_by_kecamatan[kec.get(source_file, "?")] += n
 
@@ -94,6 +94,18 @@ def load_snapshots(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan
         totals.add([outcome])
 
 
+def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
+                  run_id: str, totals: RunTotals, force: bool = False) -> None:
+    """Every new or changed village request file (they are few and small): one batch, one transaction."""
+    files = fetch_files(zone, plan.requests, plan, settings.max_file_bytes, force)
+    if not files:
+        return
+    prepared = prepare_requests(files, settings.gx_slice_rows)
+    write_batch(con, run_id, 0, prepared.files, permohonan=prepared.rows, quarantine=prepared.quarantine,
+                validation=prepared.validation)
+    totals.add(prepared.files, prepared)
+
+
 def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,
                    totals: RunTotals) -> None:
     write_batch(con, run_id, batch_no, prepared.files, rekam=prepared.rows,
@@ -123,6 +135,33 @@ def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -
     as_of_date, wajib, sudah, belum, pct = row
     return {"as_of_date": as_of_date.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
             "belum_rekam": int(belum), "pct_rekam": pct}
+
+
+def _dicts(cur) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, row)} for row in cur.fetchall()]
+
+
+def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
+    """What to do next, at the latest date of the marts (contract section 9), in short: the desa
+    to visit first, the requests waiting longest, the kecamatan whose device seems broken, the
+    devices silent 7 days or more. Plain values (no personal data) for the artifact and summaries."""
+    priority = _dicts(con.execute("""
+        select as_of_date, peringkat, nama_kecamatan, kode_desa, nama_desa, belum_rekam, alasan from mart.outreach_priority
+        where as_of_date = (select max(as_of_date) from mart.outreach_priority) and peringkat <= ? order by peringkat""", [top]))
+    waiting = _dicts(con.execute("""
+        select tanggal_daftar, kode_desa, nama_desa, hari_menunggu from mart.outreach_requests
+        where tanggal_dilayani is null order by hari_menunggu desc, tanggal_daftar, kode_desa limit ?""", [top]))
+    flagged = _dicts(con.execute("""
+        select as_of_date, kode_kecamatan, nama_kecamatan, rekam_kecamatan_terakhir, hari_kerja_tanpa_rekam
+        from mart.kecamatan_service where diduga_alat_rusak
+          and as_of_date = (select max(as_of_date) from mart.kecamatan_service) order by kode_kecamatan"""))
+    silent = _dicts(con.execute("""
+        select id_alat, kode_kecamatan, terakhir_aktif, hari_diam from mart.device_activity
+        where hari_diam >= 7 and as_of_date = (select max(as_of_date) from mart.device_activity)
+        order by hari_diam desc, id_alat"""))
+    open_count = con.execute("select count(*) from mart.outreach_requests where tanggal_dilayani is null").fetchall()[0][0]
+    return {"priority": priority, "open_requests": int(open_count), "waiting": waiting, "flagged": flagged, "silent": silent}
 
 
 def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:
@@ -158,6 +197,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: 
         "files_unchanged": plan.unchanged,
         "files_later": plan.later,
         "rows_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "rekam"),
+        "requests_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "permohonan"),
         "rows_quarantined": sum(f.rows_quarantined for f in totals.loaded),
         "quarantine_by_reason": dict(totals.reasons.most_common()),
         "quarantine_by_kecamatan": dict(sorted(totals.quarantine_by_kecamatan.items())),
@@ -167,6 +207,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: 
         "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
         "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
         "upgrade": upgrade or {},
+        "outreach": outreach(con),
     }
     remember_mtimes(con, plan.touched)
     con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,

@@ -43,7 +43,30 @@ def run_lines(s: dict, settings: Settings) -> list[str]:
                      f"belum rekam {b['belum_rekam']:,} ({b['pct_rekam']:.2f} %){change}")
     if s["data_problems"]:
         lines.append("  data problems: " + ", ".join(f"{k} ({v})" for k, v in s["data_problems"].items()))
+    lines += outreach_lines(s.get("outreach") or {})
+    fb = s.get("feedback")
+    if fb and fb["files"]:
+        lines.append(f"  feedback for the kecamatan: {len(fb['files']):,} file(s) in {fb['folder']} "
+                     f"({fb['written']:,} written, {fb['removed']:,} removed by this run)")
     lines.append(f"  analysts read {settings.published_path}; report {settings.report_path}")
+    return lines
+
+
+def outreach_lines(o: dict) -> list[str]:
+    """What to do next, in a few lines (flows.run.outreach)."""
+    lines = []
+    if o.get("priority"):
+        lines.append("  visit first: " + "; ".join(f"{p['peringkat']}. {terminal(p['nama_desa'])} ({terminal(p['nama_kecamatan'])})"
+                                                   for p in o["priority"]))
+    if o.get("open_requests"):
+        oldest = o["waiting"][0]
+        lines.append(f"  village requests waiting: {o['open_requests']:,}; longest {terminal(oldest['nama_desa'])} "
+                     f"since {oldest['tanggal_daftar']} ({oldest['hari_menunggu']} days)")
+    if o.get("flagged"):
+        lines.append("  device suspected broken (5+ weekdays without a KECAMATAN recording): "
+                     + ", ".join(f"{terminal(k['nama_kecamatan'])} ({k['hari_kerja_tanpa_rekam']})" for k in o["flagged"]))
+    if o.get("silent"):
+        lines.append(f"  devices silent 7+ days: {len(o['silent']):,}")
     return lines
 
 

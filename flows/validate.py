@@ -332,3 +332,41 @@ def validate_penduduk(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list
     if frame.height == 0:
         problems.insert(0, "desa_missing: the snapshot has no rows")
     return frame, problems, summary
+
+
+PERMOHONAN_SUITE = "permohonan"
+PERMOHONAN_GX_COLUMNS = ("kode_desa_norm", "tanggal_surat_date", "tanggal_daftar", "nomor_surat", "perkiraan_warga",
+                         "perkiraan_warga_int", "dup_seq")
+
+
+def derive_permohonan(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the typed/normalised columns the request suite checks (see expectations/permohonan.json).
+    Rows need source_file, log_date (the registration date, ISO str), line_number."""
+    return rows.with_columns(
+        kode_desa_norm=_upper_or_empty("kode_desa"),
+        tanggal_surat_date=_strict_date("tanggal_surat"),
+        tanggal_daftar=pl.col("log_date").str.to_date("%Y-%m-%d"),
+        nomor_surat_key=pl.col("nomor_surat").str.to_uppercase(),
+        perkiraan_warga_int=pl.when(pl.col("perkiraan_warga").str.contains(r"^[0-9]{1,12}$"))
+        .then(pl.col("perkiraan_warga").cast(pl.Int64, strict=False)),
+        dup_seq=pl.lit(0, pl.Int32),
+    ).with_columns(tanggal_surat_date=pl.when(pl.col("tanggal_surat_date").dt.year() >= 1).then("tanggal_surat_date"))
+
+
+def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[pl.DataFrame, list[dict]]:
+    """Derive, validate and label every request row (reason null for a good row). A duplicate is
+    a VALID row repeating an earlier valid row of its file (the first valid row counts), so the
+    suite runs twice: once to find the rows valid on the other rules, once with their dup_seq."""
+    frame = derive_permohonan(rows)
+    if frame.height == 0:
+        return frame.with_columns(reason=pl.lit(None, pl.Utf8), detail=pl.lit(None, pl.Utf8)), []
+    failed, _ = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
+    first, _ = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
+    valid = pl.Series([r is None for r in first])
+    dup = frame.filter(valid).with_row_index("i").select(
+        "i", pl.int_range(pl.len()).over("source_file", "kode_desa_norm", "nomor_surat_key").cast(pl.Int32).alias("d"))
+    seq = pl.zeros(frame.height, dtype=pl.Int32, eager=True).scatter(valid.arg_true().gather(dup["i"]), dup["d"])
+    frame = frame.with_columns(dup_seq=seq)
+    failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
+    reasons, details = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
+    return frame.with_columns(reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)), summary

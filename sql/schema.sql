@@ -36,6 +36,18 @@ create table if not exists landing.penduduk (
     run_id         varchar not null
 );
 
+create table if not exists landing.permohonan (
+    tanggal_daftar   date    not null,   -- registration date (the file name)
+    kode_desa        varchar not null,
+    tanggal_surat    date    not null,
+    nomor_surat      varchar not null,   -- as sent, trimmed (compared case-insensitively)
+    perkiraan_warga  integer,            -- residents the desa expects; null when not given
+    source_file      varchar not null,
+    file_sha256      varchar not null,
+    line_number      integer not null,
+    run_id           varchar not null
+);
+
 create table if not exists audit.runs (
     run_id            varchar primary key,
     flow              varchar,

@@ -23,6 +23,8 @@ final as (
         -- UU 24/2013 Pasal 63: 17 or older, or married / formerly married, at the recording
         (rekam.umur >= 17 or rekam.status_kawin <> 'BELUM KAWIN') as wajib_ktp,
         rekam.source_file,
+        -- the kecamatan whose log listed the row (the file name), not the person's domicile
+        regexp_extract(rekam.source_file, '^rekam/[0-9]{4}-[0-9]{2}-[0-9]{2}/(16\.09\.[0-9]{2})\.csv$', 1) as kode_kecamatan_file,
         rekam.line_number
     from rekam
     join desa on desa.kode_desa = rekam.kode_desa
