@@ -273,47 +273,28 @@ def order_zone(tmp_path_factory):
     return landing
 
 
-def _load(landing, order: list[int] | None, db, twice: bool = False) -> dict:
-    """Load the zone's files into a fresh warehouse ``db``: one batch per file in ``order``, or
-    all in one batch (None); optionally everything a second time (forced reload)."""
-    import duckdb
+def _marts(landing, order: list[int] | None = None, twice: bool = False) -> dict:
+    """Every mart and the quarantine of the zone's files loaded into a fresh in-memory warehouse
+    through the plain steps of a run (tests/harness.py ``load_landing``): one batch per file in
+    ``order``, or all in one batch (None); optionally everything a second time (forced reload)."""
+    from tests.harness import load_landing
 
-    from flows import run as steps
-    from flows.landing import LandingZone
-    from flows.load import fetch_files, load_reference, prepare_logs, write_batch
-    from flows.settings import load_settings
-    from flows.warehouse import SQL_DIR, build_models
-
-    con = duckdb.connect(str(db))
-    con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
-    load_reference(con)
-    key = b"test-key-not-secret-0123456789abcdef"
-    settings = load_settings(landing.data_dir)
-    for round_ in range(2 if twice else 1):
-        force = round_ > 0
-        with LandingZone(landing.raw) as zone:
-            plan = steps.plan_run(settings, con, zone, key, date(2025, 1, 31), force=force)
-            steps.load_snapshots(con, zone, plan, settings, "r", steps.RunTotals(), force)
-            logs = plan.logs
-            batches = [logs] if order is None else [[logs[i]] for i in order]
-            for n, batch in enumerate(batches, start=1):
-                p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key)
-                write_batch(con, "r", n, p.files, rekam=p.rows, quarantine=p.quarantine)
-    build_models(con)
-    out = {t: con.execute(f"select * from mart.{t} order by all").fetchall()
-           for (t,) in con.execute("select table_name from information_schema.tables where table_schema='mart'").fetchall()}
-    out["quarantine"] = con.execute("select source_file, line_number, reason from audit.quarantine order by all").fetchall()
-    con.close()
-    return out
+    wh = load_landing(landing.data_dir, date(2025, 1, 31), order=order, twice=twice)
+    try:
+        out = wh.marts()
+        out["quarantine"] = wh.query("select source_file, line_number, reason from audit.quarantine order by all")
+        return out
+    finally:
+        wh.close()
 
 
 @pytest.fixture(scope="module")
-def reference_marts(order_zone, tmp_path_factory):
-    return _load(order_zone, None, tmp_path_factory.mktemp("ref") / "w.duckdb")
+def reference_marts(order_zone):
+    return _marts(order_zone)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None)
 @given(order=st.permutations(range(4)), twice=st.booleans())
-def test_loading_order_and_repetition_do_not_change_the_marts(order_zone, reference_marts, tmp_path_factory, order, twice):
-    got = _load(order_zone, list(order), tmp_path_factory.mktemp("perm") / "w.duckdb", twice=twice)
+def test_loading_order_and_repetition_do_not_change_the_marts(order_zone, reference_marts, order, twice):
+    got = _marts(order_zone, list(order), twice=twice)
     assert got == reference_marts

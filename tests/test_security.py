@@ -342,6 +342,8 @@ BAD_NAMES = {
     "rekam/SITI AMINAH 1990/16.09.01.csv": "rekam/?/#{h}",
     "rekam/2025-01-01/extra/16.09.01.csv": "rekam/2025-01-01/#{h}",
     "penduduk/SITI AMINAH.csv": "penduduk/#{h}",
+    "permohonan/sub/2025-01-01.csv": "permohonan/#{h}",
+    "permohonan/SITI AMINAH 1990-05-12.csv": "permohonan/#{h}",
     "SITI AMINAH.xlsx": "?/#{h}",
     "kiriman/1609015205900001.csv": "?/#{h}",
 }

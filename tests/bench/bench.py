@@ -2,6 +2,10 @@
 """Benchmarks for issue 6: whole-process figures of `ektp` against the floor, in one run.
 
     .venv/bin/python tests/bench/bench.py [--quick] [--only W0,W1,W2,W3] [--no-dask] [--keep]
+    .venv/bin/python tests/bench/bench.py --only W2 --no-dask --against <git ref>
+
+``--against REF`` measures W2 also with the code of REF (a git worktree under bench-out/), the runs
+of both interleaved in the same benchmark run, and prints the ratio: a before/after figure.
 
 Every figure is the wall time of a whole `ektp` process (median of several runs) and its peak
 memory, next to the *floor* measured in the same run: a fresh Python process that does a plain
@@ -310,8 +314,10 @@ class Bench:
               f"(tree {f.peak_tree_mb:6.0f} MB)  n={len(samples)}", flush=True)
         return f
 
-    def ektp(self, *argv: str, env: dict | None = None, log: str = "ektp") -> Sample:
-        return measure([EKTP, *argv], env or self.env, self.logs / f"{log}.log")
+    def ektp(self, *argv: str, env: dict | None = None, log: str = "ektp", tree: Path | None = None) -> Sample:
+        """A whole `ektp` process; with ``tree``, the `ektp` of that checkout (same venv)."""
+        cmd = [EKTP] if tree is None else [PY, "-c", AGAINST_LAUNCHER, str(tree)]
+        return measure([*cmd, *argv], env or self.env, self.logs / f"{log}.log")
 
     def repeat(self, n: int, prepare, run) -> list[Sample]:
         out = []
@@ -354,15 +360,27 @@ class Bench:
             argv = ["backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--data-dir", str(d)]
             return self.ektp(*argv, *(["--dask"] if dask else []), log="w2")
 
-        samples = []
-        for i in range(self.reps(3, 1)):
+        def run_against(d):
+            argv = ["backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--data-dir", str(d)]
+            return self.ektp(*argv, log="w2-against", tree=self.args.against_tree)
+
+        samples, against = [], []
+        for i in range(self.reps(5 if self.args.against else 3, 1)):
+            if self.args.against:            # interleaved: the same machine state for both
+                against.append(run_against(prep(i)))
             d = prep(i)
             samples.append(run(d))
             if history is None:
                 history = self.work / "history-warehouse"
                 shutil.rmtree(history, ignore_errors=True)
                 shutil.copytree(d / "warehouse", history)
+        if against:
+            a = self.add("W2", f"ektp backfill at {self.args.against} (before)", against)
         f = self.add("W2", "ektp backfill (default runner)", samples)
+        if against:
+            f.note = f"{f.wall / a.wall:.3f}x the run at {self.args.against}"
+            self.verdict("W2 this code vs " + self.args.against, f"{f.wall:.2f} s vs {a.wall:.2f} s", "-",
+                         f.wall / a.wall, 1.10, "<= 1.10")
         f.note = f"ratio {f.wall / fl.wall:.2f}x floor"
         self.verdict("W2 many files, default", f"{f.wall:.2f} s, peak {f.peak_proc_mb:.0f} MiB", f"{fl.wall:.2f} s",
                      f.wall / fl.wall, 3.0, "<= 3x")
@@ -499,6 +517,21 @@ def machine() -> str:
             f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
 
 
+AGAINST_LAUNCHER = ("import sys; tree = sys.argv.pop(1); sys.path.insert(0, tree); import flows; "
+                    "assert flows.__file__.startswith(tree), flows.__file__; sys.argv[0] = 'ektp'; "
+                    "from flows.cli import entry; entry()")
+
+
+def against_tree(ref: str) -> Path:
+    """A clean checkout of ``ref`` under bench-out/ (a git worktree, replaced each run)."""
+    tree = OUT / "against"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    shutil.rmtree(tree, ignore_errors=True)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref], check=True)
+    return tree
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a month instead of a year, 100k rows instead of 1M, fewer runs")
@@ -507,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ephemeral-only", action="store_true", help="do not start a Prefect server")
     ap.add_argument("--regenerate", action="store_true", help="regenerate cached landing zones (bench-out/cache)")
     ap.add_argument("--budget-minutes", type=float, default=0, help="skip remaining Dask variants after this")
+    ap.add_argument("--against", metavar="REF", help="also run W2 with the code of this git ref, interleaved (before/after)")
     args = ap.parse_args(argv)
+    args.against_tree = against_tree(args.against) if args.against else None
     only = {w.strip().upper() for w in args.only.split(",")}
     b = Bench(args)
     started = datetime.now().astimezone()
