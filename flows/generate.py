@@ -1,7 +1,8 @@
 """A synthetic landing zone an analyst would believe (``ektp generate``, ``ektp demo``, benchmarks).
 
 In: a date range, a seed, optionally rows per day and the snapshot totals to calibrate to.
-Out: ``out_dir/rekam/<date>/<kode_kecamatan>.csv`` for every day, one population snapshot
+Out: ``out_dir/rekam/<date>/<kode_kecamatan>.csv`` for every day, ``out_dir/permohonan/<date>.csv`` on the
+office days a village request was registered, one population snapshot
 ``out_dir/penduduk/<start - 1 day>.csv`` and ``out_dir/.generator_manifest.json`` (hidden; what the pipeline
 should find; no NIK, no name). Deterministic: the same arguments give byte-identical files.
 Raises UserError when the range ends before it starts, ValueError for a negative ``rows_per_day`` or
@@ -10,34 +11,41 @@ a calibration that cannot be met (found after the logs are written).
 The module reads top-down in the order ``generate`` runs it:
 
 1. plan: everything decided before the first day (``_plan``): the regions and their stable per-desa
-   draws, the broken devices, the files that will be rejected whole, one seed per day.
+   draws, the broken devices, the files that will be rejected whole, one seed per day, and the
+   outreach (``_outreach``): the kecamatan whose office device stops for long, the village requests
+   (their files, with dirt) and the jemput-bola visits planned for them.
 2. day: one day's rows (``_day``): how many, where and when (channel, desa, file, time, device), who
    (age, sex, marital status, NIK, name), the strings a kecamatan sends, the dirt in them, and what
    becomes of each kecamatan's log. What a day leaves to the next (NIK serials in use, persons who
    may come back) is ``_Carry``.
-3. write: each day's files (``_write_day``), counted in a ``_Ledger``; after the last day the
-   snapshot and the manifest (``_finish``).
+3. write: each day's files (``_write_day``, ``_write_requests``), counted in a ``_Ledger``; after the
+   last day the snapshot and the manifest (``_finish``), which says which requests were served when.
 
 Realism: all 19 kecamatan, desa weighted by a stable population draw (the kelurahan of Muara Dua
 larger); the Disdukcapil office (DINAS) logs in the Muara Dua file but records people from every
-kecamatan (attribution is by kode_desa); kecamatan offices with devices that break for a few days
-(no file, or a header-only file); jemput-bola bursts in one desa; school visits of 16- and
+kecamatan (attribution is by kode_desa); kecamatan offices with 1-3 devices that break for a few days
+(no file, or a header-only file), and two kecamatan whose office device stops for one to two weeks
+(the log still comes, without KECAMATAN rows; its residents go to DINAS or to jemput-bola visits), one
+of them until the end; jemput-bola bursts in one desa, some answering a village's letter; school visits of 16- and
 17-year-olds; married minors; repeat captures (ULANG) of people recorded long ago; a few persons
 recorded BARU again on a later day; busy Mondays, quiet weekends and public holidays, a gentle
 trend. NIKs follow the Dukcapil structure and are unique per person.
 
 With ``dirt``: about 3 % of rows each break exactly one contract rule (the validator's reason codes,
-``ROW_REASONS`` plus ``duplicate_row``), valid spreadsheet quirks, a few files rejected whole
-(``FILE_REASONS``) and every CSV dialect of contract section 2.
+``ROW_REASONS`` plus ``duplicate_row``), valid spreadsheet quirks (device ids in lower case among them),
+a few files rejected whole (``FILE_REASONS``), every CSV dialect of contract section 2, and a few
+request rows that break one rule of contract section 9 each (``REQUEST_REASONS``).
 
 Everything is vectorised (numpy, Polars), so ``rows_per_day`` can be a million.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -63,6 +71,10 @@ ROW_REASONS = ("nik_spreadsheet_damaged", "nik_not_16_digits", "nik_bad_province
 DUPLICATE = "duplicate_row"
 FILE_REASONS = ("empty_file", "missing_columns", "unknown_kecamatan", "folder_not_a_date")
 R = {name: i for i, name in enumerate(ROW_REASONS)}
+# Quarantine reasons of a village request row (expectations/permohonan.json, in its priority order).
+REQUEST_REASONS = ("kode_desa_unknown", "tanggal_surat_invalid", "nomor_surat_invalid", "perkiraan_warga_invalid",
+                   DUPLICATE)
+REQUEST_COLUMNS = ("kode_desa", "tanggal_surat", "nomor_surat", "perkiraan_warga")  # contract section 9
 
 CHANNELS = ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")
 DINAS, KECAMATAN, JEMPUT_BOLA, SEKOLAH, LAINNYA = range(5)
@@ -77,6 +89,10 @@ DIRT_RATE = 0.03               # share of rows that break one row rule
 DUPLICATE_RATE = 0.004         # share of clean rows repeated verbatim later in their file
 REPEAT_BARU_RATE = 0.006       # share of a day's rows that are persons recorded BARU on an earlier day
 ULANG_RATE = 0.05
+KEC_DEVICES = (3, 3, 3, 2, 2, 2, 2, 2, 2)  # devices of the kecamatan offices, largest first; the others have 1
+REQUEST_RATE = 0.8             # village letters registered on an office day, whole regency (a few a week)
+REQUEST_WAIT = 0.2             # share of letters no visit is planned for (they wait)
+REQUEST_DIRT = 0.2             # bad request rows per good one (with dirt; at least one when there is a request)
 
 # National holidays (fixed dates every year, movable ones for 2025): offices closed.
 FIXED_HOLIDAYS = {(1, 1), (5, 1), (6, 1), (8, 17), (12, 25)}
@@ -154,6 +170,7 @@ def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_pe
         day = _day(plan, i, carry)
         ledger.count_rows(day)
         _write_day(out_dir, plan.reg, day, ledger)
+        _write_requests(out_dir, plan, i, ledger)
         if progress is not None:
             progress(i + 1, len(plan.days))
     return _finish(out_dir, plan, ledger)
@@ -242,6 +259,7 @@ class _Plan:
     outage: np.ndarray         # days x kecamatan: True where the kecamatan's device is broken
     defects: dict              # (day index, kecamatan index) -> (reason code, how): logs rejected whole
     day_seeds: list            # one numpy SeedSequence per day
+    outreach: _Outreach        # long device breakdowns, village requests, planned jemput-bola visits
 
     @property
     def snapshot_date(self) -> date:
@@ -260,17 +278,20 @@ def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate
           dirt: bool) -> _Plan:
     """In: the checked arguments of ``generate``. Out: the plan. Every draw comes from a child of
     ``SeedSequence(seed)``: the first draws the regions (so they depend on the seed alone), the second
-    the broken devices, then the rejected files (with dirt), the third spawns one seed per day.
+    the broken devices, then the rejected files (with dirt), the third spawns one seed per day, the
+    fourth draws the outreach (long breakdowns, requests, visits).
     Fails: ValueError from numpy for a seed it refuses (negative)."""
     root = np.random.SeedSequence(seed)
-    s_regions, s_plan, s_days = root.spawn(3)
+    s_regions, s_plan, s_days, s_outreach = root.spawn(4)
     reg = _Regions(np.random.default_rng(s_regions))
     days = log_dates(start, end)
     plan_rng = np.random.default_rng(s_plan)
-    outage = _outages(plan_rng, reg, days, realistic=rows_per_day is None)
+    realistic = rows_per_day is None
+    outage = _outages(plan_rng, reg, days, realistic=realistic)
     defects = _defects(plan_rng, reg, days, outage) if dirt else {}
+    outreach = _outreach(np.random.default_rng(s_outreach), reg, days, outage, defects, realistic, dirt)
     return _Plan(seed, start, end, rows_per_day, calibrate_to, dirt, reg, days, outage, defects,
-                 s_days.spawn(len(days)))
+                 s_days.spawn(len(days)), outreach)
 
 
 class _Regions:
@@ -305,7 +326,9 @@ class _Regions:
         self.kec_hi = np.searchsorted(self.desa_kec, np.arange(nk), side="right")
         self.region = np.array([int(k.replace(".", "")) for k in self.kec], dtype=np.int64)  # 1609kk
         self.fragile = np.sort(rng.choice(np.arange(1, nk), 5, replace=False))
-        self.two_devices = np.argsort(-self.kec_pop, kind="stable")[:5]
+        self.n_devices = np.ones(nk, dtype=np.int64)  # KEC-<kode>-01 .. -03: the largest kecamatan have more
+        self.n_devices[np.argsort(-self.kec_pop, kind="stable")[:len(KEC_DEVICES)]] = KEC_DEVICES
+        self.jb_w = np.diff(self.jb_cum, prepend=0.0)
 
     def desa_within(self, kec: np.ndarray, u: np.ndarray) -> np.ndarray:
         """A desa of each row's kecamatan, drawn by recording weight (u uniform in [0, 1))."""
@@ -367,6 +390,238 @@ def _not_a_date(text: str) -> bool:
         return True
 
 
+# ----------------------------------------------------------------------------------------------
+# plan: the outreach (devices that stop for long, village requests, the visits that answer them)
+
+@dataclass(frozen=True)
+class _Outreach:
+    """What the plan decides about the outreach before the first day.
+
+    ``down``: days x kecamatan, True where the kecamatan office's device is broken although its log
+    still comes (``_breakdowns``); ``breakdowns``: [(kecamatan index, first, last day index)];
+    ``visits``: day index -> desa indices of the jemput-bola visits planned that day; ``blocked``: days x
+    desa, True where no other visit may go (a request waits for its planned visit, or for ever);
+    ``letters``: [(registration day index, desa index, nomor_surat)], the valid requests;
+    ``request_files``: day index -> (header, rows, reason of each row or None, dialect)."""
+    down: np.ndarray
+    breakdowns: list
+    visits: dict
+    blocked: np.ndarray
+    letters: list
+    request_files: dict
+
+
+def _outreach(rng: np.random.Generator, reg: _Regions, days: list[date], outage: np.ndarray, defects: dict,
+              realistic: bool, dirt: bool) -> _Outreach:
+    """In: the regions, the log dates, the short outages and the rejected logs of the plan, whether the
+    volume is realistic and dirty. Out: the outreach plan. Draws in a fixed order: the long breakdowns
+    (realistic volume only), the visits during them, the letters, the request files."""
+    loadable = ~outage
+    for i, k in defects:
+        loadable[i, k] = False
+    down, breakdowns = _breakdowns(rng, reg, days, realistic)
+    visits = _breakdown_visits(rng, reg, days, breakdowns, loadable)
+    letters = _letters(rng, reg, days, loadable)
+    visits |= {(v, desa) for _, desa, v in letters if v is not None}
+    blocked = np.zeros((len(days), len(reg.desa)), dtype=bool)
+    planned: dict[int, list[int]] = {}
+    for v, desa in sorted(visits):
+        planned.setdefault(desa, []).append(v)
+    for r, desa, _ in letters:  # from registration to the first planned visit (or the end) nothing else comes
+        later = [v for v in planned.get(desa, []) if v >= r]
+        blocked[r:later[0] if later else len(days), desa] = True
+    by_day: dict[int, list[int]] = {}
+    for v, desa in sorted(visits):
+        by_day.setdefault(v, []).append(desa)
+    named, files = _request_files(rng, reg, days, letters, dirt)
+    return _Outreach(down, breakdowns, by_day, blocked, named, files)
+
+
+def _breakdowns(rng: np.random.Generator, reg: _Regions, days: list[date], realistic: bool) -> tuple[np.ndarray, list]:
+    """Two one-device kecamatan (never Muara Dua) whose office device stops while the log still comes:
+    one for 8-12 weekdays in the middle of the window (when it has 25 weekdays or more), the other from
+    7-10 days before the end to the end (when the window has 21 days or more). Realistic volume only.
+    Out: days x kecamatan (True: broken) and [(kecamatan index, first, last day index)]."""
+    nk = len(reg.kec)
+    down = np.zeros((len(days), nk), dtype=bool)
+    if not realistic:
+        return down, []
+    single = np.flatnonzero((reg.n_devices == 1) & (np.arange(nk) != MUARA_DUA))
+    a, b = (int(k) for k in rng.choice(single, 2, replace=False))
+    length, back = int(rng.integers(8, 13)), int(rng.integers(7, 11))
+    weekdays = [i for i, d in enumerate(days) if d.weekday() < 5]
+    lo, hi = int(0.3 * len(weekdays)), min(int(0.55 * len(weekdays)), len(weekdays) - length - 8)
+    first = int(rng.integers(lo, hi + 1)) if len(weekdays) >= 25 and hi >= lo else None
+    spells = []
+    if first is not None:  # in the middle, back well before the end
+        spells.append((a, weekdays[first], weekdays[first + length - 1]))
+    if len(days) >= 21:  # still broken at the end
+        spells.append((b, len(days) - 1 - back, len(days) - 1))
+    for k, lo_i, hi_i in spells:
+        down[lo_i:hi_i + 1, k] = True
+    return down, spells
+
+
+def _breakdown_visits(rng: np.random.Generator, reg: _Regions, days: list[date], spells: list,
+                      loadable: np.ndarray) -> set:
+    """Jemput-bola visits to the desa of a kecamatan whose office device is broken: on about half of
+    its office days (at least two) when its log will be loaded. Out: {(day index, desa index)}."""
+    out = set()
+    for k, first, last in spells:
+        office = [i for i in range(first, last + 1) if not _closed(days[i]) and loadable[i, k]]
+        if not office:
+            continue
+        n = min(len(office), max(2, int(rng.binomial(len(office), 0.5))))
+        chosen = np.sort(rng.choice(office, n, replace=False))
+        lo, hi = reg.kec_lo[k], reg.kec_hi[k]
+        desa = lo + _choice(rng, n, np.cumsum(reg.jb_w[lo:hi]))
+        out.update(zip(chosen.tolist(), desa.tolist()))
+    return out
+
+
+def _letters(rng: np.random.Generator, reg: _Regions, days: list[date], loadable: np.ndarray) -> list[list]:
+    """The village letters: REQUEST_RATE a day on office days, from desa with a large backlog; most get a
+    visit 2-15 days later (the first office day then on which the kecamatan's log will be loaded; none
+    when that falls after the end), REQUEST_WAIT of them none; a desa still waiting after a week may
+    write again (at least one does when one can). Out: [registration day, desa, planned visit day or None],
+    by registration day."""
+    letters = []
+    for i, d in enumerate(days):
+        n = int(rng.poisson(REQUEST_RATE)) if not _closed(d) else 0
+        desa, wait, delay = _choice(rng, n, reg.jb_cum), rng.random(n) < REQUEST_WAIT, rng.integers(2, 16, n)
+        for j in range(n):
+            v = None if wait[j] else _visit_day(days, loadable, i + int(delay[j]), int(reg.desa_kec[desa[j]]))
+            letters.append([i, int(desa[j]), v])
+    waiting = [x for x in letters if x[2] is None or x[2] - x[0] > 10]
+    pick, gap = rng.random(len(waiting)) < 0.3, rng.integers(7, 15, len(waiting))
+    serve, delay = rng.random(len(waiting)) < 0.5, rng.integers(2, 16, len(waiting))
+    again: list[list] = []
+    office = np.ones((len(days), 1), dtype=bool)
+    for force in (False, True):  # the second pass (one letter) makes sure one desa writes twice
+        for j, (i, desa, v) in enumerate(waiting):
+            if (force and again) or not (pick[j] or force):
+                continue
+            r = _visit_day(days, office, i + int(gap[j]), 0)
+            if r is None or (v is not None and r >= v):
+                continue
+            served = v if v is not None else _visit_day(days, loadable, r + int(delay[j]), int(reg.desa_kec[desa]))
+            again.append([r, desa, served if v is not None or serve[j] else None])
+    return sorted(letters + again, key=lambda x: x[0])
+
+
+def _visit_day(days: list[date], loadable: np.ndarray, start: int, k: int) -> int | None:
+    """The first office day from day index ``start`` on which kecamatan ``k``'s log will be loaded; None
+    when there is none in the window."""
+    for i in range(start, len(days)):
+        if not _closed(days[i]) and loadable[i, k]:
+            return i
+    return None
+
+
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+
+def _request_files(rng: np.random.Generator, reg: _Regions, days: list[date], letters: list,
+                   dirt: bool) -> tuple[list, dict]:
+    """The request files: a row per letter (``_letter_rows``), with dirt a few bad rows
+    (``_bad_requests``), each file in its dialect (with dirt, one in ten without the optional
+    ``perkiraan_warga`` when none of its rows breaks that rule). Out: the valid requests
+    [(day index, desa index, nomor_surat)] and {day index: (header, rows, reasons, dialect)}."""
+    rows, named = _letter_rows(rng, reg, days, letters, dirt)
+    by_day: dict[int, list] = {}
+    for (i, _, _), row in zip(letters, rows):
+        by_day.setdefault(i, []).append((row, None))
+    for i, at, row, reason in (_bad_requests(rng, reg, days, letters, rows) if dirt and letters else []):
+        entries = by_day[i]
+        entries.insert(len(entries) if at is None else at, (row, reason))
+    files = {}
+    for i in sorted(by_day):
+        d = {"sep": ",", "eol": "\n", "bom": False, "estimate": True}
+        if dirt:
+            u = rng.random(4)
+            d = {"sep": ";" if u[0] < 0.35 else ",", "eol": "\r\n" if u[1] < 0.25 else "\n", "bom": bool(u[2] < 0.15),
+                 "estimate": bool(u[3] >= 0.1) or any(r == "perkiraan_warga_invalid" for _, r in by_day[i])}
+        width = len(REQUEST_COLUMNS) - (not d["estimate"])
+        files[i] = (list(REQUEST_COLUMNS[:width]), [r[:width] for r, _ in by_day[i]], [r for _, r in by_day[i]], d)
+    return named, files
+
+
+def _letter_rows(rng: np.random.Generator, reg: _Regions, days: list[date], letters: list,
+                 dirt: bool) -> tuple[list, list]:
+    """One valid row per letter: the letter written 0-10 days before its registration (with dirt as
+    YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY), a number from the desa's own letter register
+    (``_nomor``), the residents it expects (empty one time in five). Out: the rows
+    (REQUEST_COLUMNS) and [(day index, desa index, nomor_surat)]."""
+    n, nd = len(letters), len(reg.desa)
+    style, first = rng.integers(0, 3, nd), rng.integers(1, 40, nd)  # each desa's own habit and register
+    back, fmt, klass = rng.integers(0, 11, n), rng.integers(0, 5, n), rng.integers(0, 4, n)
+    step, estimate, empty = rng.integers(1, 25, n), rng.integers(2, 41, n) * 10, rng.random(n) < 0.2
+    seq: dict[int, int] = {}
+    rows, named = [], []
+    for j, (i, desa, _) in enumerate(letters):
+        seq[desa] = seq.get(desa, int(first[desa])) + int(step[j])
+        written = days[i] - timedelta(days=int(back[j]))
+        nomor = _nomor(reg, desa, seq[desa], int(klass[j]), int(style[desa]), written)
+        rows.append([str(reg.desa[desa]), _date_text(written, int(fmt[j]) if dirt else 0), nomor,
+                     None if empty[j] else str(estimate[j])])
+        named.append((i, desa, nomor))
+    return rows, named
+
+
+def _nomor(reg: _Regions, desa: int, seq: int, klass: int, style: int, written: date) -> str:
+    """A letter number as a village office writes it, e.g. ``140/023/DS.2001/2025``: the archive
+    class, the register's number, the desa (``KEL`` for a kelurahan), the month in roman numerals
+    in one style, the year. Only letters, digits, '.', '/', '-'."""
+    part = ("KEL." if reg.kelurahan[desa] else "DS.") + str(reg.desa[desa])[-4:]
+    head = f"{('140', '470', '474', '005')[klass]}/{seq:03d}"
+    return (f"{head}/{part}/{written.year}", f"{head}/{part}/{ROMAN[written.month - 1]}/{written.year}",
+            f"{head}/{part.replace('.', '-')}/{written.year}")[style]
+
+
+def _date_text(d: date, fmt: int) -> str:
+    """``d`` as YYYY-MM-DD (fmt 0-2), DD-MM-YYYY (3) or DD/MM/YYYY (4)."""
+    return d.strftime("%d-%m-%Y") if fmt == 3 else d.strftime("%d/%m/%Y") if fmt == 4 else d.isoformat()
+
+
+def _bad_requests(rng: np.random.Generator, reg: _Regions, days: list[date], letters: list,
+                  rows: list) -> list[tuple]:
+    """About REQUEST_DIRT bad rows per letter (at least one), each breaking exactly one rule, the
+    reasons REQUEST_REASONS in turn: a letter of another desa with a code that is no desa, a letter
+    dated after its registration or on no date, a number with a space, an estimate written ``1.500``
+    (or above 100000); or a letter registered twice in its file (its number maybe in lower case).
+    Out: [(day index, position in its file or None for the end, row, reason)]."""
+    n_bad = max(1, round(REQUEST_DIRT * len(letters)))
+    offset, host = int(rng.integers(0, len(REQUEST_REASONS))), rng.integers(0, len(letters), n_bad)
+    variant, pos, other = rng.integers(0, 5, n_bad), rng.random(n_bad), _choice(rng, n_bad, reg.jb_cum)
+    seq, back = rng.integers(100, 400, n_bad), rng.integers(0, 11, n_bad)
+    files = Counter(i for i, _, _ in letters)
+    out = []
+    for j in range(n_bad):
+        reason, v = REQUEST_REASONS[(offset + j) % len(REQUEST_REASONS)], int(variant[j])
+        i = letters[host[j]][0]
+        if reason == DUPLICATE:
+            base = rows[host[j]]
+            out.append((i, None, [base[0], base[1], base[2].lower() if v % 2 else base[2], base[3]], reason))
+            continue
+        day, kode = days[i], str(reg.desa[other[j]])
+        nomor = _nomor(reg, int(other[j]), int(seq[j]), 0, v % 3, day)
+        row = [kode, (day - timedelta(days=int(back[j]))).isoformat(), nomor, str(50 + 10 * v)]
+        after = day + timedelta(days=1 + v)
+        k, value = {
+            "kode_desa_unknown": (0, [kode[:8], kode[:9] + "9999", str(reg.desa_bps[other[j]]), None,
+                                      "16.08" + kode[5:]]),
+            "tanggal_surat_invalid": (1, [after.isoformat(), f"{day.year}-02-30", f"31/04/{day.year}", None,
+                                          after.strftime("%d/%m/%Y")]),
+            "nomor_surat_invalid": (2, [f"{nomor} (susulan)", f"No. {nomor}", nomor.replace("/", " / ", 1),
+                                        nomor.replace("/", "/ ", 2), nomor[:3] + " " + nomor[3:]]),
+            "perkiraan_warga_invalid": (3, ["1.500", "1,500", "150 orang", "250000", "2.000"]),
+        }[reason]
+        row[k] = value[v]
+        out.append((i, int(pos[j] * (files[i] + 1)), row, reason))
+        files[i] += 1
+    return out
+
+
 # ==============================================================================================
 # 2. day: one day's rows (who, where, when, which strings, which dirt) and the fate of each log
 
@@ -405,7 +660,7 @@ def _day(plan: _Plan, i: int, carry: _Carry) -> _Day:
     Fails: ValueError when a NIK prefix runs out of 4-digit serials."""
     day, reg, dirt = plan.days[i], plan.reg, plan.dirt
     rng = np.random.default_rng(plan.day_seeds[i])
-    rows = _day_rows(rng, reg, carry.serials, day, plan.rows_per_day, plan.outage[i], carry.pool.frame(), dirt)
+    rows = _day_rows(rng, plan, i, carry.serials, carry.pool.frame())
     dialects = [_dialect(rng, dirt) for _ in range(len(reg.kec))]
     flags = _file_flags(rng, len(reg.kec), dirt)
     rows = _strings(rng, reg, rows, day, flags, dirt)
@@ -428,42 +683,63 @@ def _fates(rng: np.random.Generator, plan: _Plan, i: int) -> tuple[np.ndarray, d
     return fate, header_only
 
 
-def _day_rows(rng: np.random.Generator, reg: _Regions, serials: _Serials, day: date, rows_per_day: int | None,
-              outage: np.ndarray, pool: pl.DataFrame | None, dirt: bool) -> pl.DataFrame:
-    """Every recording of one day, before strings, one row each, sorted by file and time.
+def _day_rows(rng: np.random.Generator, plan: _Plan, i: int, serials: _Serials,
+              pool: pl.DataFrame | None) -> pl.DataFrame:
+    """Every recording of day ``i``, before strings, one row each, sorted by file and time.
 
-    In: the day's generator, the NIK serials used so far (updated), the day's broken devices (their
-    kecamatan's rows are dropped), the pool of earlier BARU persons (or None). Out: per row its file
-    (``file_kec``), ``channel``, ``desa``, ``seconds`` after midnight, ``device``, the person
-    (``nik_int``, ``nama``, ``female``, ``birth``, ``status``, ``ulang``, ``repeat``), the rule it will
-    break (``reason``, -1 none) and how (``variant``), and ``seq``.
+    In: the day's generator, the plan (the day's planned and forbidden jemput-bola visits, the
+    kecamatan whose office device is broken: ``_redirect``; the short outages: their kecamatan's rows
+    are dropped), the NIK serials used so far (updated), the pool of earlier BARU persons (or None).
+    Out: per row its file (``file_kec``), ``channel``, ``desa``, ``seconds`` after midnight, ``device``,
+    the person (``nik_int``, ``nama``, ``female``, ``birth``, ``status``, ``ulang``, ``repeat``), the rule
+    it will break (``reason``, -1 none) and how (``variant``), and ``seq``.
     Fails: ValueError when a NIK prefix runs out of 4-digit serials."""
+    reg, day, rows_per_day, o = plan.reg, plan.days[i], plan.rows_per_day, plan.outreach
     closed = _closed(day) and rows_per_day is None  # a benchmark volume: every day an office day
     friday = day.weekday() == 4
-    jb_sizes, sch_sizes, n_rep, n_base = _how_many(rng, day, rows_per_day, closed)
+    visits = np.asarray(o.visits.get(i, []), dtype=np.int64)
+    jb_sizes, sch_sizes, n_rep, n_base = _how_many(rng, day, rows_per_day, closed, len(visits))
     rep = _coming_back(rng, pool, n_rep, day)
     n_rep = rep.height if rep is not None else 0
     if n_base is None:  # a fixed volume: new persons at offices make up the rest
         n_base = int(rows_per_day) - int(jb_sizes.sum()) - int(sch_sizes.sum()) - n_rep
-    placed = _where_when(rng, reg, n_base, jb_sizes, sch_sizes, closed, friday)
-    frame = _who(rng, reg, serials, day, placed, dirt)
+    jb_cum = np.cumsum(reg.jb_w * ~o.blocked[i]) if o.blocked[i].any() else reg.jb_cum
+    placed = _where_when(rng, reg, n_base, (jb_sizes, jb_cum, visits), sch_sizes, closed, friday)
+    frame = _who(rng, reg, serials, day, placed, plan.dirt)
     if n_rep:
         frame = pl.concat([frame, _again(rng, reg, rep, closed, friday).select(frame.columns)], how="vertical")
+    if o.down[i].any():
+        frame = _redirect(rng, frame, o.down[i])
     frame = frame.with_row_index("seq")
-    if outage.any():
-        frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(outage).tolist()))
+    if plan.outage[i].any():
+        frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(plan.outage[i]).tolist()))
     return frame.sort("file_kec", "seconds", "seq")
 
 
-def _how_many(rng: np.random.Generator, day: date, rows_per_day: int | None,
-              closed: bool) -> tuple[np.ndarray, np.ndarray, int, int | None]:
-    """The day's volume: the sizes of its jemput-bola and school visits, how many persons recorded
-    BARU before come back (at most), how many new persons come to an office (None for a fixed
-    ``rows_per_day``: the rest of it, once the returns are known)."""
+def _redirect(rng: np.random.Generator, frame: pl.DataFrame, down: np.ndarray) -> pl.DataFrame:
+    """The KECAMATAN rows of a log whose office device is broken (``down`` per kecamatan): 45 % of
+    these persons go to the Disdukcapil office instead (DINAS, in Muara Dua's log, a DINAS device),
+    the others wait (their rows are dropped)."""
+    u, device = rng.random(frame.height), rng.choice([1, 1, 1, 2, 2, 3], frame.height)
+    hit = (frame["channel"].to_numpy() == KECAMATAN) & down[frame["file_kec"].to_numpy()]
+    move = hit & (u < 0.45)
+    return frame.with_columns(
+        channel=pl.Series(np.where(move, DINAS, frame["channel"].to_numpy()), dtype=pl.Int64),
+        file_kec=pl.Series(np.where(move, MUARA_DUA, frame["file_kec"].to_numpy()), dtype=pl.Int64),
+        device=pl.Series(np.where(move, device, frame["device"].to_numpy()), dtype=pl.Int64),
+    ).filter(pl.Series(~hit | move))
+
+
+def _how_many(rng: np.random.Generator, day: date, rows_per_day: int | None, closed: bool,
+              planned: int = 0) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    """The day's volume: the sizes of its jemput-bola visits (the ``planned`` ones take the place of
+    drawn ones; with the realistic volume there are at least as many as planned) and school visits,
+    how many persons recorded BARU before come back (at most), how many new persons come to an office
+    (None for a fixed ``rows_per_day``: the rest of it, once the returns are known)."""
     if rows_per_day is None:
         lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1)
         visits = not closed
-        n_jb = int(rng.poisson(lam * 0.15 / 45)) if visits else 0
+        n_jb = max(int(rng.poisson(lam * 0.15 / 45)), planned) if visits else 0
         n_sch = int(rng.poisson(lam * 0.07 / 30)) if visits and not _school_break(day) else 0
         jb_sizes, sch_sizes = rng.integers(20, 71, n_jb), rng.integers(15, 46, n_sch)
         n_rep = int(rng.poisson(lam * REPEAT_BARU_RATE))
@@ -488,11 +764,14 @@ def _coming_back(rng: np.random.Generator, pool: pl.DataFrame | None, n_rep: int
     return rep.filter(pl.Series(ok))
 
 
-def _where_when(rng: np.random.Generator, reg: _Regions, n_base: int, jb_sizes: np.ndarray, sch_sizes: np.ndarray,
+def _where_when(rng: np.random.Generator, reg: _Regions, n_base: int, jb: tuple, sch_sizes: np.ndarray,
                 closed: bool, friday: bool) -> dict[str, np.ndarray]:
     """Where and when each new person is recorded: ``n_base`` at an office (only the Disdukcapil duty
-    desk on a closed day), then the jemput-bola and school queues. Out: equal-length arrays
-    ``channel``, ``desa`` (domicile), ``file_kec`` (the log that lists the row), ``seconds``, ``device``."""
+    desk on a closed day; a kecamatan office on one of its 1-3 devices), then the jemput-bola queues
+    (``jb``: their sizes, the cumulative desa weights of the day, the desa of the planned visits, which
+    take the first queues) and the school queues. Out: equal-length arrays ``channel``, ``desa``
+    (domicile), ``file_kec`` (the log that lists the row), ``seconds``, ``device``."""
+    jb_sizes, jb_cum, planned = jb
     if closed:  # only the Disdukcapil office has a duty desk
         base_ch = np.full(n_base, DINAS, dtype=np.int64)
     else:
@@ -505,10 +784,11 @@ def _where_when(rng: np.random.Generator, reg: _Regions, n_base: int, jb_sizes: 
     seconds = _office_seconds(rng, n_base, friday)
     device = np.select([base_ch == DINAS, base_ch == LAINNYA],
                        [rng.choice([1, 1, 1, 2, 2, 3], n_base), rng.integers(1, 5, n_base)],
-                       np.where(np.isin(file_kec, reg.two_devices) & (rng.random(n_base) < 0.35), 2, 1))
+                       1 + (rng.random(n_base) * reg.n_devices[file_kec]).astype(np.int64))
 
     jb_event, jb_sec = _bursts(rng, jb_sizes, (8 * 3600 + 1800, 10 * 3600 + 1800), (120, 420))
-    jb_desa = _choice(rng, len(jb_sizes), reg.jb_cum)
+    jb_desa = _choice(rng, len(jb_sizes), jb_cum)
+    jb_desa[:len(planned)] = planned[:len(jb_desa)]
     jb_dev = rng.integers(1, 5, len(jb_sizes))
     sch_event, sch_sec = _bursts(rng, sch_sizes, (8 * 3600, 10 * 3600), (90, 300))
     sch_kec = _choice(rng, len(sch_sizes), np.cumsum(reg.kec_pop))
@@ -848,7 +1128,8 @@ def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: d
         jenis_rekam=pl.when(pl.col("ulang")).then(pl.lit("ULANG")).otherwise(pl.lit("BARU")),
         lokasi_rekam=pl.col("channel_s"),
         id_alat=pl.when(pl.col("channel") == DINAS).then(pl.format("DINAS-0{}", "device"))
-        .when(pl.col("channel").is_in([JEMPUT_BOLA, LAINNYA])).then(pl.format("MOBILE-0{}", "device"))
+        .when(pl.col("channel") == JEMPUT_BOLA).then(pl.format("JB-0{}", "device"))
+        .when(pl.col("channel") == LAINNYA).then(pl.format("MOBILE-0{}", "device"))
         .when(pl.col("channel") == SEKOLAH).then(pl.format("SEKOLAH-0{}", "device"))
         .otherwise(pl.format("KEC-{}-0{}", "kec_code", "device")),
     )
@@ -868,7 +1149,7 @@ def _dirt_and_quirks(rng: np.random.Generator, reg: _Regions, out: pl.DataFrame,
     if len(idx):
         out = _patch(out, idx, _dirty(out[idx], reg, day, hms), DIRTY_COLUMNS)
     # valid quirks (never on a dirty row): text marker, lower case, underscores, T, spaces around values
-    u = rng.random((6, n))
+    u = rng.random((7, n))
     col_pick = rng.integers(0, 4, n)
     clean = reason < 0
     lower_file, t_file = out["lower_file"].to_numpy(), out["t_file"].to_numpy()
@@ -879,6 +1160,7 @@ def _dirt_and_quirks(rng: np.random.Generator, reg: _Regions, out: pl.DataFrame,
         "q_t": clean & (t_file | (u[3] < 0.02)),
         **{f"q_pad{k}": clean & (u[4] < 0.015) & (col_pick == k) for k in range(4)},
         "q_name": clean & (u[5] < 0.01),
+        "q_alat": clean & (lower_file | (u[6] < 0.01)),
     }
     idx = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
     if len(idx):
@@ -890,7 +1172,7 @@ def _dirt_and_quirks(rng: np.random.Generator, reg: _Regions, out: pl.DataFrame,
 DIRTY_COLUMNS = ("nik", "jenis_kelamin", "tanggal_lahir", "status_kawin", "kode_desa", "waktu_rekam",
                  "jenis_rekam", "lokasi_rekam", "id_alat")
 QUIRK_COLUMNS = ("nik", "jenis_kelamin", "status_kawin", "kode_desa", "waktu_rekam", "jenis_rekam",
-                 "lokasi_rekam", "nama")
+                 "lokasi_rekam", "nama", "id_alat")
 
 
 def _patch(out: pl.DataFrame, idx: np.ndarray, sub: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -952,7 +1234,8 @@ def _dirty(sub: pl.DataFrame, reg: _Regions, day: date, hms: pl.Expr) -> pl.Data
 
 
 def _quirks(sub: pl.DataFrame) -> pl.DataFrame:
-    """Valid spreadsheet quirks where the q_* masks say so (all rows are clean)."""
+    """Valid spreadsheet quirks where the q_* masks say so (all rows are clean), a device id in lower
+    case among them."""
 
     def when(mask: str, value: pl.Expr, col: str) -> pl.Expr:
         return pl.when(pl.col(mask)).then(value).otherwise(pl.col(col)).alias(col)
@@ -968,6 +1251,7 @@ def _quirks(sub: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(
         *[when(f"q_pad{k}", pl.lit(" ") + pl.col(c) + pl.lit(" "), c) for c, k in pad],
         when("q_name", pl.col("nama") + pl.lit(" "), "nama"),
+        when("q_alat", pl.col("id_alat").str.to_lowercase(), "id_alat"),  # upper-cased by the pipeline
     )
 
 
@@ -999,6 +1283,9 @@ class _Ledger:
     missing: list = field(default_factory=list)       # [date, kode_kecamatan]: no file
     header_only: list = field(default_factory=list)   # [date, kode_kecamatan]: a valid file with no rows
     candidates: list = field(default_factory=list)    # frames: clean BARU rows of files that will be loaded
+    jemput_bola: dict = field(default_factory=dict)   # desa index -> ordinals of the days with a loaded JEMPUT_BOLA row
+    request_rows: int = 0
+    request_quarantine: Counter = field(default_factory=Counter)  # reason -> request rows
 
     def count_rows(self, d: _Day) -> None:
         """Count the day's rows: written (not in a file lost or cut off), dirty, quarantined by reason
@@ -1016,6 +1303,9 @@ class _Ledger:
         self.dirty_rows += int(((reason >= 0) & ~lost).sum())
         self.quarantine += np.bincount(reason[loadable & (reason >= 0)], minlength=len(self.quarantine))
         self.loaded_rows += int((loadable & (reason < 0)).sum())
+        visited = loadable & (reason < 0) & (rows["channel"].to_numpy() == JEMPUT_BOLA)  # any jenis_rekam
+        for desa in np.unique(rows["desa"].to_numpy()[visited]).tolist():
+            self.jemput_bola.setdefault(desa, []).append(d.day.toordinal())
         good = np.flatnonzero(loadable & (reason < 0) & ~rows["ulang"].to_numpy())
         if len(good):
             umur = exact_age(rows["birth"].to_numpy()[good], np.full(len(good), np.datetime64(d.day, "D")))
@@ -1026,6 +1316,12 @@ class _Ledger:
                 "wajib": (umur >= 17) | (rows["status"].to_numpy()[good] != 0),
                 "channel": rows["channel"].to_numpy()[good].astype(np.int8),
             }))
+
+    def served(self, r: date, desa: int, end: date) -> date | None:
+        """The first date in [r, end] with a loaded JEMPUT_BOLA row of ``desa``, or None (still open)."""
+        days = self.jemput_bola.get(desa, [])
+        j = bisect.bisect_left(days, r.toordinal())
+        return date.fromordinal(days[j]) if j < len(days) and days[j] <= end.toordinal() else None
 
     def first_recordings(self, nd: int) -> tuple[np.ndarray, int, np.ndarray]:
         """The persons whose first clean BARU row falls in the window. Out: those wajib KTP at it per
@@ -1068,6 +1364,25 @@ def _write_day(out_dir: Path, reg: _Regions, d: _Day, ledger: _Ledger) -> None:
                 ledger.missing.append([day, kec])
             rel = _write_rejected(out_dir, reg, d, k, parts.get(k, empty))
             ledger.rejected.append({"path": rel, "reason_code": kind})
+
+
+def _write_requests(out_dir: Path, plan: _Plan, i: int, ledger: _Ledger) -> None:
+    """Write the village requests registered on day ``i`` (if any) in their dialect, and count their
+    rows and the reasons of the bad ones in the ledger. Fails: OSError."""
+    planned = plan.outreach.request_files.get(i)
+    if planned is None:
+        return
+    header, rows, reasons, d = planned
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=d["sep"], lineterminator=d["eol"])
+    w.writerow(header)
+    w.writerows(rows)
+    path = out_dir / "permohonan" / f"{plan.days[i].isoformat()}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if d["bom"] else b"") + buf.getvalue().encode("utf-8"))
+    ledger.files_written += 1
+    ledger.request_rows += len(rows)
+    ledger.request_quarantine.update(r for r in reasons if r is not None)
 
 
 def _by_file(rows: pl.DataFrame, nk: int) -> tuple[dict, list | pl.DataFrame]:
@@ -1263,4 +1578,23 @@ def _manifest(plan: _Plan, ledger: _Ledger, new: np.ndarray, first_any: int, by_
         "expected_new_wajib_by_desa": {str(reg.desa[j]): int(new[j]) for j in range(len(reg.desa))},
         "snapshot_totals": {"wajib_ktp": int(snap["wajib_ktp_lk"].sum() + snap["wajib_ktp_pr"].sum()),
                             "sudah_rekam": int(snap["sudah_rekam_lk"].sum() + snap["sudah_rekam_pr"].sum())},
+        "device_breakdowns": [{"kode_kecamatan": str(reg.kec[k]), "first_date": plan.days[a].isoformat(),
+                               "last_date": plan.days[b].isoformat(), "broken_at_end": b == len(plan.days) - 1}
+                              for k, a, b in plan.outreach.breakdowns],
+        "request_rows_written": ledger.request_rows,
+        "expected_requests": _expected_requests(plan, ledger),
+        "expected_request_quarantine_by_reason": {r: ledger.request_quarantine[r] for r in REQUEST_REASONS
+                                                  if ledger.request_quarantine[r]},
     }
+
+
+def _expected_requests(plan: _Plan, ledger: _Ledger) -> list[dict]:
+    """The valid requests, sorted by registration date, kode_desa and nomor_surat, each with the date it
+    is served on (``tanggal_dilayani``: the first date from its registration on with a loaded
+    JEMPUT_BOLA row of its desa; None while it is open at the end)."""
+    out = []
+    for i, desa, nomor in plan.outreach.letters:
+        served = ledger.served(plan.days[i], desa, plan.end)
+        out.append({"tanggal_daftar": plan.days[i].isoformat(), "kode_desa": str(plan.reg.desa[desa]),
+                    "nomor_surat": nomor, "tanggal_dilayani": served.isoformat() if served else None})
+    return sorted(out, key=lambda r: (r["tanggal_daftar"], r["kode_desa"], r["nomor_surat"]))

@@ -1,9 +1,10 @@
 """The synthetic landing zone: deterministic, calibrated, structurally right, dirty on purpose.
 
 The two-month demo generation is made once per module. Its files are re-read here with the csv
-module and judged by a small, independent implementation of the contract's rules (section 3), so
-the manifest's promises (quarantine counts, rejected files, new wajib-KTP persons per desa) are
-checked against the files themselves, not against the generator's own bookkeeping.
+module and judged by a small, independent implementation of the contract's rules (sections 3 and
+9), so the manifest's promises (quarantine counts, rejected files, new wajib-KTP persons per desa,
+village requests and when they are served) are checked against the files themselves, not against
+the generator's own bookkeeping.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from flows import generate as g
 from flows.errors import UserError
-from flows.generate import FILE_REASONS, ROW_REASONS, GenerateSummary, generate
+from flows.generate import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.wilayah import desa_codes, kecamatan_codes
 
 DEMO = dict(start=date(2025, 1, 1), end=date(2025, 2, 28), seed=2025, calibrate_to=(270_764, 213_572))
@@ -31,6 +32,8 @@ HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_reka
 NIK_RULE = re.compile(r"^(1[1-9]|[2-8]\d|9[0-6])\d{4}(0[1-9]|[12]\d|3[01]|4[1-9]|[56]\d|7[01])(0[1-9]|1[0-2])\d{2}(?!0000)\d{4}$")
 STATUS = {"BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"}
 LOKASI = {"DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA"}
+ID_ALAT_RULE = re.compile(r"[A-Za-z0-9._/-]{1,32}")
+NOMOR_RULE = re.compile(r"[A-Za-z0-9./-]{1,64}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,11 +101,12 @@ def contract_reason(r: dict, log_date: date) -> tuple[str | None, dict]:
         ("jenis_rekam_invalid", (r["jenis_rekam"] or "").upper() in ("BARU", "ULANG")),
         ("lokasi_rekam_invalid", (r["lokasi_rekam"] or "").upper() in LOKASI),
         ("id_alat_empty", r["id_alat"] is not None),
-        ("id_alat_invalid", r["id_alat"] is None or re.fullmatch(r"[A-Za-z0-9._/-]{1,32}", r["id_alat"]) is not None),
+        ("id_alat_invalid", r["id_alat"] is None or ID_ALAT_RULE.fullmatch(r["id_alat"]) is not None),
     ]
     parsed = {"nik": nik, "key": key, "at": at, "umur": umur, "status": status, "born": born,
               "jenis": (r["jenis_rekam"] or "").upper(), "lokasi": (r["lokasi_rekam"] or "").upper(),
-              "desa": (r["kode_desa"] or "").upper(), "sex": (r["jenis_kelamin"] or "").upper(), "nama": r["nama"]}
+              "desa": (r["kode_desa"] or "").upper(), "sex": (r["jenis_kelamin"] or "").upper(), "nama": r["nama"],
+              "alat": r["id_alat"]}
     return next((name for name, ok in checks if not ok), None), parsed
 
 
@@ -146,6 +150,62 @@ def judge(root: Path) -> dict:
     return {"rejected": rejected, "quarantine": dict(quarantine), "good": good, "first": first, "new": new}
 
 
+def request_rules_broken(r: dict, registered: date) -> list[str]:
+    """Every rule of contract section 9 a request row breaks (in the validator's order; the
+    duplicate rule is the caller's: it needs the earlier rows of the file)."""
+    surat = parse_date(r["tanggal_surat"])
+    warga = r.get("perkiraan_warga")
+    checks = [
+        ("kode_desa_unknown", (r["kode_desa"] or "").upper() in desa_codes()),
+        ("tanggal_surat_invalid", surat is not None and surat <= registered),
+        ("nomor_surat_invalid", r["nomor_surat"] is not None and NOMOR_RULE.fullmatch(r["nomor_surat"]) is not None),
+        ("perkiraan_warga_invalid", warga is None or (re.fullmatch(r"[0-9]+", warga) is not None and int(warga) <= 100_000)),
+    ]
+    return [name for name, ok in checks if not ok]
+
+
+def judge_requests(root: Path) -> dict:
+    """The village requests the pipeline should load from ``root/permohonan`` and the rows it should
+    quarantine, worked out from the files; ``broken`` lists every row's broken rules."""
+    valid, quarantine, broken, headers = [], Counter(), [], {}
+    for path in sorted((root / "permohonan").glob("*.csv")):
+        registered = date.fromisoformat(path.stem)
+        names, rows = read_log(path)
+        headers[registered] = names
+        seen = set()
+        for _, r in rows:
+            rules = request_rules_broken(r, registered)
+            key = ((r["kode_desa"] or "").upper(), (r["nomor_surat"] or "").upper())
+            if not rules and key in seen:
+                rules = ["duplicate_row"]
+            broken.append(rules)
+            if rules:
+                quarantine[rules[0]] += 1
+            else:
+                seen.add(key)
+                valid.append((registered, r["kode_desa"], r["nomor_surat"], parse_date(r["tanggal_surat"])))
+    return {"valid": valid, "quarantine": dict(quarantine), "broken": broken, "headers": headers}
+
+
+def jemput_bola_days(found: dict) -> dict[str, set[date]]:
+    """desa -> the dates with a loaded JEMPUT_BOLA row of a resident (any jenis_rekam)."""
+    out = defaultdict(set)
+    for _, _, p in found["good"]:
+        if p["lokasi"] == "JEMPUT_BOLA":
+            out[p["desa"]].add(p["at"].date())
+    return out
+
+
+def weekdays(after: date, upto: date) -> int:
+    """Weekdays (Monday-Friday) in (after, upto]: the contract's hari_kerja_tanpa_rekam."""
+    return sum((after + timedelta(days=k)).weekday() < 5 for k in range(1, (upto - after).days + 1))
+
+
+def kecamatan_days(found: dict, kec: str) -> set[date]:
+    """Dates with a loaded KECAMATAN row in kecamatan ``kec``'s own files."""
+    return {p["at"].date() for path, _, p in found["good"] if path.stem == kec and p["lokasi"] == "KECAMATAN"}
+
+
 def digest(root: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
@@ -170,6 +230,16 @@ def test_same_arguments_give_identical_bytes_and_another_seed_differs(tmp_path):
     generate(tmp_path / "c", seed=8, **args)
     assert a.expected == b.expected
     assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+
+
+def test_same_arguments_give_identical_bytes_with_breakdowns_and_requests(tmp_path):
+    args = {"start": date(2025, 1, 6), "end": date(2025, 2, 16), "seed": 11}
+    a, b = generate(tmp_path / "a", **args), generate(tmp_path / "b", **args)
+    assert len(a.expected["device_breakdowns"]) == 2 and a.expected["expected_requests"]
+    assert a.expected["expected_request_quarantine_by_reason"]
+    assert a.expected == b.expected and digest(tmp_path / "a") == digest(tmp_path / "b")
+    v = [generate(tmp_path / f"v{k}", date(2025, 1, 6), date(2025, 1, 17), seed=11, rows_per_day=3_000) for k in (1, 2)]
+    assert v[0].expected["expected_requests"] and digest(tmp_path / "v1") == digest(tmp_path / "v2")
 
 
 def test_progress_is_reported_after_each_day(tmp_path):
@@ -428,7 +498,8 @@ def test_manifest_is_outside_the_landing_folders_and_holds_no_nik_or_name(demo):
     names = {p["nama"] for _, _, p in found["good"]}
     assert not any(f'"{n}"' in text for n in names)
     for key in ("seed", "start", "end", "snapshot_date", "rows_written", "files_written", "expected_quarantine_by_reason",
-                "expected_rejected_files", "expected_missing", "expected_new_wajib_by_desa", "snapshot_totals"):
+                "expected_rejected_files", "expected_missing", "expected_new_wajib_by_desa", "snapshot_totals",
+                "device_breakdowns", "request_rows_written", "expected_requests", "expected_request_quarantine_by_reason"):
         assert key in s.expected
 
 
@@ -437,3 +508,174 @@ def test_exact_age_is_completed_years(tmp_path):
     at = np.array(["2025-03-14", "2025-03-15", "2025-03-16", "2025-01-01"], dtype="datetime64[D]")
     assert g.exact_age(birth, at).tolist() == [16, 17, 17, 25]
     assert g.days_to_birthday(birth, at).tolist() == [1, 0, 1, 1]
+
+
+# ----------------------------------------------------------------------------------------------
+# devices (contract section 3, id_alat; section 9, device activity and kecamatan service)
+
+def test_several_devices_per_kecamatan_office_and_dinas_jemput_bola_and_school_devices(demo):
+    _, _, found = demo
+    per_kec = defaultdict(set)
+    by_lokasi = defaultdict(set)
+    for path, _, p in found["good"]:
+        alat = p["alat"].upper()
+        by_lokasi[p["lokasi"]].add(alat)
+        if p["lokasi"] == "KECAMATAN":
+            assert re.fullmatch(rf"KEC-{re.escape(path.stem)}-0[1-3]", alat), (path, alat)
+            per_kec[path.stem].add(alat)
+    assert set(per_kec) == kecamatan_codes()
+    assert {len(v) for v in per_kec.values()} == {1, 2, 3}, "each office has 1-3 devices, several have more than one"
+    assert by_lokasi["DINAS"] == {"DINAS-01", "DINAS-02", "DINAS-03"}
+    assert by_lokasi["JEMPUT_BOLA"] == {"JB-01", "JB-02", "JB-03", "JB-04"}
+    assert by_lokasi["SEKOLAH"] and all(re.fullmatch(r"SEKOLAH-0\d", a) for a in by_lokasi["SEKOLAH"])
+    assert all(ID_ALAT_RULE.fullmatch(a) for ids in by_lokasi.values() for a in ids)
+
+
+def test_device_ids_in_lower_case_are_valid_quirks_of_dirty_files_only(demo, tmp_path):
+    _, _, found = demo
+    lower = [p["alat"] for _, _, p in found["good"] if p["alat"] != p["alat"].upper()]
+    assert 20 <= len(lower) <= 0.1 * len(found["good"]) and all(ID_ALAT_RULE.fullmatch(a) for a in lower)
+    generate(tmp_path, date(2025, 3, 3), date(2025, 3, 5), seed=1, dirt=False)
+    clean = judge(tmp_path)
+    assert all(p["alat"] == p["alat"].upper() for _, _, p in clean["good"])
+
+
+# ----------------------------------------------------------------------------------------------
+# a kecamatan office device that stops for long (realistic volume only)
+
+def test_the_demo_has_one_breakdown_in_the_middle_and_one_still_broken_at_the_end(demo):
+    _, s, _ = demo
+    middle, last = s.expected["device_breakdowns"]
+    assert middle["kode_kecamatan"] != last["kode_kecamatan"] and "16.09.01" not in (middle["kode_kecamatan"], last["kode_kecamatan"])
+    first, final = date.fromisoformat(middle["first_date"]), date.fromisoformat(middle["last_date"])
+    assert date(2025, 1, 10) <= first and final <= date(2025, 2, 21) and not middle["broken_at_end"]
+    assert 8 <= weekdays(first - timedelta(days=1), final) <= 12
+    assert first.weekday() < 5 and final.weekday() < 5
+    first_b = date.fromisoformat(last["first_date"])
+    assert last["last_date"] == "2025-02-28" and last["broken_at_end"] and 7 <= (date(2025, 2, 28) - first_b).days <= 10
+
+
+def test_broken_device_kecamatan_has_no_kecamatan_row_on_its_broken_days_and_comes_back(demo):
+    root, s, found = demo
+    for b in s.expected["device_breakdowns"]:
+        kec, first, final = b["kode_kecamatan"], date.fromisoformat(b["first_date"]), date.fromisoformat(b["last_date"])
+        sent = 0
+        for k in range((final - first).days + 1):
+            path = root / "rekam" / (first + timedelta(days=k)).isoformat() / f"{kec}.csv"
+            if path.exists() and path.stat().st_size:
+                sent += 1
+                assert all((r.get("lokasi_rekam") or "").upper() != "KECAMATAN" for _, r in read_log(path)[1]), path
+        assert sent >= 0.5 * ((final - first).days + 1), "the log still comes while the device is broken"
+        office = kecamatan_days(found, kec)
+        before = max(d for d in office if d < first)
+        assert weekdays(before, final) >= 8 if not b["broken_at_end"] else weekdays(before, final) >= 5
+        if not b["broken_at_end"]:  # it comes back: KECAMATAN rows again within a week
+            assert min(d for d in office if d > final) <= final + timedelta(days=7)
+
+
+def test_its_residents_are_recorded_at_dinas_or_jemput_bola_while_its_device_is_broken(demo):
+    _, s, found = demo
+    b = s.expected["device_breakdowns"][0]
+    kec, first, final = b["kode_kecamatan"], date.fromisoformat(b["first_date"]), date.fromisoformat(b["last_date"])
+    meanwhile = [(path, p) for path, _, p in found["good"]
+                 if p["desa"].startswith(kec + ".") and first <= p["at"].date() <= final]
+    lokasi = Counter(p["lokasi"] for _, p in meanwhile)
+    assert lokasi["DINAS"] >= 10 and lokasi["JEMPUT_BOLA"] >= 20, lokasi
+    assert all(path.stem == "16.09.01" for path, p in meanwhile if p["lokasi"] == "DINAS")
+    assert not any(path.stem == kec and p["lokasi"] == "KECAMATAN" for path, p in meanwhile)
+    visits = {p["at"].date() for path, p in meanwhile if p["lokasi"] == "JEMPUT_BOLA" and path.stem == kec}
+    assert len(visits) >= 2
+
+
+def test_second_kecamatan_has_no_kecamatan_row_in_the_last_five_or_more_weekdays(demo):
+    _, s, found = demo
+    kec = s.expected["device_breakdowns"][1]["kode_kecamatan"]
+    last_row = max(kecamatan_days(found, kec))
+    assert weekdays(last_row, date(2025, 2, 28)) >= 5, "diduga_alat_rusak on the last date (contract section 9)"
+
+
+def test_breakdowns_and_volume_stay_exact_with_rows_per_day(tmp_path):
+    s = generate(tmp_path, date(2025, 1, 6), date(2025, 2, 14), seed=3, rows_per_day=120, dirt=False)
+    assert s.expected["device_breakdowns"] == [] and s.expected["expected_missing"] == []
+    assert s.rows_written == 40 * 120
+    assert 0 < len(s.expected["expected_requests"]) <= 40, "a few requests a week, whatever the volume"
+
+
+# ----------------------------------------------------------------------------------------------
+# village requests (contract section 9)
+
+@pytest.fixture(scope="module")
+def requests(demo) -> dict:
+    return judge_requests(demo[0])
+
+
+def test_request_reason_codes_are_the_validators():
+    suite = json.loads((Path(g.__file__).parent.parent / "expectations" / "permohonan.json").read_text())
+    assert list(dict.fromkeys(e["meta"]["reason"] for e in suite["expectations"])) == list(REQUEST_REASONS)
+
+
+def test_every_request_row_satisfies_or_breaks_exactly_the_rule_the_manifest_says(demo, requests):
+    _, s, _ = demo
+    assert all(len(rules) <= 1 for rules in requests["broken"]), "a bad row breaks exactly one rule"
+    assert requests["quarantine"] == s.expected["expected_request_quarantine_by_reason"]
+    assert set(requests["quarantine"]) == set(REQUEST_REASONS)
+    assert sum(requests["quarantine"].values()) <= 0.3 * len(requests["valid"])
+    assert len(requests["broken"]) == s.expected["request_rows_written"]
+    manifest = [(date.fromisoformat(r["tanggal_daftar"]), r["kode_desa"], r["nomor_surat"])
+                for r in s.expected["expected_requests"]]
+    assert sorted(v[:3] for v in requests["valid"]) == manifest
+
+
+def test_request_files_are_registered_on_office_days_with_letters_dated_a_few_days_before(demo, requests):
+    assert requests["headers"] and not any(g._closed(d) for d in requests["headers"])
+    assert all(h in (list(g.REQUEST_COLUMNS), list(g.REQUEST_COLUMNS[:3])) for h in requests["headers"].values())
+    assert 2 <= len(requests["valid"]) / (59 / 7) <= 6, "a few letters a week in the whole regency"
+    assert all(0 <= (reg - surat).days <= 10 for reg, _, _, surat in requests["valid"])
+    assert all(re.fullmatch(r"\d{3}/\d{3}/(DS|KEL)[.-]\d{4}(/[IVX]+)?/20\d\d", nomor) for _, _, nomor, _ in requests["valid"])
+    files = [p.read_bytes() for p in sorted((demo[0] / "permohonan").glob("*.csv"))]
+    raw = b"".join(files)
+    assert re.search(rb"\d{2}-\d{2}-\d{4}", raw) and re.search(rb"\d{2}/\d{2}/\d{4}", raw) and b";" in raw
+    assert any(b.startswith(b"\xef\xbb\xbf") for b in files) and any(b"\r\n" in b for b in files)
+
+
+def test_served_requests_have_a_jemput_bola_row_of_their_desa_on_their_served_date_and_none_before(demo):
+    _, s, found = demo
+    visits = jemput_bola_days(found)
+    served = [r for r in s.expected["expected_requests"] if r["tanggal_dilayani"]]
+    for r in served:
+        registered, on = date.fromisoformat(r["tanggal_daftar"]), date.fromisoformat(r["tanggal_dilayani"])
+        assert registered <= on <= date(2025, 2, 28) and on in visits[r["kode_desa"]], r
+        assert not any(registered <= d < on for d in visits[r["kode_desa"]]), r
+
+
+def test_open_requests_have_no_jemput_bola_row_of_their_desa_up_to_the_end(demo):
+    _, s, found = demo
+    visits = jemput_bola_days(found)
+    for r in s.expected["expected_requests"]:
+        if r["tanggal_dilayani"] is None:
+            assert not any(d >= date.fromisoformat(r["tanggal_daftar"]) for d in visits[r["kode_desa"]]), r
+
+
+def test_some_requests_are_served_some_days_later_some_still_open_and_a_desa_wrote_twice(demo):
+    _, s, _ = demo
+    reqs = s.expected["expected_requests"]
+    served = [r for r in reqs if r["tanggal_dilayani"]]
+    open_ = [r for r in reqs if r["tanggal_dilayani"] is None]
+    assert len(served) > len(open_) >= 3
+    waits = [(date.fromisoformat(r["tanggal_dilayani"]) - date.fromisoformat(r["tanggal_daftar"])).days for r in served]
+    assert min(waits) >= 0 and np.median(waits) >= 3
+    per_desa = Counter(r["kode_desa"] for r in reqs)
+    assert max(per_desa.values()) >= 2
+    assert len({(r["kode_desa"], r["nomor_surat"].upper()) for r in reqs}) == len(reqs)
+
+
+def test_clean_request_files_are_canonical_and_every_row_valid(tmp_path):
+    s = generate(tmp_path, date(2025, 3, 3), date(2025, 3, 21), seed=1, dirt=False)
+    files = sorted((tmp_path / "permohonan").glob("*.csv"))
+    assert files and s.expected["expected_request_quarantine_by_reason"] == {}
+    for p in files:
+        data = p.read_bytes()
+        assert data.startswith(b"kode_desa,tanggal_surat,nomor_surat,perkiraan_warga\n") and b"\r" not in data
+        assert re.search(rb"\d{2}[-/]\d{2}[-/]\d{4}", data) is None, "ISO letter dates"
+    found = judge_requests(tmp_path)
+    assert found["quarantine"] == {} and len(found["valid"]) == len(s.expected["expected_requests"])
