@@ -35,10 +35,12 @@ class RunTotals:
     reasons: Counter = field(default_factory=Counter)
     quarantine_by_kecamatan: Counter = field(default_factory=Counter)
 
-    def add(self, files: list[FileOutcome], prepared: Prepared | None = None) -> None:
+    def add(self, files: list[FileOutcome], prepared: Prepared | None = None, feed: str = "") -> None:
+        """Count files and quarantined rows; ``feed`` prefixes the reasons of a feed other than the logs
+        (``permohonan duplicate_row`` is not a log's ``duplicate_row``)."""
         self.files.extend(files)
         if prepared is not None and prepared.quarantine is not None and prepared.quarantine.height:
-            self.reasons.update(prepared.reasons)
+            self.reasons.update({f"{feed} {k}" if feed else k: v for k, v in prepared.reasons.items()})
             kec = {f.source_file: f.kode_kecamatan or f.kind for f in files}
             for source_file, n in prepared.quarantine.group_by("source_file").len().iter_rows():
                 self.quarantine_by_kecamatan[kec.get(source_file, "?")] += n
@@ -103,7 +105,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan,
     prepared = prepare_requests(files, settings.gx_slice_rows)
     write_batch(con, run_id, 0, prepared.files, permohonan=prepared.rows, quarantine=prepared.quarantine,
                 validation=prepared.validation)
-    totals.add(prepared.files, prepared)
+    totals.add(prepared.files, prepared, feed="permohonan")
 
 
 def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,

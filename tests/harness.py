@@ -14,9 +14,15 @@ A test states only what its rule needs; everything else has a valid default:
 - ``rec``: one landing.rekam row. Person ids are any strings (they stand for pseudonyms). The row
   comes from the file ``rekam/<date of at>/<sent_by>.csv`` (``sent_by``: the kecamatan whose log
   listed it, by default the desa's own); line numbers follow the order of the rows in each file.
+  ``at`` may be a bare date (the row is then recorded at 08:00:00). ``recs(n, ...)``: n such rows
+  of n different persons (``<person>1`` .. ``<person>n``), e.g. a kecamatan's log of a day.
 - ``snapshot``: the landing.penduduk rows of one snapshot, every desa at the given totals.
-- ``log_file``, ``header_only``, ``rejected``: explicit audit.file_loads versions. Every file of
-  the given rekam rows and every snapshot gets a current ``loaded`` version unless one is given.
+- ``request``: one landing.permohonan row (a valid village request) of the file
+  ``permohonan/<daftar>.csv``: desa, registration date, letter date (default: the registration
+  date), letter number, expected residents (default none); line numbers as for ``rec``.
+- ``log_file``, ``header_only``, ``rejected``, ``request_file``: explicit audit.file_loads versions.
+  Every file of the given rekam rows, snapshots and requests gets a current ``loaded`` version
+  unless one is given.
 
 ``load_landing`` is the second entry point: it loads the raw files of a landing zone through the
 plain functions of a run (plan, fetch, parse, validate, pseudonymise, write; flows.run and
@@ -50,6 +56,9 @@ REKAM_SCHEMA = {"person_id": pl.Utf8, "jenis_kelamin": pl.Utf8, "umur": pl.Int16
 PENDUDUK_SCHEMA = {"snapshot_date": pl.Utf8, "kode_desa": pl.Utf8, "wajib_ktp_lk": pl.Int64, "wajib_ktp_pr": pl.Int64,
                    "sudah_rekam_lk": pl.Int64, "sudah_rekam_pr": pl.Int64, "source_file": pl.Utf8,
                    "file_sha256": pl.Utf8, "line_number": pl.Int32, "run_id": pl.Utf8}
+PERMOHONAN_SCHEMA = {"tanggal_daftar": pl.Utf8, "kode_desa": pl.Utf8, "tanggal_surat": pl.Utf8, "nomor_surat": pl.Utf8,
+                     "perkiraan_warga": pl.Int32, "source_file": pl.Utf8, "file_sha256": pl.Utf8,
+                     "line_number": pl.Int32, "run_id": pl.Utf8}
 FILE_SCHEMA = {"source_file": pl.Utf8, "sha256": pl.Utf8, "status": pl.Utf8, "rows_loaded": pl.Int64,
                "rows_quarantined": pl.Int64, "error": pl.Utf8, "loaded_at": pl.Utf8, "kind": pl.Utf8,
                "log_date": pl.Utf8, "kode_kecamatan": pl.Utf8, "run_id": pl.Utf8}
@@ -69,10 +78,33 @@ def log_path(day: str, kecamatan: str) -> str:
 def rec(person: str = "P1", desa: str = "16.09.01.1013", at: str = "2025-01-01 08:00:00", jenis: str = "BARU",
         lokasi: str = "DINAS", umur: int = 30, kawin: str = "KAWIN", jk: str = "L", alat: str = "DINAS-01",
         sent_by: str | None = None, file: str | None = None, line: int | None = None) -> dict:
-    """One loaded recording (landing.rekam row) of the log rekam/<date of at>/<sent_by or the desa's kecamatan>.csv."""
+    """One loaded recording (landing.rekam row) of the log rekam/<date of at>/<sent_by or the desa's kecamatan>.csv.
+    ``at`` may be a bare date (YYYY-MM-DD): 08:00:00 that day."""
+    if len(at) == 10:
+        at = f"{at} 08:00:00"
     return {"person_id": person, "jenis_kelamin": jk, "umur": umur, "status_kawin": kawin, "kode_desa": desa,
             "waktu_rekam": at, "jenis_rekam": jenis, "lokasi_rekam": lokasi, "id_alat": alat,
             "source_file": file or log_path(at[:10], sent_by or desa[:8]), "line_number": line}
+
+
+def recs(n: int, person: str = "P", at: str = "2025-01-01 08:00:00", **kw) -> list[dict]:
+    """``n`` recordings (see ``rec``) of the persons <person>1 .. <person>n, one second apart from ``at``."""
+    at = f"{at} 08:00:00" if len(at) == 10 else at
+    return [rec(person=f"{person}{i}", at=f"{at[:17]}{int(at[17:19]) + i - 1:02d}", **kw) for i in range(1, n + 1)]
+
+
+def request_path(day: str) -> str:
+    return f"permohonan/{day}.csv"
+
+
+def request(desa: str = "16.09.01.1013", daftar: str = "2025-01-01", nomor: str = "001/PMD/I/2025",
+            surat: str | None = None, warga: int | None = None, file: str | None = None,
+            line: int | None = None) -> dict:
+    """One valid village request (landing.permohonan row) of permohonan/<daftar>.csv: the desa
+    ``desa`` asks, by the letter ``nomor`` dated ``surat`` (default: the registration date), for an
+    outreach team; ``warga`` is perkiraan_warga (default: not given)."""
+    return {"tanggal_daftar": daftar, "kode_desa": desa, "tanggal_surat": surat or daftar, "nomor_surat": nomor,
+            "perkiraan_warga": warga, "source_file": file or request_path(daftar), "line_number": line}
 
 
 def snapshot(day: str = "2024-12-31", wajib: int = 200, sudah: int = 160,
@@ -112,11 +144,23 @@ def rejected(day: str, kecamatan: str, error: str = EMPTY_FILE) -> dict:
     return log_file(day, kecamatan, status="rejected", rows=0, error=error)
 
 
+def request_file(day: str, status: str = "loaded", rows: int | None = None, quarantined: int = 0,
+                 error: str | None = None, sha256: str | None = None) -> dict:
+    """One version of permohonan/<day>.csv in audit.file_loads (kind ``permohonan``, log_date the
+    registration date). ``rows`` defaults to the number of given requests of that file and version."""
+    source_file = request_path(day)
+    return {"source_file": source_file, "sha256": sha256 or sha(source_file), "status": status, "rows_loaded": rows,
+            "rows_quarantined": quarantined, "error": error, "loaded_at": LOADED_AT, "kind": "permohonan",
+            "log_date": day, "kode_kecamatan": None, "run_id": RUN_ID}
+
+
 def _derived_file(source_file: str, kind: str, rows: int) -> dict:
     """The current loaded version of a file that given rows come from."""
     parts = source_file.split("/")
     if kind == "rekam" and len(parts) == 3 and parts[2].endswith(".csv"):
         return log_file(parts[1], parts[2][:-4], rows=rows)
+    if kind == "permohonan" and len(parts) == 2 and parts[1].endswith(".csv"):
+        return request_file(parts[1][:-4], rows=rows)
     day = parts[-1][:-4] if kind == "penduduk" else None
     return {"source_file": source_file, "sha256": sha(source_file), "status": "loaded", "rows_loaded": rows,
             "rows_quarantined": 0, "error": None, "loaded_at": LOADED_AT, "kind": kind, "log_date": day,
@@ -178,32 +222,42 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], schema
         con.unregister("given")
 
 
-def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[dict] = ()) -> Warehouse:
-    """Load the given rows into a new in-memory warehouse and build every model of sql/order.txt."""
-    rekam = [dict(r) for r in rekam]
+def _with_lineage(rows: list[dict]) -> list[dict]:
+    """Copies of given rows with line numbers in the order of each file's rows (the header is
+    line 1) where none was given, the file's default SHA-256 and the harness's run id."""
+    rows = [dict(r) for r in rows]
     lines: dict[str, int] = {}
-    for r in rekam:   # line numbers in the order of each file's rows (the header is line 1)
+    for r in rows:
         lines[r["source_file"]] = lines.get(r["source_file"], 1) + 1
         r["line_number"] = r["line_number"] if r["line_number"] is not None else lines[r["source_file"]]
         r.setdefault("file_sha256", sha(r["source_file"]))
         r.setdefault("run_id", RUN_ID)
+    return rows
+
+
+def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[dict] = (),
+          requests: list[dict] = ()) -> Warehouse:
+    """Load the given rows into a new in-memory warehouse and build every model of sql/order.txt."""
+    rekam = _with_lineage(rekam)
+    permohonan = _with_lineage(requests)
     penduduk = [r for snap in snapshots for r in snap]
 
     files = [dict(f) for f in files]
     current = {f["source_file"] for f in files if f["status"] != "superseded"}
-    for kind, given in (("rekam", rekam), ("penduduk", penduduk)):
+    for kind, given in (("rekam", rekam), ("penduduk", penduduk), ("permohonan", permohonan)):
         counts: dict[str, int] = {}
         for r in given:
             counts[r["source_file"]] = counts.get(r["source_file"], 0) + 1
         files += [_derived_file(sf, kind, n) for sf, n in counts.items() if sf not in current]
     for f in files:
         if f["rows_loaded"] is None:
-            f["rows_loaded"] = sum(1 for r in rekam if r["source_file"] == f["source_file"]
+            f["rows_loaded"] = sum(1 for r in (*rekam, *permohonan) if r["source_file"] == f["source_file"]
                                    and r["file_sha256"] == f["sha256"])
 
     con = empty_warehouse()
     _insert(con, "landing.rekam", rekam, REKAM_SCHEMA)
     _insert(con, "landing.penduduk", penduduk, PENDUDUK_SCHEMA)
+    _insert(con, "landing.permohonan", permohonan, PERMOHONAN_SCHEMA)
     _insert(con, "audit.file_loads", files, FILE_SCHEMA)
     build_models(con)
     return Warehouse(con)
@@ -212,7 +266,7 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
 def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: list[int] | None = None,
                  twice: bool = False, key: str | None = None) -> Warehouse:
     """Load the raw files of ``data_dir``/raw into a new in-memory warehouse through the plain
-    functions of a run (no Prefect): every snapshot, then the logs in one batch (``order`` None)
+    functions of a run (no Prefect): every snapshot and request file, then the logs in one batch (``order`` None)
     or one file per batch in ``order`` (indices into the plan's logs, in path order);
     with ``twice``, everything again (a forced reload). Then build every model."""
     from flows import run as steps
@@ -228,6 +282,7 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
         with LandingZone(Path(data_dir) / "raw") as zone:
             plan = steps.plan_run(settings, con, zone, key_bytes, last_date, force=force)
             steps.load_snapshots(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
+            steps.load_requests(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
             logs = plan.logs
             batches = [logs] if order is None else [[logs[i]] for i in order]
             for n, batch in enumerate(batches, start=1):

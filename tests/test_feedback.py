@@ -143,7 +143,7 @@ def test_each_request_rule_quarantines_with_its_reason_and_valid_requests_load(l
         ("2025-01-01", "16.09.01.1013", "2025-01-01", "140/1/2025", None),
         ("2025-01-02", "16.09.01.1013", "2025-01-01", "140/1/DS.1013/2025", 120),
         ("2025-01-02", "16.09.02.2012", "2025-01-02", "7/DS/2025", None)]
-    assert summary["requests_loaded"] == 3 and summary["quarantine_by_reason"]["perkiraan_warga_invalid"] == 2
+    assert summary["requests_loaded"] == 3 and summary["quarantine_by_reason"]["permohonan perkiraan_warga_invalid"] == 2
     assert landing.query("select count(*) from mart.outreach_requests") == [(3,)]
     # requests never get feedback files (the office registers them itself)
     assert not (landing.data_dir / "feedback").exists() or not list((landing.data_dir / "feedback").rglob("*.csv"))

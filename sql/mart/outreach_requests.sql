@@ -38,6 +38,7 @@ final as (
         cast(served.tanggal_dilayani as date)  as tanggal_dilayani,
         cast(case
             when served.tanggal_dilayani is not null then served.tanggal_dilayani - served.tanggal_daftar
+            when range_end.last_date is null then null          -- no log loaded yet: no range to wait in
             else greatest(range_end.last_date - served.tanggal_daftar, 0)
         end as integer)                        as hari_menunggu
     from served
