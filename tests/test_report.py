@@ -2,10 +2,18 @@
 
 A hand-written 3-day x 3-kecamatan warehouse: one missing log, one rejected log, one kecamatan
 whose backlog is negative, one kecamatan whose pace is zero; mart.backlog_kabupaten is the real
-model (sql/mart/backlog_kabupaten.sql) over it. The browser test opens the page from file:// in
-headless Chromium and saves test-artifacts/report.png. The escaping tests feed hostile values
-through the Jinja environment (autoescape plus the finalize hook that breaks anything that could
-look like a fetch).
+model (sql/mart/backlog_kabupaten.sql) over it. It has no outreach mart (sections 7-10 say "no
+data yet").
+
+The outreach sections (issue 11) are checked on a second warehouse: hand-made landing rows (two
+weeks of logs, a snapshot, village requests) built by the real models of sql/order.txt
+(tests/harness.py), so the page reads mart.outreach_priority, outreach_requests,
+kecamatan_service and device_activity exactly as the pipeline writes them.
+
+The browser tests open the pages from file:// in headless Chromium, on a desktop and at 390 px
+wide (a phone), and save test-artifacts/report.png and report-phone.png. The escaping tests feed
+hostile values through the Jinja environment (autoescape plus the finalize hook that breaks
+anything that could look like a fetch).
 """
 
 from __future__ import annotations
@@ -18,9 +26,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.report import ReportData, charts, load_report_data, render_report, write_report
+from flows.report import ReportData, charts, feedback_in_folder, load_report_data, render_report, write_report
 from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.report.render import environment, escape_value
+from flows.warehouse import build_models
+from flows.wilayah import desa_codes
+from tests.harness import Warehouse, build, rec, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "flows" / "report"
@@ -284,7 +295,8 @@ def test_no_data_gives_a_page_that_says_so(tmp_path, state):
         _create_marts(con)
     html = write_report(con, tmp_path / "r.html", run_summary={"files_loaded": 0}).read_text(encoding="utf-8")
     assert "data-chart=" not in html
-    assert html.count("Belum ada data") >= 7  # the banner, the page subtitle and all six sections
+    # the banner, the page subtitle, the ten sections of the marts and the feedback section
+    assert html.count("Belum ada data") == 13
     assert 'class="banner"' in html
     assert "<script" not in html and "http://" not in html
 
@@ -445,6 +457,314 @@ def test_hostile_mart_values_are_escaped_in_tables_charts_and_tooltips(tmp_path)
     assert len(re.findall(r'<td class="n">\d+</td><td>&lt;script', _section(html, "desa"))) == 10  # every desa name
 
 
+# --- outreach, devices and feedback (issue 11): the real models over hand-made landing rows ---------
+
+# Logs 2025-01-01 (Wednesday) .. 2025-01-14 (Tuesday); every desa at wajib 200, sudah 160 in the
+# snapshot of 2024-12-31 unless listed in BELUM. Recordings are ULANG (they never change the backlog).
+O_FIRST, O_LAST = date(2025, 1, 1), date(2025, 1, 14)
+DESA = sorted(desa_codes())
+
+
+def _first_desa(kecamatan: str) -> str:
+    return next(d for d in DESA if d.startswith(kecamatan + "."))
+
+
+X, X2, Q = "16.09.01.1014", "16.09.01.1015", "16.09.01.1016"  # visited by jemput bola on 01-03, 01-07, 01-08
+Y = "16.09.02.2013"  # visited on 01-10: its request of 01-08 is served
+Z, W, V = _first_desa("16.09.03"), _first_desa("16.09.04"), _first_desa("16.09.05")  # open requests
+A1, A2 = _first_desa("16.09.06"), _first_desa("16.09.08")  # large backlog, no request
+BELUM = {W: 900, A1: 1000, A2: 800, X: 600, Z: 500, V: 300}  # belum rekam; every other desa 40
+# kecamatan whose office records on site: all but 16.09.02 (last on 01-02) and 16.09.07 (never)
+KEC_ALL = sorted({d[:8] for d in DESA})
+FLAGGED = {"16.09.02": ("Pulau Beringin", date(2025, 1, 2), 8), "16.09.07": ("Buay Runjung", None, 10)}
+# (tanggal_daftar, kode_desa, tanggal_surat, nomor_surat, perkiraan_warga)
+REQUESTS = [
+    ("2025-01-02", X, "2024-12-30", "140/3/BA/2025", 80),  # served 01-03
+    ("2025-01-08", Y, "2025-01-06", "470/12/PB/2025", 120),  # served 01-10
+    ("2025-01-02", Z, "2024-12-31", "005/1/2025", 300),  # open, 12 days
+    ("2025-01-09", W, "2025-01-08", "470/7/2025", None),  # open, 5 days
+    ("2025-01-09", Z, "2025-01-09", "470/9/2025", 40),  # open, 5 days
+    ("2025-01-10", V, "2025-01-10", "12/A/2025", 15),  # open, 4 days
+]
+
+
+def _outreach_rows() -> list[dict]:
+    def at(day: int) -> str:
+        return f"2025-01-{day:02d} 09:00:00"
+
+    rows = [rec(person="D1", desa=X, at=at(1), jenis="ULANG", lokasi="DINAS", alat="DINAS-01")]  # silent 13 days
+    rows += [rec(person=f"J{n}", desa=d, at=at(day), jenis="ULANG", lokasi="JEMPUT_BOLA", alat=alat)
+             for n, (d, day, alat) in enumerate([(X, 3, "JB-01"), (X2, 7, "JB-01"), (Q, 8, "JB-02"), (Y, 10, "JB-03")])]
+    rows.append(rec(person="K2", desa="16.09.02.2012", at=at(2), jenis="ULANG", lokasi="KECAMATAN", alat="KEC-02"))
+    for kec in KEC_ALL:
+        if kec not in FLAGGED:
+            rows += [rec(person=f"K{kec}-{day}", desa=_first_desa(kec), at=at(day), jenis="ULANG", lokasi="KECAMATAN",
+                         alat=f"KEC-{kec[-2:]}") for day in (13, 14)]
+    return rows
+
+
+def outreach_warehouse(requests: list[tuple] = tuple(REQUESTS)) -> Warehouse:
+    """Every model of sql/order.txt built over the rows above (and the logs of O_FIRST and O_LAST)."""
+    overrides = {d: (1000 + b, 1000) for d, b in BELUM.items()}
+    wh = build(_outreach_rows(), snapshots=[snapshot("2024-12-31", wajib=200, sudah=160, overrides=overrides)])
+    for line, (daftar, desa, surat, nomor, warga) in enumerate(requests, start=2):
+        wh.con.execute("insert into landing.permohonan values (?, ?, ?, ?, ?, ?, 'x', ?, 'harness')",
+                       [daftar, desa, surat, nomor, warga, f"permohonan/{daftar}.csv", line])
+    build_models(wh.con)
+    return wh
+
+
+FEEDBACK_FILES = [f"16.09.02/2025-01-{d:02d}.csv" for d in range(1, 13)] + ["16.09.07/2025-01-14.csv",
+                                                                              "16.09.01/2025-01-03.csv"]
+OUTREACH_SUMMARY = {"run_id": "run-2", "files_loaded": 40,
+                    "feedback": {"written": 2, "removed": 1, "files": FEEDBACK_FILES, "folder": "/srv/ektp/data/feedback"}}
+
+
+@pytest.fixture(scope="module")
+def outreach_page(tmp_path_factory) -> str:
+    wh = outreach_warehouse()
+    out = tmp_path_factory.mktemp("outreach") / "warehouse" / "report.html"
+    try:
+        return write_report(wh.con, out, run_summary=OUTREACH_SUMMARY).read_text(encoding="utf-8")
+    finally:
+        wh.close()
+
+
+def _text(fragment: str) -> str:
+    """The text of an HTML fragment: tags removed, whitespace collapsed (entities kept)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+def _rows(section: str) -> list[list[str]]:
+    """The body rows of the section's table, as lists of cell texts."""
+    body = re.search(r"<tbody>(.*?)</tbody>", section, flags=re.S).group(1)
+    return [[_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)]
+
+
+def _hrefs(html: str) -> list[str]:
+    return re.findall(r'<a [^>]*href="([^"]*)"', html)
+
+
+def test_priority_lists_the_top_20_desa_of_the_latest_date_with_their_reason(outreach_page):
+    section = _section(outreach_page, "prioritas")
+    rows = _rows(section)
+    assert [r[0] for r in rows] == [str(n) for n in range(1, 21)]
+    never_visited = sorted(d for d in DESA if d not in BELUM and d not in (X2, Q, Y))
+    codes = [re.search(r"16\.09\.\d\d\.\d{4}", r[1]).group(0) for r in rows]
+    assert codes == [W, Z, V, A1, A2, X, *never_visited[:14]]  # open requests first, then belum rekam
+    assert "dari 259 desa/kelurahan" in section and "(3 desa)" in section and "Per 2025-01-14" in section
+    # columns: #, desa, alasan, kecamatan, belum rekam, last visit, open requests
+    z = rows[1]
+    assert z[1] == f"Bandar Agung Ranau {Z}" and z[3] == "Banding Agung" and z[4] == "500"
+    assert z[2] == "permohonan desa menunggu sejak 2025-01-02 (2 surat); belum rekam 500; belum pernah dikunjungi jemput bola"
+    assert z[5] == "belum pernah" and z[6] == "2 surat sejak 2025-01-02"
+    assert rows[3][4] == "1.000" and rows[3][6] == "—"  # Indonesian thousands
+    x = rows[5]
+    assert x[2] == "belum rekam 600; jemput bola terakhir 11 hari lalu" and x[5] == "2025-01-03 11 hari lalu"
+    assert never_visited[14] not in section and Y not in section  # rank 21; Y was served (it ranked first before 01-10)
+
+
+def test_requests_waiting_longest_come_first_with_the_open_and_served_counts(outreach_page):
+    section = _section(outreach_page, "permohonan")
+    assert re.search(r'<b class="count-open">4</b> permohonan menunggu · <b class="count-served">2</b> sudah dilayani', section)
+    assert _rows(section) == [
+        ["2025-01-02", "005/1/2025 surat 2024-12-31", f"Bandar Agung Ranau {Z}", "Banding Agung", "12", "300"],
+        ["2025-01-09", "470/9/2025 surat 2025-01-09", f"Bandar Agung Ranau {Z}", "Banding Agung", "5", "40"],
+        ["2025-01-09", "470/7/2025 surat 2025-01-08", f"Lawang Agung {W}", "Muara Dua Kisam", "5", "—"],
+        ["2025-01-10", "12/A/2025 surat 2025-01-10", f"Karang Agung {V}", "Simpang", "4", "15"],
+    ]
+    assert "140/3/BA/2025" not in section and "470/12/PB/2025" not in section  # served
+
+
+def test_kecamatan_whose_office_device_seems_broken_are_flagged(outreach_page):
+    section = _section(outreach_page, "alat-rusak")
+    assert "2 dari 19 kecamatan diduga alat rusak" in section and "Per 2025-01-14" in section
+    assert _rows(section) == [  # most weekdays without an on-site recording first
+        ["Buay Runjung", "16.09.07", "belum pernah", "10", "0"],
+        ["Pulau Beringin", "16.09.02", "2025-01-02", "8", "0"],
+    ]
+
+
+def test_devices_silent_seven_days_or_more_are_listed_longest_first(outreach_page):
+    section = _section(outreach_page, "alat-diam")
+    assert re.search(r'<b class="count-silent">3</b> dari 22 alat', section)
+    assert _rows(section) == [
+        ["DINAS-01", "Muara Dua 16.09.01", "2025-01-01", "13"],
+        ["KEC-02", "Pulau Beringin 16.09.02", "2025-01-02", "12"],
+        ["JB-01", "Muara Dua 16.09.01", "2025-01-07", "7"],  # 7 days: silent; JB-02 (6 days) is not
+    ]
+    assert "JB-02" not in section
+
+
+def test_feedback_files_are_linked_relatively_by_kecamatan_newest_first(outreach_page, tmp_path):
+    section = _section(outreach_page, "umpan-balik")
+    groups = re.findall(r"<li><b>([^<]+)</b> <span class=\"muted\">([^<]+)</span>", section)
+    assert groups == [("Muara Dua", "16.09.01 · 1 file"), ("Pulau Beringin", "16.09.02 · 12 file"),
+                      ("Buay Runjung", "16.09.07 · 1 file")]
+    hrefs = _hrefs(section)
+    assert hrefs == (["../feedback/16.09.01/2025-01-03.csv"]
+                     + [f"../feedback/16.09.02/2025-01-{d:02d}.csv" for d in range(12, 2, -1)]  # the newest 10
+                     + ["../feedback/16.09.07/2025-01-14.csv"])
+    assert "… dan 2 file lebih lama" in section and "2025-01-02.csv" not in section
+    assert re.search(r'<b class="count-feedback">14</b> file · run ini menulis 2, menghapus 1', section)
+    assert "/srv/ektp/data/feedback" in section
+    # from warehouse/report.html the link reaches <data dir>/feedback/<kode>/<date>.csv
+    data_dir = tmp_path / "data"
+    assert (data_dir / "warehouse" / hrefs[0]).resolve() == (data_dir / "feedback" / "16.09.01" / "2025-01-03.csv").resolve()
+    # the run section says it in short, not the list
+    run = _section(outreach_page, "run")
+    assert "Umpan balik kecamatan" in run and "2025-01-03" not in run
+    assert re.search(r"file <b>14</b>.*ditulis <b>2</b>.*dihapus <b>1</b>", run)
+
+
+def test_without_a_run_summary_the_feedback_files_of_the_folder_are_listed(tmp_path):
+    data_dir = tmp_path / "data"
+    folder = data_dir / "feedback"
+    for rel in ("16.09.03/2025-01-05.csv", "16.09.03/2025-01-06.csv", "16.09.03/notes.txt", "lain/2025-01-01.csv",
+                "16.09.3/2025-01-01.csv"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text("baris;alasan;penjelasan\r\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "16.09.04").mkdir(parents=True)
+    (elsewhere / "16.09.04" / "2025-01-01.csv").write_text("x", encoding="utf-8")
+    (folder / "16.09.04").symlink_to(elsewhere / "16.09.04", target_is_directory=True)  # never followed
+    (folder / "16.09.03" / "2025-01-07.csv").symlink_to(elsewhere / "16.09.04" / "2025-01-01.csv")
+    assert feedback_in_folder(folder) == ["16.09.03/2025-01-05.csv", "16.09.03/2025-01-06.csv"]
+    assert feedback_in_folder(tmp_path / "none") is None
+
+    wh = outreach_warehouse()
+    try:
+        for summary in (None, {"run_id": "restored"}):
+            out = write_report(wh.con, data_dir / "warehouse" / "report.html", run_summary=summary)
+            section = _section(out.read_text(encoding="utf-8"), "umpan-balik")
+            assert _hrefs(section) == ["../feedback/16.09.03/2025-01-06.csv", "../feedback/16.09.03/2025-01-05.csv"]
+            assert "Banding Agung" in section and "written without a run summary" in section
+            assert "run ini menulis" not in section
+        out = write_report(wh.con, tmp_path / "other" / "warehouse" / "report.html")
+        assert "folder <code>feedback</code> belum ada" in _section(out.read_text(encoding="utf-8"), "umpan-balik")
+    finally:
+        wh.close()
+
+
+def test_when_nothing_waits_or_is_flagged_the_sections_say_so(tmp_path):
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute("update mart.outreach_requests set tanggal_dilayani = tanggal_daftar, hari_menunggu = 0")
+        wh.con.execute("update mart.kecamatan_service set diduga_alat_rusak = false")
+        wh.con.execute("update mart.device_activity set hari_diam = 0")
+        summary = {"feedback": {"written": 0, "removed": 3, "files": [], "folder": "/data/feedback"}}
+        html = write_report(wh.con, tmp_path / "r.html", run_summary=summary).read_text(encoding="utf-8")
+    finally:
+        wh.close()
+    requests = _section(html, "permohonan")
+    assert '<b class="count-open">0</b>' in requests and '<b class="count-served">6</b>' in requests
+    assert "Tidak ada permohonan desa yang menunggu" in requests and "<table" not in requests
+    service = _section(html, "alat-rusak")
+    assert "Tidak ada kecamatan yang diduga alat rusak per 2025-01-14" in service and "semua 19 kecamatan" in service
+    assert 'class="warn"' not in service and "<table" not in service
+    devices = _section(html, "alat-diam")
+    assert "Tidak ada alat yang diam 7 hari atau lebih per 2025-01-14" in devices and "<table" not in devices
+    feedback = _section(html, "umpan-balik")
+    assert "Tidak ada file umpan balik" in feedback and "menghapus 3" in feedback and not _hrefs(feedback)
+
+
+@pytest.mark.parametrize("state", ["absent", "empty"])
+def test_absent_or_empty_outreach_marts_say_no_data_yet(tmp_path, state):
+    if state == "absent":
+        con = duckdb.connect()
+        _create_marts(con)
+        _fill_marts(con)
+    else:
+        con = build().con  # every model, no row
+    html = write_report(con, tmp_path / "r.html").read_text(encoding="utf-8")
+    for anchor, mart in (("prioritas", "outreach_priority"), ("permohonan", "outreach_requests"),
+                         ("alat-rusak", "kecamatan_service"), ("alat-diam", "device_activity")):
+        section = _section(html, anchor)
+        assert "Belum ada data" in section and f"<code>mart.{mart}</code>" in section, anchor
+        assert "<table" not in section
+    if state == "absent":
+        assert 'class="banner"' not in html  # the other marts have data
+        assert "mart.outreach_priority" in load_report_data(con).missing_tables
+
+
+@pytest.mark.parametrize("table, column", [("outreach_priority", "permohonan_tertua"), ("outreach_requests", "hari_menunggu"),
+                                           ("kecamatan_service", "diduga_alat_rusak"), ("device_activity", "hari_diam")])
+def test_an_outreach_mart_missing_a_contract_column_is_a_clear_error(tmp_path, table, column):
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute(f"alter table mart.{table} drop column {column}")
+        with pytest.raises(ValueError, match=rf"mart\.{table} lacks .*{column}"):
+            write_report(wh.con, tmp_path / "r.html")
+    finally:
+        wh.close()
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_priority_mart_without_alasan_is_shown_without_the_reason_column(tmp_path):
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute("alter table mart.outreach_priority drop column alasan")
+        section = _section(write_report(wh.con, tmp_path / "r.html").read_text(encoding="utf-8"), "prioritas")
+    finally:
+        wh.close()
+    assert "Alasan" not in section and len(_rows(section)) == 20
+    assert _rows(section)[0][1:4] == [f"Lawang Agung {W}", "Muara Dua Kisam", "900"]
+
+
+def test_long_lists_are_cut_with_a_count_of_the_rest():
+    day = date(2025, 1, 14)
+    data = ReportData(
+        requests_any=True, requests_open=27, requests_served=1,
+        requests_waiting=[{"tanggal_daftar": day, "tanggal_surat": day, "nomor_surat": f"{n}/2025", "kode_kecamatan": "16.09.01",
+                           "kode_desa": "16.09.01.1013", "nama_desa": "Batu Belang Jaya", "perkiraan_warga": 1500,
+                           "hari_menunggu": 30 - n} for n in range(20)],
+        devices_date=day, devices_count=80, devices_silent_count=61,
+        devices_silent=[{"id_alat": f"A-{n}", "kode_kecamatan": "16.09.99", "pertama_aktif": day, "terakhir_aktif": day,
+                         "hari_diam": 70 - n, "rekam_7h": 0} for n in range(50)],
+    )
+    html = render_report(data, feedback={"files": [f"16.09.05/2024-{m:02d}-01.csv" for m in range(1, 13)]})
+    assert len(_rows(_section(html, "permohonan"))) == 20 and "… dan 7 permohonan lain" in html and "1.500" in html
+    devices = _rows(_section(html, "alat-diam"))
+    assert len(devices) == 50 and devices[0][1] == "16.09.99" and "… dan 11 alat lain" in html  # unknown kecamatan: its code
+    feedback = _section(html, "umpan-balik")
+    assert _hrefs(feedback)[0] == "../feedback/16.09.05/2024-12-01.csv" and len(_hrefs(feedback)) == 10
+    assert "<b>16.09.05</b>" in feedback and "… dan 2 file lebih lama" in feedback
+
+
+def test_hostile_values_are_escaped_in_the_outreach_sections(tmp_path):
+    hostile = f"{HOSTILE} {FETCHES}"
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute("update mart.outreach_priority set nama_desa = ?, nama_kecamatan = ?, alasan = ?", [hostile] * 3)
+        wh.con.execute("update mart.outreach_requests set nomor_surat = ?, nama_desa = ?", [hostile] * 2)
+        wh.con.execute("update mart.kecamatan_service set nama_kecamatan = ?", [hostile])
+        wh.con.execute("update mart.device_activity set id_alat = ? || id_alat", [hostile])
+        files = ["javascript:alert(1)", "<script>x</script>/2025-01-01.csv", "16.09.01/2025-01-01.csv\n",
+                 "16.09.01/../../etc/passwd", '16.09.01/2025-01-01.csv" onmouseover="alert(1)', None, 7,
+                 "16.09.01/2025-01-02.csv"]
+        summary = {"feedback": {"written": hostile, "removed": 0, "files": files, "folder": hostile},
+                   "outreach": {"open_requests": 4, "flagged": [{"x": hostile}], "silent": hostile}}
+        html = write_report(wh.con, tmp_path / "r.html", run_summary=summary).read_text(encoding="utf-8")
+    finally:
+        wh.close()
+    for forbidden in ("<script", "<img", "http://", "url(", "@import", "javascript:", "onmouseover=\""):
+        assert forbidden not in html, forbidden
+    shown = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert _section(html, "prioritas").count(shown) == 20 * 3  # desa, reason and kecamatan of each row
+    assert _section(html, "permohonan").count(shown) == 4 * 3  # letter, desa and (looked up) kecamatan
+    assert _section(html, "alat-rusak").count(shown) == 2
+    assert _section(html, "alat-diam").count(shown) == 3 * 2  # device and (looked up) kecamatan
+    assert "http&#58;//evil.example/a" in _section(html, "permohonan")
+    feedback = _section(html, "umpan-balik")
+    assert _hrefs(feedback) == ["../feedback/16.09.01/2025-01-02.csv"]  # only the names the pipeline writes
+    assert "7 nama file tidak dikenal tidak ditautkan" in feedback
+    assert feedback.count(shown) == 2  # the folder and the (looked up) kecamatan of the group
+    assert "run ini menulis" not in feedback  # not a number
+    run = _section(html, "run")
+    assert re.search(r"permohonan menunggu <b>4</b>.*kecamatan diduga alat rusak <b>1</b>", run)
+    assert run.count(shown) == 1  # the "written" value, as it is
+
 # --- the package's own rules -----------------------------------------------------------------
 
 
@@ -513,7 +833,63 @@ def test_report_renders_in_headless_chromium_from_file_url(warehouse, tmp_path):
             assert all(w > 0 and h > 0 for _, w, h in rects), f"{name}: a rect rendered with no size"
             assert all(w > 0 for tag, w, _ in sizes if tag == "path"), f"{name}: an empty path"
         assert session.page.locator('svg[data-chart="trend-channel"] path.mean').count() == 1
+        for anchor in NEW_SECTIONS:  # no outreach mart here: the sections say so, and they are in the nav
+            assert session.page.locator(f"#{anchor}").is_visible(), anchor
+            assert session.page.locator(f'nav a[href="#{anchor}"]').is_visible(), anchor
         shot = session.screenshot("report.png")
         session.assert_clean()
         assert session.external_requests() == []
     assert shot == ARTIFACTS_DIR / "report.png" and shot.stat().st_size > 10_000
+
+
+NEW_SECTIONS = ("prioritas", "permohonan", "alat-rusak", "alat-diam", "umpan-balik")
+PHONE = {"width": 390, "height": 844}
+LONG_SUMMARY = {
+    "run_id": "20250115T010000-nightly-0123456789abcdef", "last_date": "2025-01-14", "files_loaded": 40,
+    "quarantine_by_reason": {"nik_format": 3, "id_alat_invalid": 2, "tanggal_lahir_invalid": 1, "duplicate_row": 9},
+    "rejected_files": [{"source_file": "rekam/2025-01-14/16.09.12.csv",
+                        "error": "header_invalid: kolom wajib tidak ada: nik, nama, jenis_kelamin, tanggal_lahir"}],
+    "missing_logs_on_last_date": ["16.09.07 Buay Runjung", "16.09.12 Buay Pematang Ribu Ranau Tengah"],
+}
+
+
+@pytest.mark.slow
+def test_the_page_is_readable_on_a_phone_in_headless_chromium(tmp_path):
+    """390 px wide: the page never scrolls sideways (wide tables and charts scroll in their own box),
+    the outreach sections are there and in the nav; nothing is fetched, nothing logs an error."""
+    from tests.browser import ARTIFACTS_DIR, open_page, require_chromium
+
+    require_chromium()
+    con = duckdb.connect()
+    _create_marts(con)
+    _fill_marts(con)
+    hand = write_report(con, tmp_path / "hand" / "warehouse" / "report.html", run_summary=LONG_SUMMARY)
+    wh = outreach_warehouse()
+    try:
+        outreach = write_report(wh.con, tmp_path / "data" / "warehouse" / "report.html",
+                                run_summary={**LONG_SUMMARY, **OUTREACH_SUMMARY})
+    finally:
+        wh.close()
+    with open_page(name="report-phone", viewport=PHONE) as session:
+        for out in (hand, outreach):
+            session.goto(out)
+            page = session.page
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], out
+            assert page.evaluate("[...document.querySelectorAll('table')].every(t => t.closest('.table-wrap'))")
+            for anchor in NEW_SECTIONS:
+                box = page.locator(f"#{anchor}").bounding_box()
+                assert box and box["width"] > 0 and box["height"] > 0 and box["x"] >= 0, anchor
+                assert box["x"] + box["width"] <= PHONE["width"], anchor
+                assert page.locator(f'nav a[href="#{anchor}"]').is_visible(), anchor
+        # the outreach page: every section has its table or list, wider tables scroll in their box
+        for anchor in NEW_SECTIONS[:4]:
+            assert page.locator(f"#{anchor} table tbody tr").count() > 0, anchor
+        assert page.locator("#umpan-balik a.chip").count() == 12
+        wrap = page.locator("#prioritas .table-wrap")
+        assert wrap.evaluate("w => w.scrollWidth > w.clientWidth && getComputedStyle(w).overflowX === 'auto'")
+        page.evaluate("document.getElementById('prioritas').scrollIntoView()")
+        session.screenshot("report-phone-outreach.png", full_page=False)
+        shot = session.screenshot("report-phone.png")
+        session.assert_clean()
+        assert session.external_requests() == []
+    assert shot == ARTIFACTS_DIR / "report-phone.png" and shot.stat().st_size > 10_000

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from flows.files import atomic_write
-from flows.report.data import ReportData, load_report_data
+from flows.report.data import ReportData, feedback_in_folder, load_report_data
 from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.report.render import DEFAULT_TITLE, WIB, environment, escape_value, harden, render_report
 
@@ -33,6 +33,7 @@ __all__ = [
     "ReportData",
     "environment",
     "escape_value",
+    "feedback_in_folder",
     "fmt_date",
     "fmt_dec",
     "fmt_int",
@@ -57,9 +58,17 @@ def write_report(
     Writes atomically (temp file in the same folder, then os.replace; mode 644) and returns the
     path. Raises ValueError when a mart table exists but lacks a contract column; OSError when
     the file cannot be written. Missing or empty marts are not errors: the page says so.
+
+    The feedback section links the files of `run_summary["feedback"]`; without it (a page
+    rewritten by `ektp restore`), the files found in `out_path.parent.parent / "feedback"`.
     """
     out_path = Path(out_path)
     data = load_report_data(con)
-    page = render_report(data, run_summary=run_summary, title=title)
+    feedback = None
+    if not (run_summary and "feedback" in run_summary):
+        folder = out_path.absolute().parent.parent / "feedback"
+        found = feedback_in_folder(folder)
+        feedback = {"files": found, "folder": str(folder), "source": "folder"} if found is not None else None
+    page = render_report(data, run_summary=run_summary, title=title, feedback=feedback)
     atomic_write(out_path, page, 0o644)
     return out_path

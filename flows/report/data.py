@@ -1,16 +1,24 @@
 """What the page needs, read from an open DuckDB connection (the analysts' copy, or the writer).
 
-`load_report_data(con)` reads five marts: `mart.backlog_kabupaten` (the regency headline and its
+`load_report_data(con)` reads nine marts: `mart.backlog_kabupaten` (the regency headline and its
 change since the previous date), `mart.backlog_kecamatan`, `mart.participation_trend`,
-`mart.log_completeness` and `mart.backlog`, each at its own latest date except the trend and
-the grid (every date). An absent mart counts as empty; a mart that lacks a column of the
-contract is an error (ValueError). Nothing here formats or draws.
+`mart.log_completeness`, `mart.backlog`, and the outreach marts of contract section 9
+(`mart.outreach_priority`, `mart.outreach_requests`, `mart.kecamatan_service`,
+`mart.device_activity`), each at its own latest date except the trend, the grid (every date)
+and the requests (no date: each request as it stands). An absent mart counts as empty; a mart
+that lacks a column of the contract is an error (ValueError). Nothing here formats or draws.
+
+`feedback_in_folder(folder)` lists the kecamatan's feedback files (`KODE/YYYY-MM-DD.csv`) found in
+a folder, for a page written without a run summary.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -49,7 +57,32 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "as_of_date", "kode_kecamatan", "nama_kecamatan", "kode_desa", "nama_desa", "wajib_ktp",
         "sudah_rekam", "belum_rekam", "pct_rekam",
     ),
+    # contract section 9; `alasan` (data dictionary) is shown when the mart has it
+    "outreach_priority": (
+        "as_of_date", "peringkat", "kode_kecamatan", "nama_kecamatan", "kode_desa", "nama_desa", "belum_rekam",
+        "pct_rekam", "jemput_bola_terakhir", "hari_sejak_jemput_bola", "permohonan_terbuka", "permohonan_tertua",
+    ),
+    "outreach_requests": (
+        "tanggal_daftar", "tanggal_surat", "nomor_surat", "kode_kecamatan", "kode_desa", "nama_desa",
+        "perkiraan_warga", "tanggal_dilayani", "hari_menunggu",
+    ),
+    "kecamatan_service": (
+        "as_of_date", "kode_kecamatan", "nama_kecamatan", "rekam_kecamatan_terakhir", "hari_kerja_tanpa_rekam",
+        "perangkat_aktif_7h", "diduga_alat_rusak",
+    ),
+    "device_activity": (
+        "as_of_date", "id_alat", "kode_kecamatan", "pertama_aktif", "terakhir_aktif", "hari_diam", "rekam_7h",
+    ),
 }
+
+PRIORITY_TOP = 20  # desa of mart.outreach_priority shown (peringkat 1..20)
+REQUESTS_TOP = 20  # open requests shown, longest waiting first
+SILENT_DAYS = 7  # a device is silent from this many days without a loaded row
+SILENT_TOP = 50  # silent devices shown, longest silent first
+
+# A feedback file as the pipeline names it: KODE_KECAMATAN/YYYY-MM-DD.csv (flows/feedback.py).
+FEEDBACK_KECAMATAN = re.compile(r"16\.09\.[0-9]{2}")
+FEEDBACK_FILE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv")
 
 
 @dataclass
@@ -77,12 +110,41 @@ class ReportData:
     desa_top: list[dict] = field(default_factory=list)
     desa_count: int = 0
     desa_negative: int = 0
+    # outreach_priority at its latest as_of_date: peringkat 1..PRIORITY_TOP
+    priority_date: Any = None
+    priority_top: list[dict] = field(default_factory=list)
+    priority_count: int = 0
+    priority_open: int = 0  # desa with an open request
+    has_alasan: bool = False
+    # outreach_requests: the open ones waiting longest, and the counts of open and served
+    requests_any: bool = False
+    requests_waiting: list[dict] = field(default_factory=list)
+    requests_open: int = 0
+    requests_served: int = 0
+    # kecamatan_service at its latest as_of_date: the flagged rows and every kecamatan's name
+    service_date: Any = None
+    service_flagged: list[dict] = field(default_factory=list)
+    service_count: int = 0
+    service_names: dict[str, str] = field(default_factory=dict)
+    # device_activity at its latest as_of_date: devices silent SILENT_DAYS or more
+    devices_date: Any = None
+    devices_silent: list[dict] = field(default_factory=list)
+    devices_silent_count: int = 0
+    devices_count: int = 0
 
     @property
     def empty(self) -> bool:
         return not (
             self.regency or self.kec_rows or self.trend_days or self.pace_rows or self.grid_rows or self.desa_top
+            or self.priority_top or self.requests_any or self.service_count or self.devices_count
         )
+
+    @property
+    def kecamatan_names(self) -> dict[str, str]:
+        """kode_kecamatan -> nama_kecamatan, from the marts that carry names (for the marts that do not)."""
+        names = {r["kode_kecamatan"]: r["nama_kecamatan"] for r in [*self.kec_rows, *self.priority_top]}
+        names.update(self.service_names)
+        return names
 
     @property
     def kec_total(self) -> dict | None:
@@ -110,6 +172,14 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         )
     if "backlog" in present:
         _load_desa(con, data)
+    if "outreach_priority" in present:
+        _load_priority(con, data, has_alasan="alasan" in present["outreach_priority"])
+    if "outreach_requests" in present:
+        _load_requests(con, data)
+    if "kecamatan_service" in present:
+        _load_service(con, data)
+    if "device_activity" in present:
+        _load_devices(con, data)
     return data
 
 
@@ -195,6 +265,112 @@ def _load_desa(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     )
     data.desa_count = int(counts[0]["n"])
     data.desa_negative = int(counts[0]["neg"])
+
+
+def _latest(con: duckdb.DuckDBPyConnection, table: str) -> Any:
+    """max(as_of_date) of the mart `table`; None when it is empty."""
+    return rows(con, f"select max(as_of_date) as d from mart.{table}")[0]["d"]
+
+
+def _load_priority(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_alasan: bool) -> None:
+    data.priority_date = _latest(con, "outreach_priority")
+    if data.priority_date is None:
+        return
+    data.has_alasan = has_alasan
+    alasan = "alasan" if has_alasan else "cast(null as varchar) as alasan"
+    data.priority_top = rows(
+        con,
+        f"""select peringkat, kode_kecamatan, nama_kecamatan, kode_desa, nama_desa, belum_rekam, pct_rekam,
+                   jemput_bola_terakhir, hari_sejak_jemput_bola, permohonan_terbuka, permohonan_tertua, {alasan}
+            from mart.outreach_priority where as_of_date = ? and peringkat <= ?
+            order by peringkat, kode_desa""",
+        [data.priority_date, PRIORITY_TOP],
+    )
+    counts = rows(
+        con,
+        """select count(*) as n, count(*) filter (where permohonan_terbuka > 0) as open
+           from mart.outreach_priority where as_of_date = ?""",
+        [data.priority_date],
+    )[0]
+    data.priority_count, data.priority_open = int(counts["n"]), int(counts["open"])
+
+
+def _load_requests(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    counts = rows(
+        con,
+        """select count(*) as n, count(*) filter (where tanggal_dilayani is null) as open
+           from mart.outreach_requests""",
+    )[0]
+    data.requests_any = counts["n"] > 0
+    data.requests_open = int(counts["open"])
+    data.requests_served = int(counts["n"]) - data.requests_open
+    data.requests_waiting = rows(
+        con,
+        """select tanggal_daftar, tanggal_surat, nomor_surat, kode_kecamatan, kode_desa, nama_desa,
+                  perkiraan_warga, hari_menunggu
+           from mart.outreach_requests where tanggal_dilayani is null
+           order by hari_menunggu desc nulls last, tanggal_daftar, kode_desa, nomor_surat limit ?""",
+        [REQUESTS_TOP],
+    )
+
+
+def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    data.service_date = _latest(con, "kecamatan_service")
+    if data.service_date is None:
+        return
+    every = rows(
+        con,
+        """select kode_kecamatan, nama_kecamatan, rekam_kecamatan_terakhir, hari_kerja_tanpa_rekam,
+                  perangkat_aktif_7h, diduga_alat_rusak
+           from mart.kecamatan_service where as_of_date = ?
+           order by hari_kerja_tanpa_rekam desc nulls last, kode_kecamatan""",
+        [data.service_date],
+    )
+    data.service_count = len(every)
+    data.service_flagged = [r for r in every if r["diduga_alat_rusak"]]
+    data.service_names = {r["kode_kecamatan"]: r["nama_kecamatan"] for r in every}
+
+
+def _load_devices(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    data.devices_date = _latest(con, "device_activity")
+    if data.devices_date is None:
+        return
+    counts = rows(
+        con,
+        """select count(*) as n, count(*) filter (where hari_diam >= ?) as silent
+           from mart.device_activity where as_of_date = ?""",
+        [SILENT_DAYS, data.devices_date],
+    )[0]
+    data.devices_count, data.devices_silent_count = int(counts["n"]), int(counts["silent"])
+    data.devices_silent = rows(
+        con,
+        """select id_alat, kode_kecamatan, pertama_aktif, terakhir_aktif, hari_diam, rekam_7h
+           from mart.device_activity where as_of_date = ? and hari_diam >= ?
+           order by hari_diam desc, id_alat limit ?""",
+        [data.devices_date, SILENT_DAYS, SILENT_TOP],
+    )
+
+
+def feedback_in_folder(folder: Path) -> list[str] | None:
+    """The feedback files in `folder` as `KODE/YYYY-MM-DD.csv`, sorted; None when it cannot be listed.
+
+    Only the names the pipeline writes count; links and other entries are skipped, never followed.
+    """
+    try:
+        with os.scandir(folder) as entries:
+            kecamatan = [e.path for e in entries
+                         if FEEDBACK_KECAMATAN.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return None
+    found = []
+    for path in kecamatan:
+        try:
+            with os.scandir(path) as files:
+                found += [f"{Path(path).name}/{f.name}" for f in files
+                          if FEEDBACK_FILE.fullmatch(f.name) and f.is_file(follow_symlinks=False)]
+        except OSError:
+            continue
+    return sorted(found)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str] | None:

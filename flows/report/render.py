@@ -65,8 +65,15 @@ def render_report(
     run_summary: dict | None = None,
     title: str = DEFAULT_TITLE,
     generated_at: dt.datetime | None = None,
+    feedback: dict | None = None,
 ) -> str:
-    """The whole HTML page as a string."""
+    """The whole HTML page as a string.
+
+    The feedback section lists `feedback` (a dict with `files`: `KODE/YYYY-MM-DD.csv` names, and
+    optionally `folder`, `written`, `removed`, `source`) or else the run summary's "feedback".
+    """
     generated = (generated_at or dt.datetime.now(WIB)).astimezone(WIB)
-    context = page_context(data, run_summary, title, generated)
+    if feedback is None and run_summary:
+        feedback = run_summary.get("feedback")
+    context = page_context(data, run_summary, title, generated, feedback)
     return environment().get_template("page.html.j2").render(context)

@@ -1,5 +1,9 @@
 """What each section of the page shows, as plain values: numbers already formatted, flags and
-sentences, never markup. `page_context` gathers them for templates/page.html.j2."""
+sentences, never markup. `page_context` gathers them for templates/page.html.j2.
+
+Sections 1-6 show the recording figures; 7-10 where to act (contract section 9: the desa to
+visit, the requests waiting, the kecamatan whose device may have stopped, the silent devices);
+11 links the kecamatan's feedback files."""
 
 from __future__ import annotations
 
@@ -9,7 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 from flows.report import charts
-from flows.report.data import CHANNELS, STATUSES, UNKNOWN_STATUS, ReportData
+from flows.report.data import (
+    CHANNELS,
+    FEEDBACK_FILE,
+    FEEDBACK_KECAMATAN,
+    PRIORITY_TOP,
+    SILENT_DAYS,
+    STATUSES,
+    UNKNOWN_STATUS,
+    ReportData,
+)
 from flows.report.format import (
     as_date,
     fmt_date,
@@ -24,6 +37,10 @@ from flows.report.format import (
 NO_DATA = "Belum ada data"
 NO_DATA_EN = "no data yet"
 MAX_LIST_ROWS = 200  # rows of a list shown in the run section before "... and n more"
+FEEDBACK_PER_KECAMATAN = 10  # newest feedback files linked per kecamatan before "... and n more"
+# Where the feedback files are, seen from the page: warehouse/report.html and feedback/ are both
+# in the data directory (flows.settings: report_path, feedback_dir).
+FEEDBACK_HREF = "../feedback/"
 
 RUN_LABELS: dict[str, str] = {
     "run_id": "ID run",
@@ -43,11 +60,18 @@ RUN_LABELS: dict[str, str] = {
     "rejected_files": "Rincian file ditolak",
     "missing_logs_on_last_date": "Log belum masuk (tanggal terakhir)",
     "data_problems": "Masalah data (baris)",
+    "requests_loaded": "Permohonan desa dimuat (baris)",
+    "upgrade": "Pemutakhiran warehouse",
+    "outreach": "Tindak lanjut (rincian di bawah)",
+    "feedback": "Umpan balik kecamatan (rincian di bawah)",
 }
 
 
-def page_context(data: ReportData, run_summary: dict | None, title: str, generated: dt.datetime) -> dict:
-    """Everything page.html.j2 reads."""
+def page_context(
+    data: ReportData, run_summary: dict | None, title: str, generated: dt.datetime, feedback_info: Any = None
+) -> dict:
+    """Everything page.html.j2 reads. `feedback_info`: the run summary's "feedback" dict, or the
+    files found in the folder (`source` "folder"); None: nothing known."""
     latest = data.kec_date or data.pace_date or data.desa_date
     return {
         "title": title,
@@ -62,7 +86,13 @@ def page_context(data: ReportData, run_summary: dict | None, title: str, generat
         "grid": completeness(data) if data.grid_rows else None,
         "pace": pace(data) if data.pace_rows else None,
         "desa": desa(data) if data.desa_top else None,
+        "priority": priority(data) if data.priority_top else None,
+        "requests": requests(data) if data.requests_any else None,
+        "service": service(data) if data.service_count else None,
+        "devices": devices(data) if data.devices_count else None,
+        "feedback": feedback(feedback_info, data.kecamatan_names) if isinstance(feedback_info, dict) else None,
         "channels": CHANNELS,
+        "limits": {"priority": PRIORITY_TOP, "silent_days": SILENT_DAYS},
     }
 
 
@@ -207,6 +237,123 @@ def desa(data: ReportData) -> dict:
     }
 
 
+# --- 7. desa to visit (outreach priority) -------------------------------------------------
+
+
+def priority(data: ReportData) -> dict:
+    rows = [
+        {
+            "rank": fmt_int(r["peringkat"]), "name": r["nama_desa"], "kode": r["kode_desa"],
+            "kecamatan": r["nama_kecamatan"], "belum": fmt_int(r["belum_rekam"]),
+            "neg": (num(r["belum_rekam"]) or 0) < 0, "alasan": r["alasan"],
+            "visit": fmt_date(r["jemput_bola_terakhir"]) if r["jemput_bola_terakhir"] is not None else None,
+            "days": fmt_int(r["hari_sejak_jemput_bola"]),
+            "open": fmt_int(r["permohonan_terbuka"]) if (num(r["permohonan_terbuka"]) or 0) > 0 else None,
+            "since": fmt_date(r["permohonan_tertua"]),
+        }
+        for r in data.priority_top
+    ]
+    return {
+        "as_of": fmt_date(data.priority_date), "count": fmt_int(data.priority_count),
+        "open": fmt_int(data.priority_open), "has_alasan": data.has_alasan, "rows": rows,
+    }
+
+
+# --- 8. village requests waiting --------------------------------------------------------------
+
+
+def requests(data: ReportData) -> dict:
+    names = data.kecamatan_names
+    rows = [
+        {
+            "daftar": fmt_date(r["tanggal_daftar"]), "surat": fmt_date(r["tanggal_surat"]), "nomor": r["nomor_surat"],
+            "desa": r["nama_desa"], "kode": r["kode_desa"],
+            "kecamatan": names.get(r["kode_kecamatan"]) or r["kode_kecamatan"],
+            "hari": fmt_int(r["hari_menunggu"]), "warga": fmt_int(r["perkiraan_warga"]),
+        }
+        for r in data.requests_waiting
+    ]
+    hidden = data.requests_open - len(rows)
+    return {
+        "open": fmt_int(data.requests_open), "served": fmt_int(data.requests_served), "rows": rows,
+        "more": f"… dan {fmt_int(hidden)} permohonan lain yang menunggu lebih singkat" if hidden > 0 else "",
+    }
+
+
+# --- 9. kecamatan whose office device may have stopped ----------------------------------------
+
+
+def service(data: ReportData) -> dict:
+    rows = [
+        {
+            "name": r["nama_kecamatan"], "kode": r["kode_kecamatan"],
+            "last": fmt_date(r["rekam_kecamatan_terakhir"]) if r["rekam_kecamatan_terakhir"] is not None else None,
+            "days": fmt_int(r["hari_kerja_tanpa_rekam"]), "devices": fmt_int(r["perangkat_aktif_7h"]),
+        }
+        for r in data.service_flagged
+    ]
+    return {"as_of": fmt_date(data.service_date), "count": fmt_int(data.service_count),
+            "flagged": fmt_int(len(rows)), "rows": rows}
+
+
+# --- 10. silent devices -----------------------------------------------------------------------
+
+
+def devices(data: ReportData) -> dict:
+    names = data.kecamatan_names
+    rows = [
+        {
+            "id": r["id_alat"], "kode": r["kode_kecamatan"], "kecamatan": names.get(r["kode_kecamatan"]),
+            "last": fmt_date(r["terakhir_aktif"]), "days": fmt_int(r["hari_diam"]),
+        }
+        for r in data.devices_silent
+    ]
+    hidden = data.devices_silent_count - len(rows)
+    return {
+        "as_of": fmt_date(data.devices_date), "count": fmt_int(data.devices_count),
+        "silent": fmt_int(data.devices_silent_count), "rows": rows,
+        "more": f"… dan {fmt_int(hidden)} alat lain yang diam lebih singkat" if hidden > 0 else "",
+    }
+
+
+# --- 11. feedback files for the kecamatan -----------------------------------------------------
+
+
+def feedback(info: dict, names: dict[str, str]) -> dict:
+    """The feedback files grouped by kecamatan (by code), newest first, FEEDBACK_PER_KECAMATAN
+    linked per kecamatan. Names the pipeline does not write are counted, never linked."""
+    files = info.get("files")
+    files = list(files) if isinstance(files, (list, tuple)) else []
+    by_kecamatan: dict[str, set[str]] = {}
+    unknown = 0
+    for name in files:
+        kode, _, day = str(name).partition("/")
+        if FEEDBACK_KECAMATAN.fullmatch(kode) and FEEDBACK_FILE.fullmatch(day):
+            by_kecamatan.setdefault(kode, set()).add(day.removesuffix(".csv"))
+        else:
+            unknown += 1
+    groups = []
+    for kode in sorted(by_kecamatan):
+        days = sorted(by_kecamatan[kode], reverse=True)
+        hidden = len(days) - FEEDBACK_PER_KECAMATAN
+        groups.append({
+            "kode": kode, "name": names.get(kode), "count": fmt_int(len(days)),
+            "links": [{"day": d, "href": f"{FEEDBACK_HREF}{kode}/{d}.csv"} for d in days[:FEEDBACK_PER_KECAMATAN]],
+            "more": f"… dan {fmt_int(hidden)} file lebih lama" if hidden > 0 else "",
+        })
+    linked = sum(len(days) for days in by_kecamatan.values())
+    written, removed = info.get("written"), info.get("removed")
+    return {
+        "from_folder": info.get("source") == "folder",
+        "folder": info.get("folder"),
+        "total": fmt_int(linked),
+        "written": fmt_int(written) if num(written) is not None else None,
+        "removed": fmt_int(removed) if num(removed) is not None else None,
+        "ignored": fmt_int(unknown) if unknown else None,
+        "groups": groups,
+    }
+
+
 # --- run summary --------------------------------------------------------------------------
 
 
@@ -232,8 +379,29 @@ def run_rows(summary: dict) -> list[tuple[str, Node]]:
     out = []
     for key, value in summary.items():
         shown = fmt_signed(value) if key == "backlog_change" else value
+        if key in SHORT_RUN_VALUES and isinstance(value, dict):
+            shown = SHORT_RUN_VALUES[key](value)
         out.append((RUN_LABELS.get(str(key), str(key)), value_node(shown)))
     return out
+
+
+def _outreach_counts(value: dict) -> dict:
+    """The run summary's "outreach" (flows.run.outreach) in short: sections 7-10 show the lists."""
+    out = {"permohonan menunggu": value.get("open_requests")}
+    for key, label in (("flagged", "kecamatan diduga alat rusak"), ("silent", f"alat diam ≥ {SILENT_DAYS} hari")):
+        if isinstance(value.get(key), (list, tuple)):
+            out[label] = len(value[key])
+    return out
+
+
+def _feedback_counts(value: dict) -> dict:
+    """The run summary's "feedback" in short: section 11 links the files."""
+    files = value.get("files")
+    return {"file": len(files) if isinstance(files, (list, tuple)) else None,
+            "ditulis": value.get("written"), "dihapus": value.get("removed")}
+
+
+SHORT_RUN_VALUES = {"outreach": _outreach_counts, "feedback": _feedback_counts}
 
 
 def value_node(value: Any, depth: int = 0) -> Node:
