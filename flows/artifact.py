@@ -89,12 +89,13 @@ MAX_FEEDBACK_LINKS = 50
 
 def _feedback(fb: dict) -> list[str]:
     """Links to the feedback files of the kecamatan (feedback/<kode>/<date>.csv)."""
-    files = fb.get("files") or []
+    # newest first (<kode>/<YYYY-MM-DD>.csv: by date, then kecamatan)
+    files = sorted(fb.get("files") or [], key=lambda rel: (rel.rsplit("/", 1)[-1], rel), reverse=True)
     if not files:
         return []
     folder = Path(fb["folder"])
     lines = [f"## Feedback for the kecamatan ({_n(len(files))} file(s))", ""]
-    lines += [f"- [{md(rel)}]({(folder / rel).as_uri()})" for rel in files[-MAX_FEEDBACK_LINKS:]]
+    lines += [f"- [{md(rel)}]({(folder / rel).as_uri()})" for rel in files[:MAX_FEEDBACK_LINKS]]
     if len(files) > MAX_FEEDBACK_LINKS:
         lines.append(f"- … and {len(files) - MAX_FEEDBACK_LINKS} older file(s) in {md(folder)}")
     return lines + [""]

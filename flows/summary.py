@@ -45,7 +45,7 @@ def run_lines(s: dict, settings: Settings) -> list[str]:
         lines.append("  data problems: " + ", ".join(f"{k} ({v})" for k, v in s["data_problems"].items()))
     lines += outreach_lines(s.get("outreach") or {})
     fb = s.get("feedback")
-    if fb and fb["files"]:
+    if fb and fb.get("files"):
         lines.append(f"  feedback for the kecamatan: {len(fb['files']):,} file(s) in {fb['folder']} "
                      f"({fb['written']:,} written, {fb['removed']:,} removed by this run)")
     lines.append(f"  analysts read {settings.published_path}; report {settings.report_path}")

@@ -158,3 +158,17 @@ def test_a_re_sent_request_file_replaces_the_old_requests(landing):
     summary = landing.run("2025-01-02")
     assert summary["files_replaced"] == 1
     assert landing.query("select kode_desa, perkiraan_warga from landing.permohonan") == [("16.09.01.1013", 50)]
+
+
+def test_the_run_artifact_gives_a_short_version_of_the_outreach_sections_and_links_the_feedback(landing):
+    from flows.artifact import run_markdown
+
+    _zone(landing)
+    _requests(landing, "2025-01-02", ["16.09.02.2012,2025-01-01,140/9/2025,30"])
+    summary = landing.run("2025-01-02")
+    text = run_markdown(summary)
+    assert "## Jemput bola: desa to visit first (2025\\-01\\-02)" in text
+    assert "| 1 | Tanjung Bulan | Pulau Beringin |" in text          # the open request puts it first
+    assert "## Village requests waiting (1 open)" in text and "| 2025\\-01\\-02 | Tanjung Bulan | 0 |" in text
+    assert "## Feedback for the kecamatan (2 file(s))" in text
+    assert f"]({(landing.data_dir / 'feedback' / '16.09.01' / '2025-01-02.csv').as_uri()})" in text

@@ -69,7 +69,7 @@ final as (
             case when permohonan_terbuka > 0 then
                 'permohonan desa menunggu sejak ' || strftime(permohonan_tertua, '%Y-%m-%d')
                 || ' (' || permohonan_terbuka || ' surat)' end,
-            'belum rekam ' || belum_rekam,
+            'belum rekam ' || replace(format('{:,}', belum_rekam), ',', '.'),   -- Indonesian: 1.234
             coalesce('jemput bola terakhir ' || hari_sejak_jemput_bola || ' hari lalu',
                      'belum pernah dikunjungi jemput bola')
         )                                        as alasan
