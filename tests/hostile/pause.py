@@ -62,9 +62,10 @@ def install(stage: str, marker: Path) -> None:
     if stage == "read":   # pause once the first batch of log files has been read and parsed
         real_parse = load.parse_files
 
-        def parse_files(*a, **kw):
-            res = real_parse(*a, **kw)
-            _pause(marker, stage)
+        def parse_files(datas, columns, *a, **kw):
+            res = real_parse(datas, columns, *a, **kw)
+            if columns == load.REKAM_COLUMNS:      # recording logs, not the snapshot or request files
+                _pause(marker, stage)
             return res
         load.parse_files = parse_files
     elif stage == "validate":
