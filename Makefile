@@ -27,8 +27,9 @@ system-deps:
 demo: setup
 	$(BIN)/ektp demo
 
+# Two workers (pytest-xdist), each test file on one worker so module fixtures are built once.
 test: setup system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python tests/bench/bench.py

@@ -17,7 +17,7 @@ from flows.publish import KEEP
 from tests.helpers import row
 from tests.hostile.server import marts_and_versions
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]   # four runs and ektp subprocesses
 
 EKTP = os.path.join(os.path.dirname(sys.executable), "ektp")
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]   # KEEP + 1 runs: one generation pruned

@@ -293,6 +293,7 @@ def reference_marts(order_zone):
     return _marts(order_zone)
 
 
+@pytest.mark.slow     # five loads of the zone through Great Expectations
 @settings(max_examples=5, deadline=None)
 @given(order=st.permutations(range(4)), twice=st.booleans())
 def test_loading_order_and_repetition_do_not_change_the_marts(order_zone, reference_marts, order, twice):
