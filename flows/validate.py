@@ -355,18 +355,24 @@ def derive_permohonan(rows: pl.DataFrame) -> pl.DataFrame:
 
 def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[pl.DataFrame, list[dict]]:
     """Derive, validate and label every request row (reason null for a good row). A duplicate is
-    a VALID row repeating an earlier valid row of its file (the first valid row counts), so the
-    suite runs twice: once to find the rows valid on the other rules, once with their dup_seq."""
+    a VALID row repeating an earlier valid row of its file (the first valid row counts), so when a
+    key repeats the suite runs twice: once to find the rows valid on the other rules, once with
+    their dup_seq."""
     frame = derive_permohonan(rows)
     if frame.height == 0:
         return frame.with_columns(reason=pl.lit(None, pl.Utf8), detail=pl.lit(None, pl.Utf8)), []
-    failed, _ = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
-    first, _ = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
-    valid = pl.Series([r is None for r in first])
-    dup = frame.filter(valid).with_row_index("i").select(
-        "i", pl.int_range(pl.len()).over("source_file", "kode_desa_norm", "nomor_surat_key").cast(pl.Int32).alias("d"))
-    seq = pl.zeros(frame.height, dtype=pl.Int32, eager=True).scatter(valid.arg_true().gather(dup["i"]), dup["d"])
-    frame = frame.with_columns(dup_seq=seq)
     failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
+    keys = ["source_file", "kode_desa_norm", "nomor_surat_key"]
+    if frame.select(pl.struct(keys).is_duplicated().any()).item():
+        # some request repeats another of its file: number the repeats among the rows valid on the
+        # other rules (this first pass had dup_seq 0 everywhere), then validate again. A GX call
+        # costs ~0.5 s, so the second one is made only when a key repeats at all.
+        first, _ = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
+        valid = pl.Series([r is None for r in first])
+        dup = frame.filter(valid).with_row_index("i").select(
+            "i", pl.int_range(pl.len()).over(keys).cast(pl.Int32).alias("d"))
+        seq = pl.zeros(frame.height, dtype=pl.Int32, eager=True).scatter(valid.arg_true().gather(dup["i"]), dup["d"])
+        frame = frame.with_columns(dup_seq=seq)
+        failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
     reasons, details = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
     return frame.with_columns(reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)), summary
