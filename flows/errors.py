@@ -40,6 +40,9 @@ class StageFailed(Exception):
         self.stage = stage
         self.type_name = type_name
 
+    def __reduce__(self):      # picklable (a Dask worker sends it back to the writer)
+        return (StageFailed, (self.stage, self.type_name))
+
 
 _ORIGINALS: list[BaseException] = []   # this process's contained failures, oldest first
 

@@ -8,7 +8,9 @@ data directory the deployments were served for. Date parameters are ``YYYY-MM-DD
 schema ``pattern``, so the API refuses a malformed date before a run exists; a date that fits
 the pattern but does not exist fails at the start of the run, in one line naming the parameter.
 
-The NIK key is never a task parameter: tasks resolve it themselves. Every task and flow is
+The NIK key is never a task parameter: tasks resolve it themselves. Large parameters (the plan,
+the run's totals, a batch's files and prepared frames) are passed ``quote``-d: Prefect would
+otherwise walk every file of a year's plan for task dependencies, about a second per task call. Every task and flow is
 ``contained``: an unexpected exception leaves it as ``StageFailed`` (stage and type only), so no
 library's text (which may quote a NIK, a name or a file name) reaches Prefect or audit.runs.
 """
@@ -24,6 +26,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows import run as steps
@@ -170,13 +173,13 @@ def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: 
     if not _parallel():
         for batch_no, batch in enumerate(steps.batches(plan.logs, settings.batch_bytes, settings.batch_files), start=1):
             files = _fetch(zone, batch, plan, settings, force)
-            yield batch_no, files, prepare_task(files, settings)
+            yield batch_no, files, prepare_task(quote(files), settings)
         return
     numbered = enumerate(steps.batches(plan.logs, settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
     window: deque = deque()
     for batch_no, batch in numbered:
         files = _fetch(zone, batch, plan, settings, force)
-        window.append((batch_no, files, prepare_task.submit(files, settings)))
+        window.append((batch_no, files, prepare_task.submit(files, settings)))   # (a quote does not reach Dask unwrapped)
         if len(window) >= settings.parallel_window:
             n, b, fut = window.popleft()
             yield n, b, fut.result()
@@ -207,12 +210,12 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             steps.start_run(con, run_id, flow_name, last_date, start_date)
             plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force)
             totals = steps.RunTotals()
-            load_snapshots_task(con, zone, plan, settings, run_id, totals, force)
-            load_requests_task(con, zone, plan, settings, run_id, totals, force)
+            load_snapshots_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
+            load_requests_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
             logs = plan.logs
             progress.start(len(logs), sum(c.size for c in logs))
             for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
-                write_task(con, prepared, run_id, batch_no, totals)
+                write_task(con, quote(prepared), run_id, batch_no, quote(totals))
                 rows = prepared.rows.height if prepared.rows is not None else 0
                 progress.advance(len(files), rows)
             progress.stop()

@@ -774,3 +774,14 @@ def test_a_version_1_warehouse_under_another_key_is_refused_and_left_as_it_was(p
     assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 1
     assert "not the key the warehouse was built with" in _one_line(capsys)
     assert hashlib.sha256(landing.warehouse.read_bytes()).hexdigest() == before
+
+
+def test_a_contained_failure_crosses_a_process_boundary_with_its_fixed_text():
+    """A Dask worker sends its StageFailed back to the writer by pickling."""
+    import pickle
+
+    from flows.errors import StageFailed
+
+    again = pickle.loads(pickle.dumps(StageFailed("prepare-batch", "ConversionException")))
+    assert isinstance(again, StageFailed) and (again.stage, again.type_name) == ("prepare-batch", "ConversionException")
+    assert str(again).startswith("stage prepare-batch failed with ConversionException")
