@@ -587,6 +587,25 @@ def test_the_operators_files_are_600_and_the_analysts_copy_stays_readable(prefec
     assert duckdb.connect(str(newest), read_only=True).execute("select count(*) from landing.rekam").fetchone() == (3,)
 
 
+def test_the_writers_wal_is_created_owner_only_while_a_run_writes(tmp_path):
+    from flows.warehouse import private_files
+
+    path = tmp_path / "ektp.duckdb"
+    old = os.umask(0o022)
+    try:
+        with private_files():
+            con = duckdb.connect(str(path))
+            con.execute("set checkpoint_threshold = '1GB'")
+            con.execute("create table t as select range as i from range(1000)")
+            con.execute("insert into t select range from range(1000)")
+            wal = path.with_name(path.name + ".wal")
+            assert wal.exists()                      # the WAL is there while the writer is open
+            assert _mode(wal) == 0o600 and _mode(path) == 0o600
+            con.close()
+    finally:
+        os.umask(old)
+
+
 # --- 10. Prefect and Dask -----------------------------------------------------------------------------------
 
 @pytest.mark.slow
