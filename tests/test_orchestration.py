@@ -15,7 +15,7 @@ from tests.served import NAMES, NIKS, VENV_BIN, base_env, deployment, tiny_landi
 
 @pytest.mark.slow
 def test_nightly_deployment_is_cron_01_00_asia_jakarta(served):
-    api, land, _ = served
+    api, _, _ = served
     d = deployment(api, "ektp-nightly", "nightly")
     scheds = [s["schedule"] for s in d["schedules"]]
     assert scheds == [{"cron": "0 1 * * *", "timezone": "Asia/Jakarta", "day_or": True}]

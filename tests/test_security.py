@@ -612,7 +612,7 @@ def test_the_writers_wal_is_created_owner_only_while_a_run_writes(tmp_path):
 def test_the_deployments_take_no_data_directory_and_their_dates_carry_a_pattern(served):
     from tests.served import deployment
 
-    api, land, _ = served
+    api, _, _ = served
     for flow, name in (("ektp-nightly", "nightly"), ("ektp-backfill", "backfill")):
         d = deployment(api, flow, name)
         props = d["parameter_openapi_schema"]["properties"]
@@ -647,7 +647,7 @@ def test_the_ui_still_offers_a_date_picker_for_the_patterned_dates(served):
 def test_the_api_refuses_a_malformed_date_or_a_data_directory_before_a_run_exists(served, params):
     from tests.served import call, deployment
 
-    api, land, _ = served
+    api, _, _ = served
     b = deployment(api, "ektp-backfill", "backfill")
     of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
     before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
