@@ -14,14 +14,14 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from flows.resources import project_dir
 from flows.wilayah import desa_codes
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+EXPECTATIONS_DIR = project_dir("expectations")
 REKAM_SUITE = "rekam_log"
 PENDUDUK_SUITE = "penduduk_snapshot"
 

@@ -25,9 +25,10 @@ from typing import Callable, Iterator
 import duckdb
 
 from flows.errors import PipelineCheckFailed, UserError, WarehouseLocked
+from flows.resources import project_dir
 from flows.settings import Settings
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = project_dir("sql")
 _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
