@@ -959,3 +959,33 @@ def test_the_page_is_readable_on_a_phone_in_headless_chromium(tmp_path):
         session.assert_clean()
         assert session.external_requests() == []
     assert shot == ARTIFACTS_DIR / "report-phone.png" and shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_days_off_are_drawn_faded_in_headless_chromium(tmp_path):
+    """The grid's day-off cells really render fainter than a working day's, with the holiday in their title."""
+    from tests.browser import open_page, require_chromium
+
+    require_chromium()
+    wh = outreach_warehouse()
+    try:
+        out = write_report(wh.con, tmp_path / "data" / "warehouse" / "report.html")
+    finally:
+        wh.close()
+    with open_page(name="report-days-off") as session:
+        session.goto(out)
+        grid = session.page.locator('svg[data-chart="completeness-grid"]')
+        cells = grid.evaluate("""svg => [...svg.querySelectorAll('rect')].map(r => [
+            r.querySelector('title').textContent.slice(0, 10), getComputedStyle(r).fillOpacity,
+            r.querySelector('title').textContent])""")
+        opacity = {}
+        for day, fill, _ in cells:
+            opacity.setdefault(day, set()).add(fill)
+        assert opacity["2025-01-01"] == opacity["2025-01-04"] == {"0.3"}
+        assert opacity["2025-01-02"] == opacity["2025-01-14"] == {"1"}
+        assert all(title.endswith("(hari libur: Tahun Baru Masehi)") for day, _, title in cells if day == "2025-01-01")
+        legend = session.page.locator("#kelengkapan .sw.s-off")
+        assert legend.is_visible() and "gradient" in legend.evaluate("e => getComputedStyle(e).backgroundImage")
+        grid.screenshot(path=str(tmp_path / "grid.png"))
+        session.assert_clean()
+        assert session.external_requests() == []
