@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flows.escape import markdown as md
+from flows.run import at_least
 
 
 def _n(x) -> str:
@@ -73,13 +74,14 @@ def _outreach(o: dict) -> list[str]:
         lines += [f"| {md(w['tanggal_daftar'])} | {md(w['nama_desa'])} | {_n(w['hari_menunggu'])} |" for w in o["waiting"]]
         lines.append("")
     if o.get("flagged"):
-        lines += ["## Kecamatan device suspected broken (5+ weekdays without a KECAMATAN recording)", "",
-                  "| kecamatan | last KECAMATAN recording | weekdays without |", "|---|---|---:|"]
+        lines += [f"## Kecamatan device suspected broken ({at_least(o, 'hari_kerja_alat_rusak')} working days "
+                  "without a KECAMATAN recording)", "",
+                  "| kecamatan | last KECAMATAN recording | working days without |", "|---|---|---:|"]
         lines += [f"| {md(k['nama_kecamatan'])} | {md(k['rekam_kecamatan_terakhir'] or '-')} "
                   f"| {_n(k['hari_kerja_tanpa_rekam'])} |" for k in o["flagged"]]
         lines.append("")
     if o.get("silent"):
-        lines += [f"Devices silent 7 days or more: {_n(len(o['silent']))} "
+        lines += [f"Devices silent {at_least(o, 'hari_diam_alat')} days: {_n(len(o['silent']))} "
                   f"(the longest: {md(o['silent'][0]['id_alat'])}, {_n(o['silent'][0]['hari_diam'])} days).", ""]
     return lines
 

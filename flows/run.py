@@ -147,7 +147,8 @@ def _dicts(cur) -> list[dict]:
 def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
     """What to do next, at the latest date of the marts (contract section 9), in short: the desa
     to visit first, the requests waiting longest, the kecamatan whose device seems broken, the
-    devices silent 7 days or more. Plain values (no personal data) for the artifact and summaries."""
+    silent devices, and the thresholds of both (mart.ambang_batas, their one definition). Plain
+    values (no personal data) for the artifact and summaries."""
     priority = _dicts(con.execute("""
         select as_of_date, peringkat, nama_kecamatan, kode_desa, nama_desa, belum_rekam, alasan from mart.outreach_priority
         where as_of_date = (select max(as_of_date) from mart.outreach_priority) and peringkat <= ? order by peringkat""", [top]))
@@ -160,10 +161,19 @@ def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
           and as_of_date = (select max(as_of_date) from mart.kecamatan_service) order by kode_kecamatan"""))
     silent = _dicts(con.execute("""
         select id_alat, kode_kecamatan, terakhir_aktif, hari_diam from mart.device_activity
-        where hari_diam >= 7 and as_of_date = (select max(as_of_date) from mart.device_activity)
+        where diam and as_of_date = (select max(as_of_date) from mart.device_activity)
         order by hari_diam desc, id_alat"""))
     open_count = con.execute("select count(*) from mart.outreach_requests where tanggal_dilayani is null").fetchall()[0][0]
-    return {"priority": priority, "open_requests": int(open_count), "waiting": waiting, "flagged": flagged, "silent": silent}
+    ambang = _dicts(con.execute("select hari_kerja_alat_rusak, hari_diam_alat from mart.ambang_batas"))
+    return {"priority": priority, "open_requests": int(open_count), "waiting": waiting, "flagged": flagged, "silent": silent,
+            "ambang": ambang[0] if ambang else {}}
+
+
+def at_least(outreach_: dict, threshold: str) -> str:
+    """"N or more" for a threshold of ``outreach``'s "ambang" (e.g. ``hari_diam_alat``), as the
+    artifact and summaries say it; "the threshold or more" when it is not known (an older summary)."""
+    value = (outreach_.get("ambang") or {}).get(threshold)
+    return f"{value:,} or more" if isinstance(value, int) else "the threshold or more"
 
 
 def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:

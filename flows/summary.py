@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 
 from flows.escape import terminal
-from flows.run import regency_backlog
+from flows.run import at_least, regency_backlog
 from flows.settings import Settings
 
 CHANNELS = ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")
@@ -63,10 +63,10 @@ def outreach_lines(o: dict) -> list[str]:
         lines.append(f"  village requests waiting: {o['open_requests']:,}; longest {terminal(oldest['nama_desa'])} "
                      f"since {oldest['tanggal_daftar']} ({oldest['hari_menunggu']} days)")
     if o.get("flagged"):
-        lines.append("  device suspected broken (5+ weekdays without a KECAMATAN recording): "
+        lines.append(f"  device suspected broken ({at_least(o, 'hari_kerja_alat_rusak')} working days without a KECAMATAN recording): "
                      + ", ".join(f"{terminal(k['nama_kecamatan'])} ({k['hari_kerja_tanpa_rekam']})" for k in o["flagged"]))
     if o.get("silent"):
-        lines.append(f"  devices silent 7+ days: {len(o['silent']):,}")
+        lines.append(f"  devices silent {at_least(o, 'hari_diam_alat')} days: {len(o['silent']):,}")
     return lines
 
 

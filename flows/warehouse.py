@@ -5,8 +5,10 @@ One writer at a time: ``writer_lock`` takes an exclusive ``flock`` on ``warehous
 (released by the kernel when the process dies, so it needs no server and survives crashes).
 The writer file, its WAL, the lock and the backups are the operators' only: mode 600, written
 under umask 077 (``private_files``); ``secure_files`` re-modes what an earlier version left looser.
-Models are ``sql/<layer>/<name>.sql`` built in the order of ``sql/order.txt``; checks are
-``sql/checks/*.sql`` queries that return violating rows, with ``-- severity: bug|data``.
+Models are ``sql/<layer>/<name>.sql`` built in the order of ``sql/order.txt``, after the runner
+has written the national days off of the marts' years (``core.hari_libur``, ``core.kalender_tahun``:
+flows.workdays); checks are ``sql/checks/*.sql`` queries that return violating rows, with
+``-- severity: bug|data``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Callable, Iterator
 
 import duckdb
 
+from flows import workdays
 from flows.errors import PipelineCheckFailed, UserError, WarehouseLocked
 from flows.resources import project_dir
 from flows.settings import Settings
@@ -221,15 +224,16 @@ def models() -> list[Model]:
 
 def build_key(con: duckdb.DuckDBPyConnection) -> str:
     """What the marts are a function of: every file version written (a load, replace or rejection
-    adds an audit.file_loads row; supersession stamps one), the SQL of every model and check, and
-    the shipped region list. Equal keys mean a rebuild would give the same marts."""
+    adds an audit.file_loads row; supersession stamps one), the SQL of every model and check, the
+    shipped region list and the holiday package's version (the calendar). Equal keys mean a rebuild
+    would give the same marts."""
     import hashlib
 
     from flows.wilayah import REFERENCE_CSV
 
     versions = con.execute("""select count(*), max(loaded_at)::varchar, max(superseded_at)::varchar,
                                      count(superseded_at) from audit.file_loads""").fetchone()
-    h = hashlib.sha256(repr(versions).encode())
+    h = hashlib.sha256(repr(versions).encode() + b"\0holidays " + workdays.package_version().encode())
     for path in [SQL_DIR / "order.txt", *sorted(SQL_DIR.glob("*/*.sql")), REFERENCE_CSV]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -241,12 +245,22 @@ def models_current(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return row[1] if row is not None and row[0] == key else None
 
 
+def write_calendar(con: duckdb.DuckDBPyConnection) -> int:
+    """Write the days off of the years of the marts' range (the first to the last log date of a
+    loaded log, as core.date_spine) for the models to read (flows.workdays.write_days_off)."""
+    start, end = con.execute("""select min(log_date), max(log_date) from audit.file_loads
+                                where kind = 'rekam' and status = 'loaded'""").fetchone()
+    return workdays.write_days_off(con, start, end)
+
+
 def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id: str | None = None) -> list[str]:
-    """(Re)build every model in order, in one transaction. Returns the relations built. With a
-    ``key`` (see build_key) the build is recorded in audit.model_builds in the same transaction."""
+    """(Re)build every model in order, in one transaction, after the calendar (write_calendar).
+    Returns the relations built. With a ``key`` (see build_key) the build is recorded in
+    audit.model_builds in the same transaction."""
     built = []
     con.execute("begin transaction")
     try:
+        write_calendar(con)
         existing = dict(con.execute(
             """select schema_name || '.' || table_name, 'table' from duckdb_tables()
                union all select schema_name || '.' || view_name, 'view' from duckdb_views() where not internal""").fetchall())

@@ -3,6 +3,9 @@
 No Prefect, no Great Expectations, no file: an in-memory DuckDB gets the tables of
 sql/schema.sql, the shipped region list (flows.load.load_reference), the landing rows a test
 gives, and is built by the real model runner (flows.warehouse.build_models) from the real SQL.
+The runner writes the calendar first (core.hari_libur, core.kalender_tahun: the days off of the
+pinned holiday package for the years of the range, flows/workdays.py), so model tests see the
+same working days as a run.
 
     wh = build([rec(person="P1", desa=A, at="2025-01-01 08:00:00", umur=30),
                 rec(person="P1", desa=A, at="2025-01-02 08:00:00")],

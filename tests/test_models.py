@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -600,3 +601,141 @@ def test_the_regency_and_trend_checks_return_rows_that_differ(clean):
     assert clean.check("trend_matches_backlog") == [
         (date(2025, 1, 3), "16.09.02", "backlog columns differ"),
         (date(2025, 1, 3), "16.09.02", "sudah_rekam step differs from new wajib recordings")]
+
+
+# --- working days: flows/workdays.py and mart.kalender (contract section 10) ----------------------
+
+def kalender(wh, cols="tanggal::varchar, hari_kerja, keterangan, jenis_libur"):
+    return wh.query(f"select {cols} from mart.kalender order by tanggal")
+
+
+def test_mart_kalender_marks_isra_mikraj_2025_01_27_as_a_day_off_named_in_indonesian():
+    wh = build([rec(person="P1", at="2025-01-24"), rec(person="P2", at="2025-01-30")])    # Friday .. Thursday
+    assert kalender(wh) == [
+        ("2025-01-24", True, None, None),
+        ("2025-01-25", False, None, None),                                                 # Saturday
+        ("2025-01-26", False, None, None),                                                 # Sunday
+        ("2025-01-27", False, "Isra Mikraj Nabi Muhammad", "libur nasional"),
+        ("2025-01-28", False, "Cuti Bersama Tahun Baru Imlek", "cuti bersama"),
+        ("2025-01-29", False, "Tahun Baru Imlek", "libur nasional"),
+        ("2025-01-30", True, None, None),
+    ]
+
+
+def test_mart_kalender_has_every_date_of_the_range_and_no_other():
+    wh = build([rec(person="P1", at="2025-01-01")], files=[header_only("2025-01-05", "16.09.07")],
+               snapshots=[snapshot("2024-12-20")])
+    assert dates(wh, "mart.kalender") == dates(wh, "core.date_spine") == [f"2025-01-0{n}" for n in range(1, 6)]
+    assert wh.check("kalender_grain_unique") == [] and wh.check("kalender_every_date") == []
+
+
+def test_idul_fitri_and_its_collective_leave_are_days_off():
+    wh = build([rec(person="P1", at="2025-03-27"), rec(person="P2", at="2025-04-08")])
+    off = [r for r in kalender(wh) if not r[1]]
+    assert off == [
+        ("2025-03-28", False, "Cuti Bersama Hari Suci Nyepi", "cuti bersama"),
+        ("2025-03-29", False, "Hari Suci Nyepi", "libur nasional"),                       # a Saturday holiday: named
+        ("2025-03-30", False, None, None),
+        ("2025-03-31", False, "Hari Raya Idul Fitri", "libur nasional"),
+        ("2025-04-01", False, "Hari kedua dari Hari Raya Idul Fitri", "libur nasional"),
+        ("2025-04-02", False, "Cuti Bersama Hari Raya Idul Fitri", "cuti bersama"),
+        ("2025-04-03", False, "Cuti Bersama Hari Raya Idul Fitri", "cuti bersama"),
+        ("2025-04-04", False, "Cuti Bersama Hari Raya Idul Fitri", "cuti bersama"),
+        ("2025-04-05", False, None, None),
+        ("2025-04-06", False, None, None),
+        ("2025-04-07", False, "Cuti Bersama Hari Raya Idul Fitri", "cuti bersama"),
+    ]
+
+
+def test_2025_has_the_17_public_holidays_and_11_collective_leave_days_of_the_contract():
+    wh = build(files=[header_only("2025-01-01", "16.09.07"), header_only("2025-12-31", "16.09.07")])
+    # 261 Mondays to Fridays; 13 of the public holidays fall on one (03-29, 04-20, 06-01, 08-17 are weekends), all 11 leave days
+    assert wh.query("select count(*), count(*) filter (where hari_kerja) from mart.kalender") == [(365, 261 - 13 - 11)]
+    assert wh.query("select jenis_libur, count(*) from mart.kalender where keterangan is not null group by 1 order by 1") == [
+        ("cuti bersama", 11), ("libur nasional", 17)]
+    named = dict(wh.query("select tanggal::varchar, keterangan from mart.kalender where keterangan is not null"))
+    assert {day: named[day] for day in ("2025-01-27", "2025-03-31", "2025-04-01")} == {
+        "2025-01-27": "Isra Mikraj Nabi Muhammad", "2025-03-31": "Hari Raya Idul Fitri",
+        "2025-04-01": "Hari kedua dari Hari Raya Idul Fitri"}
+    assert all(named[day].startswith("Cuti Bersama") for day in ("2025-04-02", "2025-04-03", "2025-04-04", "2025-04-07"))
+
+
+def test_the_package_gives_the_2025_days_off_by_kind_in_indonesian():
+    from flows.workdays import COLLECTIVE_LEAVE, PUBLIC_HOLIDAY, days_off, known_year
+
+    year = days_off(date(2025, 1, 1), date(2025, 12, 31))
+    assert [sum(1 for d in year if d.jenis == kind) for kind in (PUBLIC_HOLIDAY, COLLECTIVE_LEAVE)] == [17, 11]
+    assert len({d.tanggal for d in year}) == 28 and all(d.tanggal.year == 2025 for d in year)
+    assert [d for d in year if d.tanggal == date(2025, 12, 25)][0].keterangan == "Hari Raya Natal"   # not "Christmas Day"
+    assert days_off(date(2025, 1, 27), date(2025, 1, 27))[0].keterangan == "Isra Mikraj Nabi Muhammad"
+    assert days_off(date(2025, 2, 1), date(2025, 1, 1)) == []
+    assert [known_year(y) for y in (2001, 2024, 2025, 2027, 2028)] == [False, True, True, True, False]
+
+
+def test_regional_holidays_are_not_counted():
+    # Hari Raya Galungan is a holiday in Bali only (2025-04-23, a Wednesday): a working day here
+    wh = build([rec(person="P1", at="2025-04-22"), rec(person="P2", at="2025-04-24")])
+    assert kalender(wh) == [("2025-04-22", True, None, None), ("2025-04-23", True, None, None),
+                            ("2025-04-24", True, None, None)]
+
+
+def test_in_a_year_the_package_does_not_know_only_saturday_and_sunday_are_days_off():
+    # 2027-12-30 .. 2028-01-04: the package has the 2027 decree, none for 2028: New Year 2028 (Saturday) is
+    # a plain weekend day, Monday 2028-01-03 a working day, and every 2028 date says kalender_dikenal false
+    wh = build(files=[header_only("2027-12-30", "16.09.07"), header_only("2028-01-04", "16.09.07")])
+    assert kalender(wh, "tanggal::varchar, hari_kerja, keterangan, kalender_dikenal") == [
+        ("2027-12-30", True, None, True), ("2027-12-31", True, None, True),
+        ("2028-01-01", False, None, False), ("2028-01-02", False, None, False),
+        ("2028-01-03", True, None, False), ("2028-01-04", True, None, False)]
+    assert wh.query("select * from core.kalender_tahun order by 1") == [(2027, True), (2028, False)]
+
+
+def test_the_calendar_is_computed_offline_nothing_is_downloaded(monkeypatch):
+    import socket
+
+    from flows import workdays
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the calendar tried to open a network connection")
+
+    workdays._year.cache_clear()
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    wh = build([rec(person="P1", at="2026-01-01")])
+    assert kalender(wh) == [("2026-01-01", False, "Tahun Baru Masehi", "libur nasional")]
+
+
+def test_without_a_loaded_log_the_calendar_is_empty():
+    wh = build(snapshots=[snapshot()], files=[rejected("2025-01-01", "16.09.01")])
+    assert wh.rows("mart.kalender") == [] and wh.rows("core.hari_libur") == [] and wh.rows("core.kalender_tahun") == []
+
+
+def test_the_calendar_checks_return_a_doubled_and_a_missing_date():
+    wh = build([rec(person="P1", at="2025-01-01"), rec(person="P2", at="2025-01-03")])
+    wh.con.execute("insert into mart.kalender select * from mart.kalender where tanggal = '2025-01-01'")
+    wh.con.execute("delete from mart.kalender where tanggal = '2025-01-02'")
+    wh.con.execute("insert into mart.kalender select * replace (date '2025-01-09' as tanggal) from mart.kalender "
+                   "where tanggal = '2025-01-03'")
+    assert wh.check("kalender_grain_unique") == [(date(2025, 1, 1), 2)]
+    assert wh.check("kalender_every_date") == [(date(2025, 1, 2), False), (date(2025, 1, 9), True)]
+
+
+def test_the_thresholds_are_one_row_and_the_check_returns_a_second():
+    wh = build([rec(person="P1", at="2025-01-01")])
+    assert wh.rows("mart.ambang_batas") == [(5, 7)]
+    assert wh.check("ambang_batas_one_row") == []
+    wh.con.execute("insert into mart.ambang_batas values (3, 3)")
+    assert wh.check("ambang_batas_one_row") == [(2,)]
+
+
+def test_each_threshold_of_days_is_written_once():
+    # the 5 working days of diduga_alat_rusak and the 7 days of a silent device live in sql/mart/ambang_batas.sql;
+    # the SQL, the page, the artifact and the summaries read it (a number restated anywhere fails here)
+    repo = SQL_DIR.parent
+    restated = re.compile(r"hari_diam\s*>=\s*\d|hari_kerja_tanpa_rekam\s*>=\s*\d|silent (?:for )?\d+\+? days|"
+                          r"\d+\+? (?:weekdays|working days) without|diam (?:≥ )?\d+ hari|\d+ hari kerja|SILENT_DAYS\s*=")
+    files = [*SQL_DIR.rglob("*.sql"), *(repo / "flows").rglob("*.py"), *(repo / "flows" / "report" / "templates").glob("*")]
+    found = [f"{p.relative_to(repo)}: {m.group(0)}" for p in files if p.name != "ambang_batas.sql"
+             for m in restated.finditer(p.read_text(encoding="utf-8"))]
+    assert found == []

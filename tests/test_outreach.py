@@ -6,7 +6,10 @@ versions with ``header_only`` / ``rejected`` / ``request_file``), and is named a
 contract section 9 or docs/data_dictionary.md ("Outreach, devices and feedback") it pins. Where
 the SQL disagrees with the contract, the test states the contract and fails.
 
-Calendar used throughout: 2025-01-01 is a Wednesday; 01-04 / 01-05 and 01-11 / 01-12 are weekends.
+Calendar used throughout: 2025-01-01 is a Wednesday and a national holiday (Tahun Baru Masehi); 01-04 / 01-05
+and 01-11 / 01-12 are weekends; 01-27 (Mon, Isra Mikraj), 01-28 (Tue, cuti bersama Imlek), 01-29 (Wed, Imlek) are
+days off; so are 2025-03-31 / 04-01 (Idul Fitri) and the cuti bersama 04-02, 04-03, 04-04, 04-07 (mart.kalender,
+from the pinned holiday package). Working days are the other Mondays to Fridays.
 
 The golden scenario (``golden`` fixture; tests/golden/outreach_priority.csv, outreach_requests.csv,
 device_activity.csv, kecamatan_service.csv). Logs 2025-01-01 (Wed) .. 2025-01-10 (Fri); one snapshot
@@ -55,15 +58,16 @@ outreach_priority, 6 first ranks (the 254 other desa: belum 40, never visited, b
          4 C 59 never  5 A2 59 (6 days)  6 Pancur Pungah
   01-10  1 B2 (2 open, 49)  2 A 99  3 B 79 (1 day)  4 C 59 never  5 A2 59 (1 day)  6 Pancur Pungah
 
-kecamatan_service, hari_kerja_tanpa_rekam on 01-01 .. 01-10 (W T F S S M T W T F):
-  16.09.01: last KECAMATAN row 01-01, 01-02, 01-03 (P05 counts: the row is in 16.09.01's own file),
-            then weekdays after Fri 01-03: Mon 1, Tue 2, Wed 3, Thu 4, Fri 5
+kecamatan_service, hari_kerja_tanpa_rekam on 01-01 .. 01-10 (W T F S S M T W T F; 01-01 a holiday: the working
+days are 01-02, 01-03, 01-06 .. 01-10):
+  16.09.01: last KECAMATAN row 01-01 (a recording on the holiday counts), 01-02, 01-03 (P05 counts: the row is
+            in 16.09.01's own file), then working days after Fri 01-03: Mon 1, Tue 2, Wed 3, Thu 4, Fri 5
             -> 0 0 0 0 0 1 2 3 4 5; diduga_alat_rusak only on 01-10
-  16.09.02: none yet on 01-01 (1: Wed 01-01 itself, from the first date of the range); 01-02 0; 01-03 1;
-            Saturday 01-04 recording 0; 01-05 0; 01-06 1 (rejected file); 01-07 2; 01-08 0 (KEC02-B);
-            01-09 1; 01-10 2  -> 1 0 1 0 0 1 2 0 1 2
-  16.09.05: no KECAMATAN row in its files ever (P05 is in 16.09.01's file) -> from 01-01:
-            1 2 3 3 3 4 5 6 7 8; diduga_alat_rusak from 01-07 (its fifth weekday)
+  16.09.02: none yet on 01-01 (0: from the first date of the range, 01-01 itself is a day off); 01-02 0;
+            01-03 1; Saturday 01-04 recording 0; 01-05 0; 01-06 1 (rejected file); 01-07 2; 01-08 0 (KEC02-B);
+            01-09 1; 01-10 2  -> 0 0 1 0 0 1 2 0 1 2
+  16.09.05: no KECAMATAN row in its files ever (P05 is in 16.09.01's file) -> from 01-01 (a day off):
+            0 1 2 2 2 3 4 5 6 7; diduga_alat_rusak from 01-08 (its fifth working day)
   perangkat_aktif_7h: 16.09.01 1 on 01-01 .. 01-09 (KEC01-A, last on site 01-03), 0 on 01-10 (01-04..01-10);
                       16.09.02 0, 1 x6 (KEC02-A), 2 on 01-08 .. 01-10 (KEC02-A of Saturday 01-04, KEC02-B)
 
@@ -75,6 +79,7 @@ device_activity:
           01-07, 01-08, 16.09.01 on 01-09, 01-10. rekam_7h 2 2 2 2 2 3 3 (01-02..01-08) 3 (01-03..01-09: 1 + 2) 3
   KEC02-A rows 01-02, 01-04: rekam_7h 1 1 2 2 2 2 2 (01-02..01-08) 1 (01-03..01-09) 1; hari_diam 0 1 0 1 2 3 4 5 6
   KEC02-B row 01-08: no row before 01-08; SEK05-01 rows 01-01, 01-10: rekam_7h 1 x7, 0, 0, 1
+  diam (hari_diam >= 7, mart.ambang_batas): KEC01-A on 01-10 (7), SEK05-01 on 01-08 (7) and 01-09 (8); no other row
 """
 
 from __future__ import annotations
@@ -473,7 +478,8 @@ def test_rekam_kecamatan_terakhir_counts_only_kecamatan_rows_in_the_kecamatans_o
         d("2025-01-01"), 2)
     assert wh.one("mart.kecamatan_service", at_03, as_of_date="2025-01-03", kode_kecamatan="16.09.01") == (
         d("2025-01-02"), 1)
-    assert wh.one("mart.kecamatan_service", at_03, as_of_date="2025-01-03", kode_kecamatan="16.09.05") == (None, 3)
+    # no KECAMATAN row in 16.09.05's files: from the first date, 01-01 (a holiday) .. 01-03 = 2 working days
+    assert wh.one("mart.kecamatan_service", at_03, as_of_date="2025-01-03", kode_kecamatan="16.09.05") == (None, 2)
 
 
 def test_weekdays_without_an_office_recording_are_counted_across_the_weekend():
@@ -493,6 +499,52 @@ def test_a_weekend_recording_counts_as_a_recording():
     assert got == [(j2, 0), (j2, 1), (j4, 0), (j4, 0), (j4, 1), (j4, 2), (j4, 3), (j4, 4), (j4, 5)]
 
 
+def test_a_public_holiday_inside_a_device_gap_does_not_count_as_a_working_day():
+    # last on-site recording Fri 01-24; Mon 01-27 Isra Mikraj, Tue 01-28 cuti bersama Imlek, Wed 01-29 Imlek are
+    # days off: the working days after it are 01-30, 01-31, 02-03, 02-04, 02-05 (by Monday-Friday: 01-27 .. 01-31)
+    wh = build([rec(person="P1", desa=A, at="2025-01-24", lokasi=KEC)], files=[extend_to("2025-02-05")])
+    got = {day: (n, flag) for day, _, n, flag in service(wh, "16.09.01")}
+    assert [got[day] for day in days("2025-01-27", "2025-01-31")] == [(0, False), (0, False), (0, False), (1, False),
+                                                                     (2, False)]
+    assert [got[day] for day in days("2025-02-03", "2025-02-05")] == [(3, False), (4, False), (5, True)]
+
+
+def test_a_collective_leave_day_does_not_count_as_a_working_day():
+    # last on-site recording Tue 04-01 (Idul Fitri's second day: a recording on a holiday); the cuti bersama
+    # Wed 04-02 .. Fri 04-04 and Mon 04-07 are days off, Tue 04-08 is the first working day after it
+    wh = build([rec(person="P1", desa=A, at="2025-04-01", lokasi=KEC)], files=[extend_to("2025-04-14")])
+    got = [(day, n) for day, _, n, _ in service(wh, "16.09.01")]
+    assert got == list(zip(days("2025-04-01", "2025-04-14"), [0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 5]))
+
+
+def test_idul_fitri_and_its_collective_leave_flag_no_kecamatan():
+    # every office records on Thu 03-27; Fri 03-28 (cuti bersama Nyepi) .. Mon 04-07 holds no working day (by
+    # Monday-Friday 7: 03-28, 03-31 .. 04-04, 04-07), so no kecamatan is flagged on 04-07
+    first_desa = {}
+    for code in sorted(desa_codes()):
+        first_desa.setdefault(code[:8], code)
+    wh = build([rec(person=f"P{k}", desa=desa, at="2025-03-27", lokasi=KEC) for k, desa in first_desa.items()],
+               files=[extend_to("2025-04-07")])
+    assert wh.query("select hari_kerja_tanpa_rekam, count(*) from mart.kecamatan_service "
+                    "where as_of_date = '2025-04-07' group by 1") == [(0, 19)]
+    assert wh.query("select count(*) from mart.kecamatan_service where diduga_alat_rusak") == [(0,)]
+
+
+def test_a_recording_on_a_holiday_counts_as_a_recording():
+    # the only on-site recording is on Mon 01-27 (Isra Mikraj): it is the last recording, and the count starts after it
+    wh = build([rec(person="P1", desa=A, at="2025-01-27", lokasi=KEC)], files=[extend_to("2025-01-31")])
+    j27 = d("2025-01-27")
+    assert [r[1:] for r in service(wh, "16.09.01")] == [(j27, 0, False), (j27, 0, False), (j27, 0, False),
+                                                        (j27, 1, False), (j27, 2, False)]
+
+
+def test_in_a_year_the_holiday_package_does_not_know_only_weekends_are_days_off():
+    # 2030 has no collective leave decree in the pinned package: Tue 2030-01-01 (New Year) counts as a working day
+    wh = build(files=[extend_to("2030-01-01"), extend_to("2030-01-07")])
+    assert [r[2] for r in service(wh, "16.09.05")] == [1, 2, 3, 4, 4, 4, 5]
+    assert wh.query("select count(*) filter (where not kalender_dikenal), count(keterangan) from mart.kalender") == [(7, 0)]
+
+
 def test_a_missing_or_rejected_file_counts_as_no_recording():
     wh = build([rec(person="P1", desa=A, at="2025-01-03", lokasi=KEC),
                 rec(person="P2", desa=A, at="2025-01-09", lokasi="DINAS")],       # Thursday: a log, no office row
@@ -505,8 +557,8 @@ def test_without_a_kecamatan_row_weekdays_count_from_the_first_date_of_the_range
     wh = build(files=[extend_to("2025-01-04"), extend_to("2025-01-10")])       # Saturday .. Friday
     assert service(wh, "16.09.05") == [(day, None, n, n >= 5) for day, n in zip(days("2025-01-04", "2025-01-10"),
                                                                                   [0, 0, 1, 2, 3, 4, 5])]
-    wh = build(files=[extend_to("2025-01-01"), extend_to("2025-01-07")])       # Wednesday .. Tuesday
-    assert [r[2:] for r in service(wh, "16.09.05")] == [(1, False), (2, False), (3, False), (3, False), (3, False),
+    wh = build(files=[extend_to("2025-01-02"), extend_to("2025-01-08")])       # Thursday .. Wednesday
+    assert [r[2:] for r in service(wh, "16.09.05")] == [(1, False), (2, False), (2, False), (2, False), (3, False),
                                                         (4, False), (5, True)]
 
 
@@ -635,12 +687,12 @@ def test_golden_hand_arithmetic_ranks(golden, day):
 
 def test_golden_hand_arithmetic_kecamatan_service(golden):
     assert [r[0] for r in service(golden, "16.09.01", "hari_kerja_tanpa_rekam")] == [0, 0, 0, 0, 0, 1, 2, 3, 4, 5]
-    assert [r[0] for r in service(golden, "16.09.02", "hari_kerja_tanpa_rekam")] == [1, 0, 1, 0, 0, 1, 2, 0, 1, 2]
-    assert [r[0] for r in service(golden, "16.09.05", "hari_kerja_tanpa_rekam")] == [1, 2, 3, 3, 3, 4, 5, 6, 7, 8]
+    assert [r[0] for r in service(golden, "16.09.02", "hari_kerja_tanpa_rekam")] == [0, 0, 1, 0, 0, 1, 2, 0, 1, 2]
+    assert [r[0] for r in service(golden, "16.09.05", "hari_kerja_tanpa_rekam")] == [0, 1, 2, 2, 2, 3, 4, 5, 6, 7]
     assert [r[0] for r in service(golden, "16.09.01", "rekam_kecamatan_terakhir")] == [
         d("2025-01-01"), d("2025-01-02")] + [d("2025-01-03")] * 8
     assert [r[0] for r in service(golden, "16.09.01", "diduga_alat_rusak")] == [False] * 9 + [True]
-    assert [r[0] for r in service(golden, "16.09.05", "diduga_alat_rusak")] == [False] * 6 + [True] * 4
+    assert [r[0] for r in service(golden, "16.09.05", "diduga_alat_rusak")] == [False] * 7 + [True] * 3
     assert [r[0] for r in service(golden, "16.09.01", "perangkat_aktif_7h")] == [1] * 9 + [0]
     assert [r[0] for r in service(golden, "16.09.02", "perangkat_aktif_7h")] == [0] + [1] * 6 + [2] * 3
 
@@ -648,6 +700,9 @@ def test_golden_hand_arithmetic_kecamatan_service(golden):
 def test_golden_hand_arithmetic_device_activity(golden):
     assert [r[0] for r in device(golden, "KEC01-A", "rekam_7h")] == [2, 3, 4, 4, 4, 4, 4, 2, 1, 0]
     assert [r[0] for r in device(golden, "KEC01-A", "hari_diam")] == [0, 0, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert [r[0] for r in device(golden, "KEC01-A", "diam")] == [False] * 9 + [True]  # silent from 7 days
+    assert [r[0] for r in device(golden, "SEK05-01", "diam")] == [False] * 7 + [True, True, False]
+    assert golden.query("select count(*) from mart.device_activity where diam") == [(3,)]
     assert [r[0] for r in device(golden, "MOBIL-01", "rekam_7h")] == [2, 2, 2, 2, 2, 3, 3, 3, 3]
     assert [r[0] for r in device(golden, "MOBIL-01", "kode_kecamatan")] == ["16.09.01"] * 5 + ["16.09.02"] * 2 + [
         "16.09.01"] * 2
@@ -696,3 +751,30 @@ def test_the_service_check_returns_a_date_missing_or_doubling_a_kecamatan(tamper
     tamper.con.execute("delete from mart.kecamatan_service where as_of_date = '2025-01-09' and kode_kecamatan = '16.09.05'")
     assert tamper.check("kecamatan_service_every_kecamatan_every_date") == [
         (d("2025-01-02"), 20, 19), (d("2025-01-09"), 18, 18)]
+
+
+def test_the_summary_and_the_artifact_state_the_thresholds_of_the_mart(tamper):
+    from flows.artifact import run_markdown
+    from flows.run import outreach
+
+    def artifact(o: dict) -> str:
+        return run_markdown({"run_id": "r", "last_date": "2025-01-10", "files_loaded": 0, "files_rejected": 0,
+                             "files_replaced": 0, "files_unchanged": 0, "rows_loaded": 0, "rows_quarantined": 0,
+                             "outreach": o})
+    from flows.summary import outreach_lines
+
+    o = outreach(tamper.con)
+    assert o["ambang"] == {"hari_kerja_alat_rusak": 5, "hari_diam_alat": 7}
+    # on 01-10 every kecamatan but 16.09.02 is flagged: 16.09.01 at 5, the 17 that never recorded on site at 7
+    assert len(o["flagged"]) == 18 and "16.09.02" not in {k["kode_kecamatan"] for k in o["flagged"]}
+    assert [s["id_alat"] for s in o["silent"]] == ["KEC01-A"]          # diam on 01-10 (7 days); SEK05-01 recorded
+    lines = outreach_lines(o)
+    assert any(line.startswith("  device suspected broken (5 or more working days without a KECAMATAN recording): "
+                               "Muara Dua (5), ") for line in lines)
+    assert "  devices silent 7 or more days: 1" in lines
+    markdown = artifact(o)
+    assert "## Kecamatan device suspected broken (5 or more working days without a KECAMATAN recording)" in markdown
+    assert "Devices silent 7 or more days: 1 (the longest: KEC01\\-A, 7 days)." in markdown  # Markdown-escaped
+    tamper.con.execute("update mart.ambang_batas set hari_kerja_alat_rusak = 6, hari_diam_alat = 9")
+    o = outreach(tamper.con)
+    assert "devices silent 9 or more days" in "\n".join(outreach_lines(o)) and "(6 or more working days" in artifact(o)

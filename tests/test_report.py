@@ -476,7 +476,8 @@ A1, A2 = _first_desa("16.09.06"), _first_desa("16.09.08")  # large backlog, no r
 BELUM = {W: 900, A1: 1000, A2: 800, X: 600, Z: 500, V: 300}  # belum rekam; every other desa 40
 # kecamatan whose office records on site: all but 16.09.02 (last on 01-02) and 16.09.07 (never)
 KEC_ALL = sorted({d[:8] for d in DESA})
-FLAGGED = {"16.09.02": ("Pulau Beringin", date(2025, 1, 2), 8), "16.09.07": ("Buay Runjung", None, 10)}
+# working days without (mart.kalender): 01-01 is a holiday, so 16.09.07 counts 01-02 .. 01-14 = 9
+FLAGGED = {"16.09.02": ("Pulau Beringin", date(2025, 1, 2), 8), "16.09.07": ("Buay Runjung", None, 9)}
 # (tanggal_daftar, kode_desa, tanggal_surat, nomor_surat, perkiraan_warga)
 REQUESTS = [
     ("2025-01-02", X, "2024-12-30", "140/3/BA/2025", 80),  # served 01-03
@@ -580,8 +581,8 @@ def test_requests_waiting_longest_come_first_with_the_open_and_served_counts(out
 def test_kecamatan_whose_office_device_seems_broken_are_flagged(outreach_page):
     section = _section(outreach_page, "alat-rusak")
     assert "2 dari 19 kecamatan diduga alat rusak" in section and "Per 2025-01-14" in section
-    assert _rows(section) == [  # most weekdays without an on-site recording first
-        ["Buay Runjung", "16.09.07", "belum pernah", "10", "0"],
+    assert _rows(section) == [  # most working days without an on-site recording first
+        ["Buay Runjung", "16.09.07", "belum pernah", "9", "0"],
         ["Pulau Beringin", "16.09.02", "2025-01-02", "8", "0"],
     ]
 
@@ -595,6 +596,71 @@ def test_devices_silent_seven_days_or_more_are_listed_longest_first(outreach_pag
         ["JB-01", "Muara Dua 16.09.01", "2025-01-07", "7"],  # 7 days: silent; JB-02 (6 days) is not
     ]
     assert "JB-02" not in section
+
+
+def _grid_cells(html: str) -> dict[str, list[tuple[str, str]]]:
+    """The completeness grid's cells by date: (class, tooltip) of each kecamatan's cell."""
+    cells: dict[str, list[tuple[str, str]]] = {}
+    for cls, tip in re.findall(r'<rect(?: class="([^"]*)")?[^>]*><title>([^<]*)</title></rect>', _svg(html, "completeness-grid")):
+        cells.setdefault(tip[:10], []).append((cls, tip))
+    return cells
+
+
+def test_the_grid_shows_days_off_as_days_off_with_the_holidays_name(outreach_page):
+    # 2025-01-01 .. 01-14: 01-01 Tahun Baru Masehi, the weekends 01-04/05 and 01-11/12 are days off (mart.kalender)
+    cells = _grid_cells(outreach_page)
+    off = sorted(day for day, row in cells.items() if all("off" in cls.split() for cls, _ in row))
+    assert off == ["2025-01-01", "2025-01-04", "2025-01-05", "2025-01-11", "2025-01-12"]
+    assert not any("off" in cls.split() for day, row in cells.items() if day not in off for cls, _ in row)
+    assert all(len(row) == 19 for row in cells.values()) and len(cells) == 14
+    assert all(tip.endswith("(hari libur: Tahun Baru Masehi)") for _, tip in cells["2025-01-01"])
+    assert all(tip.endswith("(hari libur: Sabtu)") for _, tip in cells["2025-01-04"])
+    assert all(tip.endswith("(hari libur: Minggu)") for _, tip in cells["2025-01-12"])
+    assert not any("hari libur" in tip for _, tip in cells["2025-01-02"])
+    section = _section(outreach_page, "kelengkapan")
+    assert re.search(r'<span class="sw s-off"></span>hari libur \(pudar\) <span class="en">day off, faded</span> <b>5</b>', section)
+    assert "Dalam rentang ini: <span class=\"holiday\"><b>2025-01-01</b> Tahun Baru Masehi</span>." in section
+    assert ".grid-chart rect.off{fill-opacity:.3}" in outreach_page
+
+
+def test_the_grid_names_a_collective_leave_day_and_a_holiday_on_the_last_date(tmp_path):
+    wh = build([rec(person="P1", at="2025-01-24"), rec(person="P2", at="2025-01-28")])   # Friday .. Tuesday
+    try:
+        html = write_report(wh.con, tmp_path / "r.html").read_text(encoding="utf-8")
+    finally:
+        wh.close()
+    section = _section(html, "kelengkapan")
+    assert ("<b>2025-01-27</b> Isra Mikraj Nabi Muhammad</span>; <span class=\"holiday\"><b>2025-01-28</b> "
+            "Cuti Bersama Tahun Baru Imlek</span>.") in section
+    assert "Belum lengkap pada 2025-01-28 (hari libur: Cuti Bersama Tahun Baru Imlek):" in section
+    cells = _grid_cells(html)
+    assert [day for day, row in sorted(cells.items()) if row[0][0] and "off" in row[0][0].split()] == [
+        "2025-01-25", "2025-01-26", "2025-01-27", "2025-01-28"]
+
+
+def test_a_page_without_the_calendar_mart_marks_no_day_off(tmp_path):
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute("drop table mart.kalender")
+        html = write_report(wh.con, tmp_path / "r.html").read_text(encoding="utf-8")
+    finally:
+        wh.close()
+    assert not any("off" in (cls or "").split() for row in _grid_cells(html).values() for cls, _ in row)
+    assert "s-off" not in _section(html, "kelengkapan") and "hari libur" not in _section(html, "kelengkapan")
+
+
+def test_the_page_states_the_thresholds_of_the_mart_never_its_own(tmp_path):
+    wh = outreach_warehouse()
+    try:
+        wh.con.execute("update mart.ambang_batas set hari_kerja_alat_rusak = 6, hari_diam_alat = 12")
+        html = write_report(wh.con, tmp_path / "r.html").read_text(encoding="utf-8")
+    finally:
+        wh.close()
+    service, devices = _text(_section(html, "alat-rusak")), _text(_section(html, "alat-diam"))
+    assert "Diduga rusak = 6 hari kerja" in service and "6+ working days" in service
+    assert "Alat rekam diam 12 hari atau lebih" in devices and "selama 12 hari atau lebih" in devices
+    assert "for 12 days or more" in devices
+    assert " 7 " not in devices and " 5 " not in service  # no number of days restated by the page
 
 
 def test_feedback_files_are_linked_relatively_by_kecamatan_newest_first(outreach_page, tmp_path):
@@ -652,7 +718,7 @@ def test_when_nothing_waits_or_is_flagged_the_sections_say_so(tmp_path):
     try:
         wh.con.execute("update mart.outreach_requests set tanggal_dilayani = tanggal_daftar, hari_menunggu = 0")
         wh.con.execute("update mart.kecamatan_service set diduga_alat_rusak = false")
-        wh.con.execute("update mart.device_activity set hari_diam = 0")
+        wh.con.execute("update mart.device_activity set hari_diam = 0, diam = false")
         summary = {"feedback": {"written": 0, "removed": 3, "files": [], "folder": "/data/feedback"}}
         html = write_report(wh.con, tmp_path / "r.html", run_summary=summary).read_text(encoding="utf-8")
     finally:
@@ -893,3 +959,33 @@ def test_the_page_is_readable_on_a_phone_in_headless_chromium(tmp_path):
         session.assert_clean()
         assert session.external_requests() == []
     assert shot == ARTIFACTS_DIR / "report-phone.png" and shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_days_off_are_drawn_faded_in_headless_chromium(tmp_path):
+    """The grid's day-off cells really render fainter than a working day's, with the holiday in their title."""
+    from tests.browser import open_page, require_chromium
+
+    require_chromium()
+    wh = outreach_warehouse()
+    try:
+        out = write_report(wh.con, tmp_path / "data" / "warehouse" / "report.html")
+    finally:
+        wh.close()
+    with open_page(name="report-days-off") as session:
+        session.goto(out)
+        grid = session.page.locator('svg[data-chart="completeness-grid"]')
+        cells = grid.evaluate("""svg => [...svg.querySelectorAll('rect')].map(r => [
+            r.querySelector('title').textContent.slice(0, 10), getComputedStyle(r).fillOpacity,
+            r.querySelector('title').textContent])""")
+        opacity = {}
+        for day, fill, _ in cells:
+            opacity.setdefault(day, set()).add(fill)
+        assert opacity["2025-01-01"] == opacity["2025-01-04"] == {"0.3"}
+        assert opacity["2025-01-02"] == opacity["2025-01-14"] == {"1"}
+        assert all(title.endswith("(hari libur: Tahun Baru Masehi)") for day, _, title in cells if day == "2025-01-01")
+        legend = session.page.locator("#kelengkapan .sw.s-off")
+        assert legend.is_visible() and "gradient" in legend.evaluate("e => getComputedStyle(e).backgroundImage")
+        grid.screenshot(path=str(tmp_path / "grid.png"))
+        session.assert_clean()
+        assert session.external_requests() == []

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flows.report.data import CHANNELS, STATUSES, UNKNOWN_STATUS
-from flows.report.format import fmt_coord, fmt_date, fmt_dec, fmt_int, fmt_pct, num
+from flows.report.format import as_date, fmt_coord, fmt_date, fmt_dec, fmt_int, fmt_pct, num
 
 LOADED_CLASS = STATUSES["loaded"][0]
+OFF_CLASS = "off"  # a cell or date label of a day off (mart.kalender: no working day)
+WEEKEND_NAMES = {6: "Sabtu", 7: "Minggu"}
 
 
 @dataclass
@@ -83,6 +85,7 @@ class MeanPoint:
 class DateLabel:
     x: float
     label: str
+    off: bool = False  # the grid's label of a day off
 
 
 @dataclass
@@ -107,7 +110,8 @@ class TrendChart:
 
 @dataclass
 class Cell:
-    """One kecamatan x day of the grid; `cls` is None for a loaded file (the CSS default)."""
+    """One kecamatan x day of the grid; `cls` is None for a loaded file on a working day (the CSS
+    default); a day off (mart.kalender) adds the class OFF_CLASS and the holiday's name to the tip."""
 
     x: float
     cls: str | None
@@ -135,6 +139,7 @@ class GridChart:
     rows: list[GridRow] = field(default_factory=list)
     date_labels: list[DateLabel] = field(default_factory=list)
     label_y: int = 0
+    days_off: int = 0  # dates of the grid that are no working day
 
 
 # --- backlog by kecamatan -------------------------------------------------------------------
@@ -239,8 +244,11 @@ def _mean_path(means: list[float | None], left: float, slot: float, sy: Any) -> 
 # --- completeness grid ----------------------------------------------------------------------
 
 
-def grid_chart(rows: list[dict]) -> GridChart:
-    """One cell per kecamatan (rows, by code) x day (columns); a year fits at 2 px a day."""
+def grid_chart(rows: list[dict], days_off: dict[Any, str | None] | None = None) -> GridChart:
+    """One cell per kecamatan (rows, by code) x day (columns); a year fits at 2 px a day. ``days_off``
+    (date -> holiday name, None for a weekend: mart.kalender) marks those columns' cells and labels
+    as days off."""
+    days_off = days_off or {}
     kecs: dict[Any, str] = {}
     for r in rows:
         kecs.setdefault(r["kode_kecamatan"], r["nama_kecamatan"] or "")
@@ -254,27 +262,41 @@ def grid_chart(rows: list[dict]) -> GridChart:
     base = top + len(kec_codes) * (ch + row_gap)
     chart = GridChart(width=int(label_w + n * cw + 10), height=base + axis_h, name_x=label_w - 10, left=label_w,
                       cell_w=cw - (1 if cw >= 6 else 0), cell_h=ch, kecamatan=len(kec_codes), days=n,
-                      label_y=base + 4)
+                      label_y=base + 4, days_off=sum(1 for day in days if day in days_off))
     for j, kode in enumerate(kec_codes):
         y = top + j * (ch + row_gap)
         name = str(kecs[kode])
-        cells = [_cell(i * cw, name, day, cell.get((kode, day))) for i, day in enumerate(days)]
+        cells = [_cell(i * cw, name, day, cell.get((kode, day)), days_off) for i, day in enumerate(days)]
         chart.rows.append(GridRow(name=name, y=y, text_y=y + ch - 4, cells=cells))
     step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10**9) if s * cw >= 14)
-    chart.date_labels = [DateLabel(x=label_w + (i + 0.5) * cw + 4, label=fmt_date(days[i])) for i in range(0, n, step)]
+    chart.date_labels = [DateLabel(x=label_w + (i + 0.5) * cw + 4, label=fmt_date(days[i]), off=days[i] in days_off)
+                         for i in range(0, n, step)]
     return chart
 
 
-def _cell(x: float, name: str, day: Any, row: dict | None) -> Cell:
+def day_off_label(day: Any, name: str | None) -> str:
+    """How the page names a day off: the holiday's name, or the weekday of a weekend."""
+    if name:
+        return f"hari libur: {name}"
+    weekday = as_date(day)
+    return f"hari libur: {WEEKEND_NAMES.get(weekday.isoweekday(), 'akhir pekan') if weekday else 'akhir pekan'}"
+
+
+def _cell(x: float, name: str, day: Any, row: dict | None, days_off: dict[Any, str | None]) -> Cell:
     date = fmt_date(day)
     if row is None:
-        return Cell(x=x, cls=UNKNOWN_STATUS[0], tip=f"{date} {name}: {UNKNOWN_STATUS[1]}")
-    status = row["status"]
-    cls, lab = STATUSES.get(status, UNKNOWN_STATUS)[:2]
-    tip = f"{date} {name}: {lab if status in STATUSES else status}"
-    if status != "missing" and (row["rows_loaded"] is not None or row["rows_quarantined"] is not None):
-        tip += f", {fmt_int(row['rows_loaded'])} baris, {fmt_int(row['rows_quarantined'])} karantina"
-    return Cell(x=x, cls=None if cls == LOADED_CLASS else cls, tip=tip)
+        cls, tip = UNKNOWN_STATUS[0], f"{date} {name}: {UNKNOWN_STATUS[1]}"
+    else:
+        status = row["status"]
+        cls, lab = STATUSES.get(status, UNKNOWN_STATUS)[:2]
+        tip = f"{date} {name}: {lab if status in STATUSES else status}"
+        if status != "missing" and (row["rows_loaded"] is not None or row["rows_quarantined"] is not None):
+            tip += f", {fmt_int(row['rows_loaded'])} baris, {fmt_int(row['rows_quarantined'])} karantina"
+    classes = [] if cls == LOADED_CLASS else [cls]
+    if day in days_off:
+        classes.append(OFF_CLASS)
+        tip += f" ({day_off_label(day, days_off[day])})"
+    return Cell(x=x, cls=" ".join(classes) or None, tip=tip)
 
 
 # --- scales ---------------------------------------------------------------------------------

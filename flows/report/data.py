@@ -1,12 +1,15 @@
 """What the page needs, read from an open DuckDB connection (the analysts' copy, or the writer).
 
-`load_report_data(con)` reads nine marts: `mart.backlog_kabupaten` (the regency headline and its
+`load_report_data(con)` reads eleven marts: `mart.backlog_kabupaten` (the regency headline and its
 change since the previous date), `mart.backlog_kecamatan`, `mart.participation_trend`,
-`mart.log_completeness`, `mart.backlog`, and the outreach marts of contract section 9
+`mart.log_completeness`, `mart.backlog`, the outreach marts of contract section 9
 (`mart.outreach_priority`, `mart.outreach_requests`, `mart.kecamatan_service`,
 `mart.device_activity`), each at its own latest date except the trend, the grid (every date)
-and the requests (no date: each request as it stands). An absent mart counts as empty; a mart
-that lacks a column of the contract is an error (ValueError). Nothing here formats or draws.
+and the requests (no date: each request as it stands), `mart.kalender` (the days off the grid
+shows as such) and `mart.ambang_batas` (the thresholds the page states: it never restates a
+number of days). An absent mart counts as empty; a mart that lacks a column of the contract (or
+one the page reads, such as `mart.device_activity.diam`) is an error (ValueError). Nothing here
+formats or draws.
 
 `feedback_in_folder(folder)` lists the kecamatan's feedback files (`KODE/YYYY-MM-DD.csv`) found in
 a folder, for a page written without a run summary.
@@ -72,12 +75,15 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "device_activity": (
         "as_of_date", "id_alat", "kode_kecamatan", "pertama_aktif", "terakhir_aktif", "hari_diam", "rekam_7h",
+        "diam",  # the silent flag, hari_diam against mart.ambang_batas (not a contract column; the page reads it)
     ),
+    # contract section 10 (working days) and the thresholds of the outreach marts
+    "kalender": ("tanggal", "hari_kerja", "keterangan"),
+    "ambang_batas": ("hari_kerja_alat_rusak", "hari_diam_alat"),
 }
 
 PRIORITY_TOP = 20  # desa of mart.outreach_priority shown (peringkat 1..20)
 REQUESTS_TOP = 20  # open requests shown, longest waiting first
-SILENT_DAYS = 7  # a device is silent from this many days without a loaded row
 SILENT_TOP = 50  # silent devices shown, longest silent first
 
 # A feedback file as the pipeline names it: KODE_KECAMATAN/YYYY-MM-DD.csv (flows/feedback.py).
@@ -126,11 +132,17 @@ class ReportData:
     service_flagged: list[dict] = field(default_factory=list)
     service_count: int = 0
     service_names: dict[str, str] = field(default_factory=dict)
-    # device_activity at its latest as_of_date: devices silent SILENT_DAYS or more
+    # device_activity at its latest as_of_date: the silent devices (diam)
     devices_date: Any = None
     devices_silent: list[dict] = field(default_factory=list)
     devices_silent_count: int = 0
     devices_count: int = 0
+    # mart.kalender: the dates that are no working day -> the holiday's name (None: a weekend)
+    days_off: dict[Any, str | None] = field(default_factory=dict)
+    # mart.ambang_batas: working days without an office recording from which a kecamatan is
+    # flagged, days without a row from which a device is silent (None: not known)
+    broken_days: int | None = None
+    silent_days: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -155,7 +167,7 @@ class ReportData:
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
-    """Query the five marts; an absent table counts as empty, a table missing a column is an error."""
+    """Query the marts of TABLE_COLUMNS; an absent table counts as empty, a table missing a column is an error."""
     data = ReportData()
     present = _present_tables(con, data)
     if "backlog_kabupaten" in present:
@@ -180,6 +192,12 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         _load_service(con, data)
     if "device_activity" in present:
         _load_devices(con, data)
+    if "kalender" in present:
+        data.days_off = {r["tanggal"]: r["keterangan"] for r in rows(
+            con, "select tanggal, keterangan from mart.kalender where not hari_kerja order by tanggal")}
+    if "ambang_batas" in present:
+        for r in rows(con, "select hari_kerja_alat_rusak, hari_diam_alat from mart.ambang_batas limit 1"):
+            data.broken_days, data.silent_days = r["hari_kerja_alat_rusak"], r["hari_diam_alat"]
     return data
 
 
@@ -192,7 +210,8 @@ def _present_tables(con: duckdb.DuckDBPyConnection, data: ReportData) -> dict[st
             continue
         lacking = [c for c in required if c not in cols]
         if lacking:
-            raise ValueError(f"mart.{table} lacks the contract column(s) {', '.join(lacking)}")
+            raise ValueError(f"mart.{table} lacks the column(s) {', '.join(lacking)} the report reads; "
+                             "rebuild the marts with this version (ektp run)")
         present[table] = cols
     return present
 
@@ -337,17 +356,17 @@ def _load_devices(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
         return
     counts = rows(
         con,
-        """select count(*) as n, count(*) filter (where hari_diam >= ?) as silent
+        """select count(*) as n, count(*) filter (where diam) as silent
            from mart.device_activity where as_of_date = ?""",
-        [SILENT_DAYS, data.devices_date],
+        [data.devices_date],
     )[0]
     data.devices_count, data.devices_silent_count = int(counts["n"]), int(counts["silent"])
     data.devices_silent = rows(
         con,
         """select id_alat, kode_kecamatan, pertama_aktif, terakhir_aktif, hari_diam, rekam_7h
-           from mart.device_activity where as_of_date = ? and hari_diam >= ?
+           from mart.device_activity where as_of_date = ? and diam
            order by hari_diam desc, id_alat limit ?""",
-        [data.devices_date, SILENT_DAYS, SILENT_TOP],
+        [data.devices_date, SILENT_TOP],
     )
 
 

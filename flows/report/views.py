@@ -18,7 +18,6 @@ from flows.report.data import (
     FEEDBACK_FILE,
     FEEDBACK_KECAMATAN,
     PRIORITY_TOP,
-    SILENT_DAYS,
     STATUSES,
     UNKNOWN_STATUS,
     ReportData,
@@ -92,7 +91,8 @@ def page_context(
         "devices": devices(data) if data.devices_count else None,
         "feedback": feedback(feedback_info, data.kecamatan_names) if isinstance(feedback_info, dict) else None,
         "channels": CHANNELS,
-        "limits": {"priority": PRIORITY_TOP, "silent_days": SILENT_DAYS},
+        "limits": {"priority": PRIORITY_TOP, "silent_days": fmt_int(data.silent_days),
+                   "broken_days": fmt_int(data.broken_days)},
     }
 
 
@@ -169,11 +169,15 @@ def trend(data: ReportData) -> dict:
 
 
 def completeness(data: ReportData) -> dict:
+    """The grid of mart.log_completeness; days off (mart.kalender) drawn as such, the named ones
+    listed under the legend with their date."""
     counts: dict[str, int] = {}
     for r in data.grid_rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     last_day = max(r["tanggal"] for r in data.grid_rows)
     gaps = [r for r in data.grid_rows if r["tanggal"] == last_day and r["status"] != "loaded"]
+    grid_days = {r["tanggal"] for r in data.grid_rows}
+    off = {day: name for day, name in data.days_off.items() if day in grid_days}
     return {
         "legend": [
             {"cls": cls, "label": lab, "en": en, "count": fmt_int(counts.get(status, 0))}
@@ -181,10 +185,15 @@ def completeness(data: ReportData) -> dict:
         ],
         "others": {s: c for s, c in counts.items() if s not in STATUSES},
         "last_day": fmt_date(last_day),
+        "last_day_off": charts.day_off_label(last_day, off[last_day]) if last_day in off else None,
         "gaps": ", ".join(
             f'{_text(r["nama_kecamatan"])} ({STATUSES.get(r["status"], UNKNOWN_STATUS)[1]})' for r in gaps
         ),
-        "chart": charts.grid_chart(data.grid_rows),
+        "days_off": fmt_int(len(off)) if off else None,
+        "holidays": [{"date": fmt_date(day), "name": name} for day, name in sorted(off.items(), key=lambda x: str(x[0]))
+                     if name],
+        "off_class": charts.OFF_CLASS,
+        "chart": charts.grid_chart(data.grid_rows, off),
     }
 
 
@@ -388,7 +397,10 @@ def run_rows(summary: dict) -> list[tuple[str, Node]]:
 def _outreach_counts(value: dict) -> dict:
     """The run summary's "outreach" (flows.run.outreach) in short: sections 7-10 show the lists."""
     out = {"permohonan menunggu": value.get("open_requests")}
-    for key, label in (("flagged", "kecamatan diduga alat rusak"), ("silent", f"alat diam ≥ {SILENT_DAYS} hari")):
+    ambang = value.get("ambang")
+    silent_days = ambang.get("hari_diam_alat") if isinstance(ambang, dict) else None
+    silent = f"alat diam ≥ {fmt_int(silent_days)} hari" if isinstance(silent_days, int) else "alat diam"
+    for key, label in (("flagged", "kecamatan diduga alat rusak"), ("silent", silent)):
         if isinstance(value.get(key), (list, tuple)):
             out[label] = len(value[key])
     return out

@@ -1,4 +1,4 @@
--- Spells when a kecamatan office seemed to have no working device (5+ weekdays without a KECAMATAN recording), and how residents were recorded meanwhile.
+-- Spells when a kecamatan office seemed to have no working device (diduga_alat_rusak: mart.ambang_batas.hari_kerja_alat_rusak or more working days, mart.kalender, without a KECAMATAN recording), and how residents were recorded meanwhile.
 with flagged as (
     select
         kode_kecamatan,

@@ -1,5 +1,6 @@
 -- Recording devices: one row per as-of date (the dates of the marts' range) x id_alat seen on or before it.
 -- kode_kecamatan: the kecamatan whose log listed the device on terakhir_aktif (several: the smallest code).
+-- diam: silent, hari_diam >= mart.ambang_batas.hari_diam_alat (the one definition of a silent device).
 with per_day as (
     select id_alat, tanggal, sum(rekam) as rekam, min(kode_kecamatan) as kode_kecamatan
     from core.device_daily
@@ -36,6 +37,10 @@ with_week as (
         on before.id_alat = latest.id_alat and before.tanggal <= latest.week_before
 ),
 
+ambang as (
+    select hari_diam_alat from mart.ambang_batas
+),
+
 final as (
     select
         cast(as_of_date as date)                       as as_of_date,
@@ -44,8 +49,10 @@ final as (
         cast(pertama_aktif as date)                    as pertama_aktif,
         cast(terakhir_aktif as date)                   as terakhir_aktif,
         cast(as_of_date - terakhir_aktif as integer)   as hari_diam,
-        cast(kumulatif - kumulatif_sebelum as bigint)  as rekam_7h
+        cast(kumulatif - kumulatif_sebelum as bigint)  as rekam_7h,
+        as_of_date - terakhir_aktif >= ambang.hari_diam_alat as diam
     from with_week
+    cross join ambang
 )
 
 select * from final order by as_of_date, id_alat

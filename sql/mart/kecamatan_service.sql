@@ -1,16 +1,21 @@
 -- Is each kecamatan office still recording: one row per as-of date (the dates of the marts' range) x kecamatan.
--- hari_kerja_tanpa_rekam: weekdays (Monday-Friday; public holidays count) after the last KECAMATAN row in the
--- kecamatan's own logs up to the date, or from the first date of the range when there is none; diduga_alat_rusak at 5.
+-- hari_kerja_tanpa_rekam: working days (mart.kalender: Monday-Friday that are no national holiday or cuti bersama) after
+-- the last KECAMATAN row in the kecamatan's own logs up to the date, or from the first date of the range when there is
+-- none (a recording on a day off counts as a recording); diduga_alat_rusak from mart.ambang_batas.hari_kerja_alat_rusak.
 with spine as (
     select
         tanggal,
         tanggal - 6 as week_start,
-        sum(case when isodow(tanggal) <= 5 then 1 else 0 end) over (order by tanggal) as hari_kerja_kumulatif
-    from core.date_spine
+        sum(case when hari_kerja then 1 else 0 end) over (order by tanggal) as hari_kerja_kumulatif
+    from mart.kalender
+),
+
+ambang as (
+    select hari_kerja_alat_rusak from mart.ambang_batas
 ),
 
 office_days as (
-    -- dates with a loaded KECAMATAN row in the kecamatan's own log (a weekend recording counts)
+    -- dates with a loaded KECAMATAN row in the kecamatan's own log (a recording on a weekend or a holiday counts)
     select kode_kecamatan, tanggal from core.device_daily where rekam_kecamatan > 0 group by all
 ),
 
@@ -56,8 +61,9 @@ final as (
         cast(with_weekdays.rekam_kecamatan_terakhir as date)      as rekam_kecamatan_terakhir,
         cast(with_weekdays.hari_kerja_tanpa_rekam as integer)     as hari_kerja_tanpa_rekam,
         cast(coalesce(devices.perangkat_aktif_7h, 0) as integer)  as perangkat_aktif_7h,
-        with_weekdays.hari_kerja_tanpa_rekam >= 5                 as diduga_alat_rusak
+        with_weekdays.hari_kerja_tanpa_rekam >= ambang.hari_kerja_alat_rusak as diduga_alat_rusak
     from with_weekdays
+    cross join ambang
     left join devices
         on devices.tanggal = with_weekdays.tanggal and devices.kode_kecamatan = with_weekdays.kode_kecamatan
 )
