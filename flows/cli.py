@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", parents=[common], help="serve the nightly and backfill deployments to the Prefect API ($PREFECT_API_URL)")
     sv.add_argument("--no-schedule", action="store_true", help="serve nightly without its cron schedule")
+    sv.add_argument("--insecure-api", action="store_true",
+                    help="serve even to a Prefect API that answers without credentials (anyone on the host can start runs)")
 
     sub.add_parser("backups", parents=[common], help="list the kept generations of the warehouse")
     rs = sub.add_parser("restore", parents=[common], help="make a kept generation the warehouse again")
@@ -315,7 +317,7 @@ def cmd_keygen(args) -> int:
 def cmd_serve(args) -> int:
     from flows.deploy import serve
 
-    serve(_settings(), schedule=not args.no_schedule)
+    serve(_settings(), schedule=not args.no_schedule, insecure_api=args.insecure_api)
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import Landing
 from tests.hostile.server import api as call
 
-from tests.served import NAMES, NIKS, VENV_BIN, base_env, deployment, tiny_landing, wait_run
+from tests.served import NAMES, NIKS, VENV_BIN, base_env, deployment, tiny_landing, ui_login, wait_run
 
 
 @pytest.mark.slow
@@ -104,6 +104,7 @@ def test_prefect_ui_deployments_page_and_report_render_offline(served):
     api, land, _ = served
     ui = api[: -len("/api")]
     with open_page(name="prefect-ui-deployments", timeout_ms=60000) as s:
+        ui_login(s, ui)                       # the server asks for credentials; its UI asks the operator
         s.goto(f"{ui}/deployments")
         s.page.get_by_text("nightly").first.wait_for(timeout=60000)
         s.page.wait_for_load_state("networkidle")

@@ -626,12 +626,13 @@ def test_the_deployments_take_no_data_directory_and_their_dates_carry_a_pattern(
 def test_the_ui_still_offers_a_date_picker_for_the_patterned_dates(served):
     """`pattern` next to `format: date` (json_schema_extra) keeps the Prefect UI's date input."""
     from tests.browser import open_page, require_chromium
-    from tests.served import deployment
+    from tests.served import deployment, ui_login
 
     require_chromium()
     api, _, _ = served
     b = deployment(api, "ektp-backfill", "backfill")
     with open_page(name="prefect-ui-backfill-run-form", timeout_ms=60000) as s:
+        ui_login(s, api[: -len("/api")])
         s.goto(f"{api[: -len('/api')]}/deployments/deployment/{b['id']}/run")
         s.page.get_by_text("kecamatan").first.wait_for(timeout=60000)
         pickers = s.page.locator(".p-date-input")
@@ -804,3 +805,81 @@ def test_a_contained_failure_crosses_a_process_boundary_with_its_fixed_text():
     again = pickle.loads(pickle.dumps(StageFailed("prepare-batch", "ConversionException")))
     assert isinstance(again, StageFailed) and (again.stage, again.type_name) == ("prepare-batch", "ConversionException")
     assert str(again).startswith("stage prepare-batch failed with ConversionException")
+
+
+# --- 16. Prefect credentials, run dates, no `force` from the UI, private Dask scratch ----------------------
+
+@pytest.mark.slow
+def test_a_request_without_credentials_to_the_operators_prefect_server_is_refused_401(served):
+    """Another user of the host calls the real `prefect server start` (started with
+    PREFECT_SERVER_API_AUTH_STRING, as docs/operators.md says) without credentials or with a guess:
+    every call that reads, starts or changes runs answers 401 and no run is created."""
+    import httpx
+
+    from tests.served import call, deployment
+
+    api, _, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
+    before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
+    attempts = [("GET", "/admin/version", None), ("POST", "/flow_runs/filter", {}), ("POST", "/deployments/filter", {}),
+                ("POST", f"/deployments/{b['id']}/create_flow_run", {"parameters": {"start": "2025-01-01", "end": "2025-01-02"}}),
+                ("PATCH", f"/deployments/{b['id']}", {"paused": True}), ("GET", f"/deployments/{b['id']}", None)]
+    for method, path, body in attempts:
+        for auth in (None, ("admin", "admin"), ("ektp-test", "guess")):
+            r = httpx.request(method, api + path, json=body, auth=auth, timeout=30)
+            assert r.status_code == 401, (method, path, auth, r.status_code)
+    assert call("POST", f"{api}/flow_runs/count", json=of_backfill).json() == before
+    assert call("GET", f"{api}/deployments/{b['id']}").json()["paused"] is False
+    assert httpx.get(f"{api}/health", timeout=30).status_code == 200      # the only open probe (and /ready)
+    assert httpx.get(f"{api[: -len('/api')]}/ui-settings", timeout=30).json()["auth"] == "BASIC"   # the UI asks
+
+
+def _serve(env: dict, data_dir: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    from tests.hostile.server import EKTP
+
+    return subprocess.run([EKTP, "serve", "--data-dir", str(data_dir), *extra], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_ektp_serve_refuses_a_prefect_api_that_answers_without_credentials_unless_insecure_api(tmp_path):
+    """An operator points `ektp serve` at a Prefect server started without
+    PREFECT_SERVER_API_AUTH_STRING (anyone on the host could trigger runs on the warehouse):
+    one line, exit 1, nothing registered; `--insecure-api` serves it on purpose."""
+    from tests.hostile.server import EKTP, ektp_env, prefect_server
+    from tests.served import call, deployment, stop
+
+    data = _small_zone(Landing(tmp_path / "data")).data_dir
+    with prefect_server(tmp_path / "open-prefect", auth=False) as api:
+        env = ektp_env(api)
+        env.pop("PREFECT_API_AUTH_STRING")
+        res = _serve(env, data)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+        assert "answers without credentials" in res.stderr and "--insecure-api" in res.stderr
+        assert call("POST", f"{api}/deployments/filter", json={}, auth=None).json() == []
+        proc = subprocess.Popen([EKTP, "serve", "--data-dir", str(data), "--insecure-api", "--no-schedule"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert deployment(api, "ektp-backfill", "backfill")["name"] == "backfill"
+        finally:
+            stop(proc)
+    no_url = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    res = _serve(no_url, data)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "PREFECT_API_URL is not set" in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_ektp_serve_with_wrong_or_missing_credentials_stops_with_one_line(served):
+    from tests.hostile.server import ektp_env
+
+    api, land, _ = served
+    for secret in ("ektp-test:guess", None):
+        env = ektp_env(api)
+        if secret is None:
+            env.pop("PREFECT_API_AUTH_STRING")
+        else:
+            env["PREFECT_API_AUTH_STRING"] = secret
+        res = _serve(env, land.data_dir)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+        assert "refuses ektp's credentials" in res.stderr
