@@ -123,6 +123,12 @@ def _main(argv: list[str] | None) -> int:
     for k, v in QUIET:
         os.environ.setdefault(k, v)
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "backfill"):
+        try:
+            _check_run_dates(args)
+        except UserError as exc:      # bad arguments: one line, exit 2, before any work
+            print(f"ektp: {exc}", file=sys.stderr)
+            return 2
     if args.data_dir is not None:
         os.environ["EKTP_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if getattr(args, "wait", None) is not None:
@@ -157,6 +163,19 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("ektp: interrupted; the warehouse is as before the batch in progress.", file=sys.stderr)
         return 130
+
+
+def _check_run_dates(args) -> None:
+    """``--date`` of run, ``--start``/``--end`` of backfill: each within 2011-01-01 .. tomorrow in the
+    pipeline's timezone, and start on or before end (flows/dates.py, the rule the flows apply to
+    the same parameters from Prefect). One-line UserError otherwise."""
+    from flows.dates import check_run_dates
+    from flows.settings import load_settings
+
+    named = {"--date": args.date} if args.command == "run" else {"--start": args.start, "--end": args.end}
+    check_run_dates(named, load_settings().tz)
+    if args.command == "backfill":
+        check_range(args.start, args.end, "--start", "--end")
 
 
 def _settings(must_exist: bool = True, need_key: bool = False):
@@ -222,7 +241,6 @@ def cmd_backfill(args) -> int:
     from flows import pipeline
     from flows.wilayah import kecamatan_codes
 
-    check_range(args.start, args.end, "--start", "--end")
     unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
     if unknown:
         from flows.escape import terminal

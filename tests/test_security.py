@@ -883,3 +883,74 @@ def test_ektp_serve_with_wrong_or_missing_credentials_stops_with_one_line(served
         res = _serve(env, land.data_dir)
         assert res.returncode == 1 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
         assert "refuses ektp's credentials" in res.stderr
+
+
+def _jakarta_today():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
+
+
+def _far(days: int) -> str:
+    from datetime import timedelta
+
+    return (_jakarta_today() + timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["run", "--date", "0001-01-01"], "--date"), (["run", "--date", "9999-12-31"], "--date"),
+    (["run", "--date", "2010-12-31"], "--date"), (["run", "--date", "+2"], "--date"),
+    (["backfill", "--start", "0001-01-01", "--end", "2025-01-02"], "--start"),
+    (["backfill", "--start", "2025-01-01", "--end", "9999-12-31"], "--end"),
+    (["backfill", "--start", "+2", "--end", "+2"], "--start"),
+    (["backfill", "--start", "2025-01-05", "--end", "2025-01-01"], "before --start"),
+])
+def test_run_dates_from_year_1_or_9999_or_after_tomorrow_are_refused_on_the_command_line_exit_2(
+        tmp_path, capsys, argv, named):
+    """A date outside 2011-01-01 .. tomorrow (Asia/Jakarta), or a backfill ending before it starts:
+    one line naming the option, exit 2, before any work (no warehouse, no Prefect)."""
+    landing = _small_zone(Landing(tmp_path / "data"))
+    argv = [_far(2) if a == "+2" else a for a in argv]
+    assert main([*argv, "--data-dir", str(landing.data_dir)]) == 2
+    assert named in _one_line(capsys)
+    assert not (landing.data_dir / "warehouse").exists()
+
+
+def test_the_run_date_rule_takes_2011_01_01_through_tomorrow_in_the_pipelines_timezone():
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from flows.dates import EARLIEST_RUN_DATE, check_run_dates
+    from flows.errors import UserError
+
+    tz = ZoneInfo("Asia/Jakarta")
+    tomorrow = _jakarta_today() + timedelta(days=1)
+    check_run_dates({"--start": EARLIEST_RUN_DATE, "--end": tomorrow, "--date": None}, tz)     # the bounds pass
+    for bad in (date(1, 1, 1), date(2010, 12, 31), tomorrow + timedelta(days=1), date(9999, 12, 31)):
+        with pytest.raises(UserError, match="^--end "):
+            check_run_dates({"--start": EARLIEST_RUN_DATE, "--end": bad}, tz)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flow, params, named", [
+    ("nightly", {"run_date": "0001-01-01"}, "run_date"),
+    ("backfill", {"start": "2025-01-01", "end": "9999-12-31"}, "end"),
+    ("backfill", {"start": "2010-12-31", "end": "2025-01-02"}, "start"),
+])
+def test_a_flow_run_from_prefect_with_a_date_from_year_1_or_9999_fails_at_its_start_naming_the_parameter(
+        served, flow, params, named):
+    """The dates fit the schema's pattern, so the API creates the run; the flow refuses them at
+    once with the command line's rule (flows/dates.py), in one line naming the parameter."""
+    from tests.served import call, deployment, wait_run
+
+    api, land, _ = served
+    runs = land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0
+    d = deployment(api, f"ektp-{flow}", flow)
+    r = call("POST", f"{api}/deployments/{d['id']}/create_flow_run", json={"parameters": params})
+    assert r.status_code == 201, r.text
+    fr = wait_run(api, r.json()["id"])
+    message = (fr["state"]["message"] or "").strip()
+    assert fr["state"]["type"] == "FAILED" and f"parameter {named} " in message and "\n" not in message, message
+    assert "2011-01-01" in message
+    assert (land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0) == runs
