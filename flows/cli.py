@@ -247,10 +247,10 @@ def cmd_backfill(args) -> int:
 
         raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (expected 16.09.01 to 16.09.19).")
     settings = _settings(need_key=True)
-    flow = _flow(pipeline.backfill, args.dask)
+    # --force is the operator's, here only: the deployed backfill takes no such parameter
+    flow = _flow(pipeline.forced_backfill if args.force else pipeline.backfill, args.dask)
     _use_reporter()
-    summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(),
-                        kecamatan=args.kecamatan, force=args.force)
+    summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(), kecamatan=args.kecamatan)
     print_summary(summary, settings)
     return 0
 

@@ -74,7 +74,8 @@ def specs(settings: Settings) -> tuple[Spec, ...]:
              f"Every night at {nightly_time(settings)} ({settings.timezone}): load new or changed logs dated up to "
              "yesterday, rebuild the marts.", True),
         Spec("backfill", backfill, "flows/pipeline.py:backfill",
-             "On demand: load the log dates start..end (optionally some kecamatan; force reloads).", False),
+             "On demand: load the log dates start..end (optionally some kecamatan). Reloading unchanged files "
+             "is for the operator at the command line only (`ektp backfill --force`).", False),
     )
 
 

@@ -26,7 +26,7 @@ def test_nightly_deployment_is_cron_01_00_asia_jakarta(served):
     b = deployment(api, "ektp-backfill", "backfill")
     assert b["schedules"] == []
     bprops = b["parameter_openapi_schema"]["properties"]
-    assert {"start", "end", "kecamatan", "force"} <= set(bprops)
+    assert set(bprops) == {"start", "end", "kecamatan"}     # no `force`: reloading is the command line's
     assert set(b["parameter_openapi_schema"]["required"]) >= {"start", "end"}
 
 
@@ -36,7 +36,7 @@ def test_runs_of_both_deployments_created_through_the_api_complete(served):
     b = deployment(api, "ektp-backfill", "backfill")
     r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run",
                    json={"parameters": {"start": "2025-01-01", "end": "2025-01-02",
-                                        "kecamatan": ["16.09.01", "16.09.02"], "force": False}}, timeout=30)
+                                        "kecamatan": ["16.09.01", "16.09.02"]}}, timeout=30)
     assert r.status_code == 201, r.text
     fr = wait_run(api, r.json()["id"])
     assert fr["state"]["type"] == "COMPLETED", fr["state"]

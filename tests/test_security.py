@@ -954,3 +954,37 @@ def test_a_flow_run_from_prefect_with_a_date_from_year_1_or_9999_fails_at_its_st
     assert fr["state"]["type"] == "FAILED" and f"parameter {named} " in message and "\n" not in message, message
     assert "2011-01-01" in message
     assert (land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0) == runs
+
+
+@pytest.mark.slow
+def test_a_backfill_with_force_from_the_ui_or_api_is_refused_before_a_run_exists(served):
+    """Whoever reaches the Prefect API cannot make the pipeline reload every unchanged file of a
+    window: `force` is no parameter of the deployed backfill (the closed schema answers 409)."""
+    from flows.pipeline import backfill
+    from prefect.utilities.callables import parameter_schema
+    from tests.served import call, deployment
+
+    api, _, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    assert "force" not in b["parameter_openapi_schema"]["properties"]
+    assert "force" not in parameter_schema(backfill).properties          # prefect.yaml's entrypoint neither
+    of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
+    before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
+    for force in (True, False, "true"):
+        r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run",
+                 json={"parameters": {"start": "2025-01-01", "end": "2025-01-02", "force": force}})
+        assert r.status_code == 409, r.text
+    assert call("POST", f"{api}/flow_runs/count", json=of_backfill).json() == before
+
+
+def test_force_stays_an_option_of_the_command_line_backfill(prefect_api, tmp_path, capsys):
+    """`ektp backfill --force` (the operator at the machine) still reloads unchanged files."""
+    landing = _small_zone(Landing(tmp_path / "data"))
+    args = ["backfill", "--data-dir", str(landing.data_dir), "--start", "2025-01-01", "--end", "2025-01-01"]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert main([*args, "--force"]) == 0
+    loads = landing.query("select status, count(*) from audit.file_loads where source_file like 'rekam/%' group by all")
+    assert sorted(loads) == [("loaded", 1), ("superseded", 1)], loads
+    flows = [r[0] for r in landing.query("select flow from audit.runs order by started_at")]
+    assert flows == ["backfill"] * 3
