@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", parents=[common], help="serve the nightly and backfill deployments to the Prefect API ($PREFECT_API_URL)")
     sv.add_argument("--no-schedule", action="store_true", help="serve nightly without its cron schedule")
+    sv.add_argument("--insecure-api", action="store_true",
+                    help="serve even to a Prefect API that answers without credentials (anyone on the host can start runs)")
 
     sub.add_parser("backups", parents=[common], help="list the kept generations of the warehouse")
     rs = sub.add_parser("restore", parents=[common], help="make a kept generation the warehouse again")
@@ -121,6 +123,12 @@ def _main(argv: list[str] | None) -> int:
     for k, v in QUIET:
         os.environ.setdefault(k, v)
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "backfill"):
+        try:
+            _check_run_dates(args)
+        except UserError as exc:      # bad arguments: one line, exit 2, before any work
+            print(f"ektp: {exc}", file=sys.stderr)
+            return 2
     if args.data_dir is not None:
         os.environ["EKTP_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if getattr(args, "wait", None) is not None:
@@ -155,6 +163,19 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("ektp: interrupted; the warehouse is as before the batch in progress.", file=sys.stderr)
         return 130
+
+
+def _check_run_dates(args) -> None:
+    """``--date`` of run, ``--start``/``--end`` of backfill: each within 2011-01-01 .. tomorrow in the
+    pipeline's timezone, and start on or before end (flows/dates.py, the rule the flows apply to
+    the same parameters from Prefect). One-line UserError otherwise."""
+    from flows.dates import check_run_dates
+    from flows.settings import load_settings
+
+    named = {"--date": args.date} if args.command == "run" else {"--start": args.start, "--end": args.end}
+    check_run_dates(named, load_settings().tz)
+    if args.command == "backfill":
+        check_range(args.start, args.end, "--start", "--end")
 
 
 def _settings(must_exist: bool = True, need_key: bool = False):
@@ -220,17 +241,16 @@ def cmd_backfill(args) -> int:
     from flows import pipeline
     from flows.wilayah import kecamatan_codes
 
-    check_range(args.start, args.end, "--start", "--end")
     unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
     if unknown:
         from flows.escape import terminal
 
         raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (expected 16.09.01 to 16.09.19).")
     settings = _settings(need_key=True)
-    flow = _flow(pipeline.backfill, args.dask)
+    # --force is the operator's, here only: the deployed backfill takes no such parameter
+    flow = _flow(pipeline.forced_backfill if args.force else pipeline.backfill, args.dask)
     _use_reporter()
-    summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(),
-                        kecamatan=args.kecamatan, force=args.force)
+    summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(), kecamatan=args.kecamatan)
     print_summary(summary, settings)
     return 0
 
@@ -315,7 +335,7 @@ def cmd_keygen(args) -> int:
 def cmd_serve(args) -> int:
     from flows.deploy import serve
 
-    serve(_settings(), schedule=not args.no_schedule)
+    serve(_settings(), schedule=not args.no_schedule, insecure_api=args.insecure_api)
     return 0
 
 

@@ -28,6 +28,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 from prefect.utilities.callables import ParameterSchema
 
+from flows.errors import UserError
 from flows.pipeline import backfill, nightly
 from flows.settings import Settings, load_settings, resolve_key
 
@@ -73,7 +74,8 @@ def specs(settings: Settings) -> tuple[Spec, ...]:
              f"Every night at {nightly_time(settings)} ({settings.timezone}): load new or changed logs dated up to "
              "yesterday, rebuild the marts.", True),
         Spec("backfill", backfill, "flows/pipeline.py:backfill",
-             "On demand: load the log dates start..end (optionally some kecamatan; force reloads).", False),
+             "On demand: load the log dates start..end (optionally some kecamatan). Reloading unchanged files "
+             "is for the operator at the command line only (`ektp backfill --force`).", False),
     )
 
 
@@ -155,9 +157,48 @@ def cancel_missed_nightly_runs(now: datetime | None = None) -> tuple[int, str | 
     return max(0, len(missed) - 1), (missed[0].name if missed else None)
 
 
-def serve(settings: Settings, schedule: bool = True) -> None:
+AUTH_HELP = ("start the server with PREFECT_SERVER_API_AUTH_STRING and give ektp PREFECT_API_AUTH_STRING "
+             "(docs/operators.md), or pass --insecure-api on purpose")
+
+
+def check_api_asks_for_credentials() -> str:
+    """The API URL (PREFECT_API_URL) when that Prefect API answers 401 to a request without
+    credentials and accepts this process's PREFECT_API_AUTH_STRING; one-line UserError otherwise
+    (no URL: a throw-away server nobody else should reach either; unreachable; open; or refusing us).
+    The probe is ``GET /admin/version``: the server's auth middleware leaves only /health and /ready open."""
+    import base64
+
+    import httpx
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api
+    if not api.url:
+        raise UserError(f"PREFECT_API_URL is not set: `ektp serve` serves the operators' Prefect server; {AUTH_HELP}.")
+    url = str(api.url).rstrip("/")
+    secret = api.auth_string.get_secret_value() if api.auth_string else None
+    try:
+        with httpx.Client(timeout=15) as client:
+            anonymous = client.get(f"{url}/admin/version").status_code
+            ours = None if secret is None else client.get(f"{url}/admin/version", headers={
+                "Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}).status_code
+    except httpx.HTTPError as exc:
+        raise UserError(f"The Prefect API at {url} does not answer ({type(exc).__name__}); start it first "
+                        "(docs/operators.md).") from None
+    if anonymous != 401:
+        raise UserError(f"The Prefect API at {url} answers without credentials (HTTP {anonymous}): anyone on this "
+                        f"host could start, change or read runs; {AUTH_HELP}.")
+    if ours != 200:
+        raise UserError(f"The Prefect API at {url} refuses ektp's credentials (PREFECT_API_AUTH_STRING "
+                        f"{'is not set' if secret is None else f'gives HTTP {ours}'}).")
+    return url
+
+
+def serve(settings: Settings, schedule: bool = True, insecure_api: bool = False) -> None:
     """Serve both deployments to the Prefect API in PREFECT_API_URL until interrupted, bound to
-    ``settings.data_dir`` (the runs this process starts inherit EKTP_DATA_DIR)."""
+    ``settings.data_dir`` (the runs this process starts inherit EKTP_DATA_DIR). Refuses (one-line
+    UserError) an API that answers without credentials, unless ``insecure_api``."""
+    if not insecure_api:
+        check_api_asks_for_credentials()
     resolve_key(settings)       # a missing or exposed key stops here, not at 01:00
     os.environ["EKTP_DATA_DIR"] = str(settings.data_dir)
     cancelled, kept = cancel_missed_nightly_runs()

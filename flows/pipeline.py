@@ -18,7 +18,7 @@ library's text (which may quote a NIK, a name or a file name) reaches Prefect or
 # No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
 # through the `contained` wrapper, whose globals are not this module's.
 from collections import deque
-from datetime import date
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +31,7 @@ from pydantic import Field
 
 from flows import run as steps
 from flows.artifact import run_markdown
-from flows.dates import DATE_PATTERN, check_range, parse_iso_date
+from flows.dates import DATE_PATTERN, check_range, check_run_dates, parse_iso_date
 from flows.discover import Candidate, Plan
 from flows.errors import UserError, contain_exception, contained
 from flows.feedback import write_feedback
@@ -51,11 +51,13 @@ DateText = Annotated[str, Field(json_schema_extra={"format": "date", "pattern": 
 KecamatanCode = Annotated[str, Field(json_schema_extra={"pattern": KECAMATAN_PATTERN})]
 
 
-def parse_date_param(name: str, value: str | date) -> date:
-    """A date parameter as a date; one line naming the parameter when it is not a real date."""
+def parse_date_param(name: str, value: str | date, tz: tzinfo) -> date:
+    """A date parameter as a date; one line (UserError) naming the parameter when it is not a real
+    date or lies outside 2011-01-01 .. tomorrow in ``tz`` (flows/dates.py, as on the command line)."""
     day = value if isinstance(value, date) else parse_iso_date(value)
     if day is None:
         raise UserError(f"The parameter {name} is not a real calendar date as YYYY-MM-DD.")
+    check_run_dates({f"The parameter {name}": day}, tz)
     return day
 
 
@@ -255,15 +257,32 @@ def _artifact(summary: dict) -> None:
 @contained("nightly")
 def nightly(run_date: DateText | None = None) -> dict:
     """Load every new or changed file dated on or before run_date (default: yesterday, Asia/Jakarta), rebuild the marts."""
-    day = parse_date_param("run_date", run_date) if run_date else load_settings().yesterday()
+    settings = load_settings()
+    day = parse_date_param("run_date", run_date, settings.tz) if run_date else settings.yesterday()
     return execute("nightly", day)
 
 
-@flow(name="ektp-backfill", log_prints=False)
-@contained("backfill")
-def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None,
-             force: bool = False) -> dict:
-    """Load the log dates start..end (optionally only some kecamatan; force reloads unchanged files)."""
-    first, last = parse_date_param("start", start), parse_date_param("end", end)
+def _backfill(start: str, end: str, kecamatan: list[str] | None, force: bool) -> dict:
+    """The body of both backfill flows: the dates checked (one line naming the parameter), then ``execute``."""
+    tz = load_settings().tz
+    first, last = parse_date_param("start", start, tz), parse_date_param("end", end, tz)
     check_range(first, last, "the parameter start", "the parameter end")
     return execute("backfill", last, start_date=first, kecamatan=kecamatan, force=force)
+
+
+# Forcing a reload of unchanged files is for the operator at the command line only (contract
+# section 3): the deployed ``backfill`` takes no ``force`` (its closed schema refuses one with 409),
+# and ``forced_backfill``, which `ektp backfill --force` runs in its own process, is never deployed.
+
+@flow(name="ektp-backfill", log_prints=False)
+@contained("backfill")
+def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> dict:
+    """Load the log dates start..end (optionally only some kecamatan); unchanged files are skipped."""
+    return _backfill(start, end, kecamatan, force=False)
+
+
+@flow(name="ektp-backfill-force", log_prints=False)
+@contained("backfill")
+def forced_backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> dict:
+    """`ektp backfill --force` only, never a deployment: the same, reloading unchanged files of the window."""
+    return _backfill(start, end, kecamatan, force=True)

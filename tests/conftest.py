@@ -11,6 +11,13 @@ for _k, _v in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "
     os.environ.setdefault(_k, _v)
 os.environ["EKTP_NIK_KEY"] = "test-key-not-secret-0123456789abcdef"
 
+from tests.hostile.server import AUTH  # noqa: E402  (standard library only)
+
+# Every Prefect server of the suite asks for credentials, as the operators' does (contract section
+# 5): the test harness's subprocess server inherits this environment, and so does every client.
+os.environ["PREFECT_SERVER_API_AUTH_STRING"] = AUTH
+os.environ["PREFECT_API_AUTH_STRING"] = AUTH
+
 import pytest  # noqa: E402
 
 from tests.helpers import Landing  # noqa: E402
@@ -18,7 +25,8 @@ from tests.helpers import Landing  # noqa: E402
 
 @pytest.fixture(scope="session")
 def prefect_api():
-    """A real Prefect API (temporary database, subprocess server) for the whole session."""
+    """A real Prefect API (temporary database, subprocess server) for the whole session; it
+    answers 401 to a request without credentials (PREFECT_SERVER_API_AUTH_STRING above)."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):

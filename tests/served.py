@@ -28,7 +28,8 @@ def base_env(home: Path) -> dict:
         if k.startswith("PREFECT_") and k not in ("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",):
             env.pop(k)
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               GX_ANALYTICS_ENABLED="false", EKTP_NIK_KEY=os.environ["EKTP_NIK_KEY"])
+               GX_ANALYTICS_ENABLED="false", EKTP_NIK_KEY=os.environ["EKTP_NIK_KEY"],
+               PREFECT_API_AUTH_STRING=hostile_server.AUTH)
     return env
 
 
@@ -83,3 +84,15 @@ def deployment(api: str, flow: str, name: str, timeout: float = 120) -> dict:
             return r.json()
         assert time.monotonic() < deadline, f"deployment {flow}/{name} not registered: {r.status_code}"
         time.sleep(1)
+
+
+def ui_login(session, ui: str, timeout_ms: int = 60000) -> None:
+    """Sign in to the Prefect UI of a server that asks for credentials, as an operator does: the UI
+    (served by the local server, offline) shows its login form, which takes the whole auth string
+    ``user:password`` as the password and keeps it in the browser for the API calls."""
+    session.goto(f"{ui}/login")
+    field = session.page.locator("input[type=password]")
+    field.wait_for(timeout=timeout_ms)
+    field.fill(hostile_server.AUTH)
+    field.press("Enter")
+    session.page.wait_for_url(lambda url: "/login" not in url, timeout=timeout_ms)

@@ -38,7 +38,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
 
 
 def test_backfill_end_before_start_and_unknown_kecamatan(tmp_path, capsys):
-    assert main(["backfill", "--data-dir", str(tmp_path), "--start", "2025-01-05", "--end", "2025-01-01"]) == 1
+    assert main(["backfill", "--data-dir", str(tmp_path), "--start", "2025-01-05", "--end", "2025-01-01"]) == 2
     assert "before --start" in _one_line(capsys)
     assert main(["backfill", "--data-dir", str(tmp_path), "--start", "2025-01-01", "--end", "2025-01-02",
                  "--kecamatan", "1608050"]) == 1

@@ -60,3 +60,22 @@ def test_prefect_yaml_is_generated_from_the_deployments_ektp_serve_serves(tmp_pa
         crons = [(s.schedule.cron, s.schedule.timezone) for s in dep.schedules or []]
         assert crons == [(s["cron"], s["timezone"]) for s in doc[name]["schedules"]]
     assert [(s["cron"], s["timezone"]) for s in doc["nightly"]["schedules"]] == [(settings.nightly_cron, settings.timezone)]
+
+
+def test_the_test_api_answers_401_without_credentials_so_every_orchestration_test_passes_through_auth():
+    """The session's Prefect API (prefect_test_harness's subprocess server) runs with
+    PREFECT_SERVER_API_AUTH_STRING, as the operators' server does: a request without credentials,
+    or with wrong ones, is refused; Prefect's own client (PREFECT_API_AUTH_STRING) gets through."""
+    import httpx
+    import prefect.settings
+    from prefect.client.orchestration import get_client
+
+    from tests.hostile.server import AUTH
+
+    api = prefect.settings.PREFECT_API_URL.value()
+    assert httpx.get(f"{api}/admin/version", timeout=30).status_code == 401
+    assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).status_code == 401
+    assert httpx.post(f"{api}/deployments/filter", json={}, auth=("ektp-test", "guess"), timeout=30).status_code == 401
+    assert httpx.get(f"{api}/admin/version", auth=tuple(AUTH.split(":", 1)), timeout=30).status_code == 200
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_runs(limit=1) is not None       # the suite's client sends the credentials

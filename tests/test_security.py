@@ -626,12 +626,13 @@ def test_the_deployments_take_no_data_directory_and_their_dates_carry_a_pattern(
 def test_the_ui_still_offers_a_date_picker_for_the_patterned_dates(served):
     """`pattern` next to `format: date` (json_schema_extra) keeps the Prefect UI's date input."""
     from tests.browser import open_page, require_chromium
-    from tests.served import deployment
+    from tests.served import deployment, ui_login
 
     require_chromium()
     api, _, _ = served
     b = deployment(api, "ektp-backfill", "backfill")
     with open_page(name="prefect-ui-backfill-run-form", timeout_ms=60000) as s:
+        ui_login(s, api[: -len("/api")])
         s.goto(f"{api[: -len('/api')]}/deployments/deployment/{b['id']}/run")
         s.page.get_by_text("kecamatan").first.wait_for(timeout=60000)
         pickers = s.page.locator(".p-date-input")
@@ -804,3 +805,186 @@ def test_a_contained_failure_crosses_a_process_boundary_with_its_fixed_text():
     again = pickle.loads(pickle.dumps(StageFailed("prepare-batch", "ConversionException")))
     assert isinstance(again, StageFailed) and (again.stage, again.type_name) == ("prepare-batch", "ConversionException")
     assert str(again).startswith("stage prepare-batch failed with ConversionException")
+
+
+# --- 16. Prefect credentials, run dates, no `force` from the UI, private Dask scratch ----------------------
+
+@pytest.mark.slow
+def test_a_request_without_credentials_to_the_operators_prefect_server_is_refused_401(served):
+    """Another user of the host calls the real `prefect server start` (started with
+    PREFECT_SERVER_API_AUTH_STRING, as docs/operators.md says) without credentials or with a guess:
+    every call that reads, starts or changes runs answers 401 and no run is created."""
+    import httpx
+
+    from tests.served import call, deployment
+
+    api, _, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
+    before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
+    attempts = [("GET", "/admin/version", None), ("POST", "/flow_runs/filter", {}), ("POST", "/deployments/filter", {}),
+                ("POST", f"/deployments/{b['id']}/create_flow_run", {"parameters": {"start": "2025-01-01", "end": "2025-01-02"}}),
+                ("PATCH", f"/deployments/{b['id']}", {"paused": True}), ("GET", f"/deployments/{b['id']}", None)]
+    for method, path, body in attempts:
+        for auth in (None, ("admin", "admin"), ("ektp-test", "guess")):
+            r = httpx.request(method, api + path, json=body, auth=auth, timeout=30)
+            assert r.status_code == 401, (method, path, auth, r.status_code)
+    assert call("POST", f"{api}/flow_runs/count", json=of_backfill).json() == before
+    assert call("GET", f"{api}/deployments/{b['id']}").json()["paused"] is False
+    assert httpx.get(f"{api}/health", timeout=30).status_code == 200      # the only open probe (and /ready)
+    assert httpx.get(f"{api[: -len('/api')]}/ui-settings", timeout=30).json()["auth"] == "BASIC"   # the UI asks
+
+
+def _serve(env: dict, data_dir: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    from tests.hostile.server import EKTP
+
+    return subprocess.run([EKTP, "serve", "--data-dir", str(data_dir), *extra], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_ektp_serve_refuses_a_prefect_api_that_answers_without_credentials_unless_insecure_api(tmp_path):
+    """An operator points `ektp serve` at a Prefect server started without
+    PREFECT_SERVER_API_AUTH_STRING (anyone on the host could trigger runs on the warehouse):
+    one line, exit 1, nothing registered; `--insecure-api` serves it on purpose."""
+    from tests.hostile.server import EKTP, ektp_env, prefect_server
+    from tests.served import call, deployment, stop
+
+    data = _small_zone(Landing(tmp_path / "data")).data_dir
+    with prefect_server(tmp_path / "open-prefect", auth=False) as api:
+        env = ektp_env(api)
+        env.pop("PREFECT_API_AUTH_STRING")
+        res = _serve(env, data)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+        assert "answers without credentials" in res.stderr and "--insecure-api" in res.stderr
+        assert call("POST", f"{api}/deployments/filter", json={}, auth=None).json() == []
+        proc = subprocess.Popen([EKTP, "serve", "--data-dir", str(data), "--insecure-api", "--no-schedule"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert deployment(api, "ektp-backfill", "backfill")["name"] == "backfill"
+        finally:
+            stop(proc)
+    no_url = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    res = _serve(no_url, data)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "PREFECT_API_URL is not set" in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_ektp_serve_with_wrong_or_missing_credentials_stops_with_one_line(served):
+    from tests.hostile.server import ektp_env
+
+    api, land, _ = served
+    for secret in ("ektp-test:guess", None):
+        env = ektp_env(api)
+        if secret is None:
+            env.pop("PREFECT_API_AUTH_STRING")
+        else:
+            env["PREFECT_API_AUTH_STRING"] = secret
+        res = _serve(env, land.data_dir)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+        assert "refuses ektp's credentials" in res.stderr
+
+
+def _jakarta_today():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
+
+
+def _far(days: int) -> str:
+    from datetime import timedelta
+
+    return (_jakarta_today() + timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["run", "--date", "0001-01-01"], "--date"), (["run", "--date", "9999-12-31"], "--date"),
+    (["run", "--date", "2010-12-31"], "--date"), (["run", "--date", "+2"], "--date"),
+    (["backfill", "--start", "0001-01-01", "--end", "2025-01-02"], "--start"),
+    (["backfill", "--start", "2025-01-01", "--end", "9999-12-31"], "--end"),
+    (["backfill", "--start", "+2", "--end", "+2"], "--start"),
+    (["backfill", "--start", "2025-01-05", "--end", "2025-01-01"], "before --start"),
+])
+def test_run_dates_from_year_1_or_9999_or_after_tomorrow_are_refused_on_the_command_line_exit_2(
+        tmp_path, capsys, argv, named):
+    """A date outside 2011-01-01 .. tomorrow (Asia/Jakarta), or a backfill ending before it starts:
+    one line naming the option, exit 2, before any work (no warehouse, no Prefect)."""
+    landing = _small_zone(Landing(tmp_path / "data"))
+    argv = [_far(2) if a == "+2" else a for a in argv]
+    assert main([*argv, "--data-dir", str(landing.data_dir)]) == 2
+    assert named in _one_line(capsys)
+    assert not (landing.data_dir / "warehouse").exists()
+
+
+def test_the_run_date_rule_takes_2011_01_01_through_tomorrow_in_the_pipelines_timezone():
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from flows.dates import EARLIEST_RUN_DATE, check_run_dates
+    from flows.errors import UserError
+
+    tz = ZoneInfo("Asia/Jakarta")
+    tomorrow = _jakarta_today() + timedelta(days=1)
+    check_run_dates({"--start": EARLIEST_RUN_DATE, "--end": tomorrow, "--date": None}, tz)     # the bounds pass
+    for bad in (date(1, 1, 1), date(2010, 12, 31), tomorrow + timedelta(days=1), date(9999, 12, 31)):
+        with pytest.raises(UserError, match="^--end "):
+            check_run_dates({"--start": EARLIEST_RUN_DATE, "--end": bad}, tz)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flow, params, named", [
+    ("nightly", {"run_date": "0001-01-01"}, "run_date"),
+    ("backfill", {"start": "2025-01-01", "end": "9999-12-31"}, "end"),
+    ("backfill", {"start": "2010-12-31", "end": "2025-01-02"}, "start"),
+])
+def test_a_flow_run_from_prefect_with_a_date_from_year_1_or_9999_fails_at_its_start_naming_the_parameter(
+        served, flow, params, named):
+    """The dates fit the schema's pattern, so the API creates the run; the flow refuses them at
+    once with the command line's rule (flows/dates.py), in one line naming the parameter."""
+    from tests.served import call, deployment, wait_run
+
+    api, land, _ = served
+    runs = land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0
+    d = deployment(api, f"ektp-{flow}", flow)
+    r = call("POST", f"{api}/deployments/{d['id']}/create_flow_run", json={"parameters": params})
+    assert r.status_code == 201, r.text
+    fr = wait_run(api, r.json()["id"])
+    message = (fr["state"]["message"] or "").strip()
+    assert fr["state"]["type"] == "FAILED" and f"parameter {named} " in message and "\n" not in message, message
+    assert "2011-01-01" in message
+    assert (land.query("select count(*) from audit.runs")[0][0] if land.warehouse.exists() else 0) == runs
+
+
+@pytest.mark.slow
+def test_a_backfill_with_force_from_the_ui_or_api_is_refused_before_a_run_exists(served):
+    """Whoever reaches the Prefect API cannot make the pipeline reload every unchanged file of a
+    window: `force` is no parameter of the deployed backfill (the closed schema answers 409)."""
+    from flows.pipeline import backfill
+    from prefect.utilities.callables import parameter_schema
+    from tests.served import call, deployment
+
+    api, _, _ = served
+    b = deployment(api, "ektp-backfill", "backfill")
+    assert "force" not in b["parameter_openapi_schema"]["properties"]
+    assert "force" not in parameter_schema(backfill).properties          # prefect.yaml's entrypoint neither
+    of_backfill = {"deployments": {"id": {"any_": [b["id"]]}}}
+    before = call("POST", f"{api}/flow_runs/count", json=of_backfill).json()
+    for force in (True, False, "true"):
+        r = call("POST", f"{api}/deployments/{b['id']}/create_flow_run",
+                 json={"parameters": {"start": "2025-01-01", "end": "2025-01-02", "force": force}})
+        assert r.status_code == 409, r.text
+    assert call("POST", f"{api}/flow_runs/count", json=of_backfill).json() == before
+
+
+def test_force_stays_an_option_of_the_command_line_backfill(prefect_api, tmp_path, capsys):
+    """`ektp backfill --force` (the operator at the machine) still reloads unchanged files."""
+    landing = _small_zone(Landing(tmp_path / "data"))
+    args = ["backfill", "--data-dir", str(landing.data_dir), "--start", "2025-01-01", "--end", "2025-01-01"]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert main([*args, "--force"]) == 0
+    loads = landing.query("select status, count(*) from audit.file_loads where source_file like 'rekam/%' group by all")
+    assert sorted(loads) == [("loaded", 1), ("superseded", 1)], loads
+    flows = [r[0] for r in landing.query("select flow from audit.runs order by started_at")]
+    assert flows == ["backfill"] * 3

@@ -1,6 +1,11 @@
 """One real ``prefect server start`` per test module (own PREFECT_HOME, free port), so that the
 ``ektp`` subprocesses the tests spawn (and kill) talk to it instead of each starting an ephemeral
-server (~10-15 s per process on the CI machine)."""
+server (~10-15 s per process on the CI machine).
+
+Every Prefect server of the suite asks for credentials, as the operators' server does (contract
+section 5): the server gets ``PREFECT_SERVER_API_AUTH_STRING=AUTH``, the clients (``ektp`` and
+Prefect's client, via ``ektp_env`` and conftest) ``PREFECT_API_AUTH_STRING=AUTH``, and ``api()``
+sends it unless told ``auth=None``."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]   # the checkout under test (children import its flows)
 EKTP = str(VENV_BIN / "ektp")
 KEY = "test-key-not-secret-0123456789abcdef"
+AUTH = "ektp-test:not-a-secret-5b1f0c"      # user:password of the suite's Prefect servers
 QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
          "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
 
@@ -29,13 +35,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path, ui: bool = False):
+def prefect_server(home: Path, ui: bool = False, auth: bool = True):
     """Yield the API URL of a freshly started Prefect server; stop it (only it) afterwards.
-    ``ui``: serve the UI too, pointed at this port (PREFECT_UI_API_URL; the default is 4200)."""
+    ``ui``: serve the UI too, pointed at this port (PREFECT_UI_API_URL; the default is 4200).
+    ``auth``: ask for the credentials AUTH (False only to show what an open server allows)."""
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    env = {**os.environ, **QUIET, "PREFECT_HOME": str(home)}
+    env = {**os.environ, **QUIET, "PREFECT_HOME": str(home), "PREFECT_SERVER_API_AUTH_STRING": AUTH}
     env.pop("PREFECT_API_URL", None)
+    if not auth:
+        env.pop("PREFECT_SERVER_API_AUTH_STRING")
     if ui:
         env["PREFECT_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
     log = open(home / "server.log", "wb")
@@ -79,6 +88,7 @@ def api(method: str, url: str, attempts: int = 6, **kw):
     import httpx
 
     kw.setdefault("timeout", 30)
+    kw.setdefault("auth", httpx.BasicAuth(*AUTH.split(":", 1)))
     for attempt in range(attempts):
         r = httpx.request(method, url, **kw)
         if r.status_code not in RETRYABLE or attempt == attempts - 1:
@@ -88,7 +98,7 @@ def api(method: str, url: str, attempts: int = 6, **kw):
 
 
 def ektp_env(api_url: str, **extra: str) -> dict:
-    env = {**os.environ, **QUIET, "PREFECT_API_URL": api_url, "EKTP_NIK_KEY": KEY,
+    env = {**os.environ, **QUIET, "PREFECT_API_URL": api_url, "PREFECT_API_AUTH_STRING": AUTH, "EKTP_NIK_KEY": KEY,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.update(extra)
     return env
