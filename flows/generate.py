@@ -587,7 +587,7 @@ def _bad_requests(rng: np.random.Generator, reg: _Regions, days: list[date], let
                   rows: list) -> list[tuple]:
     """About REQUEST_DIRT bad rows per letter (at least one), each breaking exactly one rule, the
     reasons REQUEST_REASONS in turn: a letter of another desa with a code that is no desa, a letter
-    dated after its registration or on no date, a number with a space, an estimate written ``1.500``
+    dated after its registration or on no date, a number with a space or a phone number, an estimate written ``1.500``
     (or above 100000); or a letter registered twice in its file (its number maybe in lower case).
     Out: [(day index, position in its file or None for the end, row, reason)]."""
     n_bad = max(1, round(REQUEST_DIRT * len(letters)))

@@ -1037,3 +1037,30 @@ def test_a_version_2_warehouse_is_brought_in_line_with_version_3_by_the_first_ru
     with redirect_stdout(out):
         assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
     assert "upgraded" not in out.getvalue() and "0 loaded, 0 rejected" in out.getvalue()
+
+
+def test_a_log_dated_before_2011_that_version_2_loaded_becomes_a_reject_by_the_upgrade(tmp_path):
+    """v2 loaded a header-only log of rekam/0001-01-01/ (the date spine then ran from year 1) and a
+    1990 log; the v3 upgrade makes both file-level rejects and takes their rows out."""
+    from flows.migrate import upgrade_v3
+    from flows.settings import load_settings
+    from flows.warehouse import connect_writer
+
+    con = connect_writer(load_settings(tmp_path / "data"))
+    try:
+        for rel, day, n in (("rekam/0001-01-01/16.09.01.csv", "0001-01-01", 0), ("rekam/1990-05-12/16.09.02.csv", "1990-05-12", 1),
+                            ("rekam/2011-01-01/16.09.03.csv", "2011-01-01", 1)):
+            con.execute("""insert into audit.file_loads values (?, 'abc', 'loaded', ?, 0, null, now(), 'rekam', ?, ?, 100, 1,
+                           0, 'v2run', null)""", [rel, n, day, rel.split("/")[2][:-4]])
+            if n:
+                con.execute("""insert into landing.rekam values ('p', 'L', 30, 'KAWIN', '16.09.01.1013', ?::timestamp, 'BARU',
+                               'DINAS', 'DINAS-01', ?, 'abc', 2, 'v2run')""", [day + " 08:00:00", rel])
+        assert upgrade_v3(con, KEY.encode(), "v3run") == {"files_dated_before_2011_rejected": 2}
+        assert con.execute("select source_file, status, split_part(error, ':', 1), rows_loaded from audit.file_loads order by 1").fetchall() == [
+            ("rekam/0001-01-01/16.09.01.csv", "rejected", "date_before_2011", 0),
+            ("rekam/1990-05-12/16.09.02.csv", "rejected", "date_before_2011", 0),
+            ("rekam/2011-01-01/16.09.03.csv", "loaded", None, 1)]
+        assert con.execute("select source_file from landing.rekam").fetchall() == [("rekam/2011-01-01/16.09.03.csv",)]
+        assert upgrade_v3(con, KEY.encode(), "again") == {}                    # once only
+    finally:
+        con.close()
