@@ -31,8 +31,10 @@ def run_markdown(summary: dict, report_path: Path | None = None) -> str:
               f"| {_n(s['files_loaded'])} | {_n(s['files_rejected'])} | {_n(s['files_replaced'])} | {_n(s['files_unchanged'])} "
               f"| {_n(s['rows_loaded'])} | {_n(s['rows_quarantined'])} |", ""]
     if s.get("upgrade"):
-        lines += ["## Warehouse upgraded to version 2", "",
+        lines += ["## Warehouse upgraded to version 3", "",
                   ", ".join(f"{md(k)}: {_n(v)}" for k, v in s["upgrade"].items()), ""]
+    if s.get("key_warning"):
+        lines += ["## Weak pseudonym key", "", md(s["key_warning"]), ""]
     if s.get("rejected_files"):
         lines += ["### Rejected files", "", "| file | reason |", "|---|---|"]
         lines += [f"| {md(r['source_file'])} | {md(r['error'])} |" for r in s["rejected_files"][:50]]

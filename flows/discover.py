@@ -11,7 +11,9 @@ rejected for its name, and its name is never stored or printed: its ``source_fil
 ``rekam/<folder if it is a date, else ?>/#<h>``, ``<kind>/#<h>`` or ``?/#<h>``, with ``h`` the first
 12 hex digits of the HMAC-SHA256 of its path under raw/ under the pseudonym key (a plain hash would
 let a NIK in a file name be enumerated). Links, pipes and folders too deep to search are
-rejected without being opened.
+rejected without being opened; their identity (``sha256`` in audit.file_loads) is keyed too
+(``unread_identity``). A log or request file dated before 2011-01-01 is rejected whole
+(``date_before_2011``) under its landing name.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import date
 import duckdb
 
 from flows.dates import parse_iso_date
-from flows.landing import Entry, identity_hash
+from flows.landing import Entry
 
 FEEDS = ("rekam", "penduduk", "permohonan")
 
@@ -38,6 +40,12 @@ NAME_REASONS = {
     "symlink": "a symbolic link; links are never followed (put the file itself in place)",
     "not_a_regular_file": "not a regular file (a pipe, socket or device); only plain files are read",
     "folder_too_deep": "a folder nested too deep under raw/; it was not searched",
+}
+# e-KTP recording began in 2011: a log or request file dated earlier is rejected whole (contract
+# section 3); its name is a landing name and is stored as it is.
+FIRST_DATE = date(2011, 1, 1)
+DATE_REASONS = {
+    "date_before_2011": "the file is dated before 2011-01-01 (e-KTP recording began in 2011); check the date in its name",
 }
 NAME_CODES = frozenset({"folder_not_a_date", "unknown_kecamatan", "name_not_a_date", "unexpected_path"})
 
@@ -56,6 +64,7 @@ class Candidate:
     reject: tuple[str, str] | None = None   # (code, sentence) when the name or type alone rejects it
     replaces: bool = False      # an earlier version of this path is in the warehouse
     known_sha256: str | None = None   # the current version's SHA-256, when there is one
+    id_key: bytes = field(default=b"", repr=False)   # identity_key(): keys the identity of what cannot be read
 
     @property
     def opened(self) -> bool:
@@ -104,6 +113,20 @@ def hashed_name(rel: str, key: bytes) -> str:
     return f"?/{h}"
 
 
+def identity_key(source_file: str, key: bytes) -> bytes:
+    """A per-file key, HMAC-SHA256(key, "identity:" + source_file): the identity of a file that is
+    never read (a link, a pipe, a folder too deep) or could not be read is ``unread_identity`` under
+    it, so it is keyed by the pseudonym key like the hashed names (contract section 5), never a
+    plain hash of a path or of a link's target. Stored names only: a migration can recompute it."""
+    return hmac.new(key, ("identity:" + source_file).encode("utf-8", "surrogateescape"), hashlib.sha256).digest()
+
+
+def unread_identity(id_key: bytes, what: str) -> str:
+    """The ``sha256`` recorded for something not read: HMAC-SHA256(identity_key, what), with
+    ``what`` one of link, link-dir, special, deep, unreadable, or ``link:<target>`` for a link."""
+    return hmac.new(id_key, what.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
+
 def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None, str | None, str | None]:
     """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name."""
     parts = rel.split("/")
@@ -129,14 +152,17 @@ def classify(entry: Entry, key: bytes, kecamatan: frozenset[str]) -> Candidate:
     """A Candidate for one listed entry: its stored name, kind, date and any rejection by name or type."""
     kind, day, kode, reason = landing_name(entry.rel, kecamatan)
     source = entry.rel if reason is None else hashed_name(entry.rel, key)
-    cand = Candidate(entry.rel, source, kind, day, kode, entry.size, entry.mtime_ns, entry_kind=entry.kind)
+    cand = Candidate(entry.rel, source, kind, day, kode, entry.size, entry.mtime_ns, entry_kind=entry.kind,
+                     id_key=identity_key(source, key))
     type_reason = {"link": "symlink", "special": "not_a_regular_file", "deep": "folder_too_deep"}.get(entry.kind)
     code = type_reason or reason
     if code is not None:
         cand.reject = (code, NAME_REASONS[code])
+    elif kind in ("rekam", "permohonan") and day is not None and day < FIRST_DATE:
+        cand.reject = ("date_before_2011", DATE_REASONS["date_before_2011"])
     if not cand.opened:
         # never opened: identified by what it is (a link by its target text, set by the caller)
-        cand.sha256 = identity_hash(f"{entry.kind}:{source}")
+        cand.sha256 = unread_identity(cand.id_key, entry.kind)
     return cand
 
 
@@ -169,7 +195,7 @@ def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | Non
                 continue
         if entry.kind == "link" and link_text is not None:
             try:
-                cand.sha256 = identity_hash("link:" + link_text(entry.rel))
+                cand.sha256 = unread_identity(cand.id_key, "link:" + link_text(entry.rel))
             except OSError:
                 pass
         prev = known.get(cand.source_file)

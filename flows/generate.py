@@ -587,7 +587,7 @@ def _bad_requests(rng: np.random.Generator, reg: _Regions, days: list[date], let
                   rows: list) -> list[tuple]:
     """About REQUEST_DIRT bad rows per letter (at least one), each breaking exactly one rule, the
     reasons REQUEST_REASONS in turn: a letter of another desa with a code that is no desa, a letter
-    dated after its registration or on no date, a number with a space, an estimate written ``1.500``
+    dated after its registration or on no date, a number with a space or a phone number, an estimate written ``1.500``
     (or above 100000); or a letter registered twice in its file (its number maybe in lower case).
     Out: [(day index, position in its file or None for the end, row, reason)]."""
     n_bad = max(1, round(REQUEST_DIRT * len(letters)))
@@ -613,7 +613,7 @@ def _bad_requests(rng: np.random.Generator, reg: _Regions, days: list[date], let
             "tanggal_surat_invalid": (1, [after.isoformat(), f"{day.year}-02-30", f"31/04/{day.year}", None,
                                           after.strftime("%d/%m/%Y")]),
             "nomor_surat_invalid": (2, [f"{nomor} (susulan)", f"No. {nomor}", nomor.replace("/", " / ", 1),
-                                        nomor.replace("/", "/ ", 2), nomor[:3] + " " + nomor[3:]]),
+                                        nomor.replace("/", "/ ", 2), f"{nomor}-081271234567"]),
             "perkiraan_warga_invalid": (3, ["1.500", "1,500", "150 orang", "250000", "2.000"]),
         }[reason]
         row[k] = value[v]
@@ -1226,9 +1226,12 @@ def _dirty(sub: pl.DataFrame, reg: _Regions, day: date, hms: pl.Expr) -> pl.Data
         lokasi_rekam=pl.when(r == R["lokasi_rekam_invalid"]).then(_pick(v, ["BALAI DESA", "JEMPUT BOLA", "KANTOR CAMAT", None]))
         .otherwise(pl.col("lokasi_rekam")),
         id_alat=pl.when(r == R["id_alat_empty"]).then(_pick(v, [None, "  "]))
-        # typed by hand: spaces, a description, more than 32 characters, a character outside the rule
-        .when(r == R["id_alat_invalid"]).then(_pick(v, ["HP SAMSUNG A12", "KEC 01", "ALAT-PEREKAMAN-KELILING-KABUPATEN-01",
-                                                        "kec#02", "ALAT\u00b701"]))
+        # typed by hand: spaces, a description, more than 32 characters, a character outside the rule,
+        # the person's NIK, the operator's phone number, a birth date
+        # (the second value of a pair on rows with an odd second: the same draws as without it)
+        .when(r == R["id_alat_invalid"]).then(_pick(v, [
+            "HP SAMSUNG A12", _pick(t, ["KEC 01", "HP-081271234567"]), "ALAT-PEREKAMAN-KELILING-KABUPATEN-01",
+            _pick(t, ["kec#02", nik]), _pick(t, ["ALAT\u00b701", "OPR-" + pl.col("tanggal_lahir")])]))
         .otherwise(pl.col("id_alat")),
     )
 

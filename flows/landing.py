@@ -4,8 +4,10 @@ Everything goes through directory descriptors: the ``raw`` folder is opened once
 every folder and file below it is opened relative to its parent's descriptor with
 ``O_NOFOLLOW`` (``openat``), so no path component can be swapped for a symbolic link between the
 listing and the read. A file is opened non-blocking (a FIFO swapped in cannot hang the run),
-``fstat``-ed on the open descriptor (only regular files are read), read up to a bound, and hashed
-from those same bytes: the bytes a run parses are the bytes it hashed.
+``fstat``-ed on the open descriptor (only regular files are read), read no further than the size
+limit plus one byte, and hashed from those same bytes: the bytes a run parses are the bytes it
+hashed. Nothing here knows the key: what could not be read carries only a label (``unread``), and
+flows.discover turns it into a keyed identity (never a plain hash of a path).
 
 The walk is iterative (no recursion) and stops descending below ``max_depth`` folders: a folder
 nested deeper is reported as an entry of kind ``deep``, never fatal.
@@ -44,18 +46,14 @@ class Entry:
 
 @dataclass
 class Fetched:
-    """One open-once read: the bytes (None when not read), their SHA-256 and the file's fstat."""
-    sha256: str
+    """One open-once read: the bytes (None when not kept), their SHA-256 and the file's fstat."""
+    sha256: str                              # "" when nothing was read (see ``unread``)
     size: int
     mtime_ns: int
     data: bytes | None = None
     reject: tuple[str, str] | None = None    # (code, sentence) when the file cannot be used
     gone: bool = False                       # removed since the listing: it left the landing zone
-
-
-def identity_hash(text: str) -> str:
-    """A stable stand-in for the SHA-256 of something that is never opened (a link, a pipe)."""
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    unread: str | None = None                # what stood there when it could not be read: link, link-dir, special, unreadable
 
 
 class LandingZone:
@@ -146,62 +144,69 @@ class LandingZone:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def read(self, rel: str, max_bytes: int) -> Fetched:
+    def read(self, rel: str, max_bytes: int, keep: bool = True) -> Fetched:
         """Open raw/<rel> once (no link anywhere on the way, non-blocking), check it is a regular
-        file on the open descriptor, hash every byte, and keep the bytes when there are at most
-        ``max_bytes`` of them."""
+        file on the open descriptor, and read and hash its bytes, never more than ``max_bytes`` + 1
+        of them (contract section 3: a file over the limit is read no further than the limit plus
+        one byte, hashing included; its ``sha256`` is then that of the bytes read). The bytes are
+        kept when ``keep`` and there are at most ``max_bytes``. A file that could not be read has
+        no ``sha256`` (empty) and ``unread`` says what it was (flows.discover keys its identity)."""
         parts = rel.split("/")
         try:
             dfd = self._open_dir(parts[:-1])
         except FileNotFoundError:
-            return Fetched(identity_hash("gone:" + rel), 0, 0, gone=True)
+            return Fetched("", 0, 0, gone=True)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                return Fetched(identity_hash("link-dir:" + rel), 0, 0,
+                return Fetched("", 0, 0, unread="link-dir",
                                reject=("symlink", "a folder on the way was replaced by a symbolic link; links are never followed"))
-            return Fetched(identity_hash("unreadable:" + rel), 0, 0,
-                           reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+            return Fetched("", 0, 0, unread="unreadable", reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
         try:
             try:
                 fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=dfd)
             except FileNotFoundError:
-                return Fetched(identity_hash("gone:" + rel), 0, 0, gone=True)
+                return Fetched("", 0, 0, gone=True)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
-                    return Fetched(identity_hash("link:" + rel), 0, 0,
+                    return Fetched("", 0, 0, unread="link",
                                    reject=("symlink", "a symbolic link; links are never followed (put the file itself in place)"))
-                return Fetched(identity_hash("unreadable:" + rel), 0, 0,
-                               reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+                return Fetched("", 0, 0, unread="unreadable", reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
         finally:
             os.close(dfd)
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return Fetched(identity_hash("special:" + rel), 0, st.st_mtime_ns,
-                               reject=("not_a_regular_file", "not a regular file (a pipe, socket or device); only plain files are read"))
-            h = hashlib.sha256()
-            kept: list[bytes] = []
-            total = 0
-            try:
-                while True:
-                    chunk = os.read(fd, CHUNK)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    total += len(chunk)
-                    if total <= max_bytes:
-                        kept.append(chunk)
-                    elif kept:
-                        kept = []       # over the bound: keep hashing, stop holding
-            except OSError as exc:
-                return Fetched(identity_hash("unreadable:" + rel), total, st.st_mtime_ns,
-                               reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
-            got = Fetched(h.hexdigest(), total, st.st_mtime_ns)
-            if total > max_bytes:
-                got.reject = ("file_too_large", f"the file is {total / 2**20:.0f} MiB, over the "
-                              f"{max_bytes / 2**20:.0f} MiB limit (EKTP_MAX_FILE_MB); split it or raise the limit")
-            else:
-                got.data = b"".join(kept)
-            return got
+            return _read_open(fd, max_bytes, keep)
         finally:
             os.close(fd)
+
+
+def _read_open(fd: int, max_bytes: int, keep: bool) -> Fetched:
+    """Read and hash an open descriptor, at most ``max_bytes`` + 1 bytes (see LandingZone.read)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return Fetched("", 0, st.st_mtime_ns, unread="special",
+                       reject=("not_a_regular_file", "not a regular file (a pipe, socket or device); only plain files are read"))
+    h = hashlib.sha256()
+    kept: list[bytes] = []
+    total = 0
+    bound = max(0, max_bytes) + 1
+    try:
+        while total < bound:
+            chunk = os.read(fd, min(CHUNK, bound - total))
+            if not chunk:
+                break
+            h.update(chunk)
+            total += len(chunk)
+            if keep and total <= max_bytes:
+                kept.append(chunk)
+    except OSError as exc:
+        return Fetched("", total, st.st_mtime_ns, unread="unreadable",
+                       reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+    got = Fetched(h.hexdigest(), total, st.st_mtime_ns)
+    if total > max_bytes:
+        size = max(st.st_size, total)
+        got.size = size
+        got.reject = ("file_too_large", f"the file is {size / 2**20:.0f} MiB, over the "
+                      f"{max_bytes / 2**20:.0f} MiB limit (EKTP_MAX_FILE_MB); split it or raise the limit")
+    elif keep:
+        got.data = b"".join(kept)
+    return got

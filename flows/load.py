@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from flows.discover import Candidate, Plan
+from flows.discover import Candidate, Plan, unread_identity
 from flows.landing import LandingZone
 from flows.pseudonym import pseudonymise
 from flows.read import (PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS, FileRejected,
@@ -48,7 +48,7 @@ class FileOutcome:
     kode_kecamatan: str | None = None
     bytes: int = 0
     mtime_ns: int = 0
-    extra_columns: str | None = None
+    extra_columns: int | None = None        # ignored header columns, counted (never named); None: not read
     replaces: bool = False
 
 
@@ -93,10 +93,11 @@ def fetch_files(zone: LandingZone, cands: list[Candidate], plan: Plan, max_bytes
     for c in cands:
         data = None
         if c.opened:
-            got = zone.read(c.rel, max_bytes if c.reject is None else 0)
+            got = zone.read(c.rel, max_bytes, c.reject is None)    # keep the bytes of a usable name only
             if got.gone:
                 continue
-            c.sha256, c.size, c.mtime_ns = got.sha256, got.size, got.mtime_ns or c.mtime_ns
+            c.sha256 = got.sha256 or unread_identity(c.id_key, got.unread or "unreadable")
+            c.size, c.mtime_ns = got.size, got.mtime_ns or c.mtime_ns
             if c.known_sha256 == c.sha256 and not force:
                 plan.unchanged += 1
                 plan.touched.append((c.source_file, c.mtime_ns))
@@ -104,19 +105,19 @@ def fetch_files(zone: LandingZone, cands: list[Candidate], plan: Plan, max_bytes
             if c.reject is None:
                 c.reject = got.reject
                 data = got.data if got.reject is None else None
-        out.append(RawFile(dataclasses.replace(c, rel=c.source_file), data))
+        out.append(RawFile(dataclasses.replace(c, rel=c.source_file, id_key=b""), data))
     return out
 
 
 def _parse_batch(files: list[RawFile], columns: tuple[str, ...], optional: tuple[str, ...], out: Prepared):
     """Parse a batch; record file-level rejections and malformed records in ``out``. Returns the
-    rows (with source_file, log_date, file_sha256), the readable candidates with their extra columns,
+    rows (with source_file, log_date, file_sha256), the readable candidates with their number of extra columns,
     and the malformed records."""
     out.files.extend(_rejected(f.cand, *f.cand.reject) for f in files if f.cand.reject)
     to_read = [f for f in files if not f.cand.reject]
     got = parse_files([f.data for f in to_read], columns, optional)   # one vectorised pass for the batch
     malformed: list[tuple[str, int, str, str, str]] = []
-    readable: list[tuple[Candidate, list[str]]] = []
+    readable: list[tuple[Candidate, int]] = []
     for raw, f in zip(to_read, got.files):
         c = raw.cand
         if f.rejected is not None:
@@ -153,7 +154,7 @@ def _finish(out: Prepared, validated: pl.DataFrame | None, malformed: list, read
         out.files.append(_outcome(
             c, "loaded", rows_loaded=loaded_counts.get(c.source_file, 0),
             rows_quarantined=q_counts.get(c.source_file, 0),
-            extra_columns=",".join(extra) or None,
+            extra_columns=extra,
         ))
     return good
 
@@ -224,7 +225,7 @@ def prepare_snapshot(raw: RawFile) -> tuple[FileOutcome, pl.DataFrame | None, li
         pl.lit(c.source_file).alias("source_file"), pl.lit(c.sha256).alias("file_sha256"),
         pl.col("line_number").cast(pl.Int32),
     )
-    outcome = _outcome(c, "loaded", rows_loaded=rows.height, extra_columns=",".join(res.extra_columns) or None)
+    outcome = _outcome(c, "loaded", rows_loaded=rows.height, extra_columns=res.extra_columns)
     return outcome, rows, summary
 
 
@@ -239,7 +240,7 @@ def _file_frame(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
         "run_id": [run_id] * len(files),
     }, schema={"source_file": pl.Utf8, "sha256": pl.Utf8, "status": pl.Utf8, "rows_loaded": pl.Int64,
                "rows_quarantined": pl.Int64, "error": pl.Utf8, "kind": pl.Utf8, "log_date": pl.Date,
-               "kode_kecamatan": pl.Utf8, "bytes": pl.Int64, "mtime_ns": pl.Int64, "extra_columns": pl.Utf8,
+               "kode_kecamatan": pl.Utf8, "bytes": pl.Int64, "mtime_ns": pl.Int64, "extra_columns": pl.Int32,
                "run_id": pl.Utf8})
 
 

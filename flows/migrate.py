@@ -14,22 +14,40 @@
      quarantine with their line numbers, kept values are upper-cased; ``id_alat_missing`` becomes
      ``id_alat_empty``; the marts are rebuilt;
    - the text of failed runs' messages is dropped (only the exception type stays).
+3. Version 3 (``audit.migrations`` row ``v3``), in one transaction (``upgrade_v3``):
+   - loaded rows whose ``id_alat`` holds a run of 10 or more digits or a date, and request rows
+     whose ``nomor_surat`` holds a run of 10 or more digits, move to the quarantine with their line
+     numbers (the rules are read from the GX suites, the one statement of them);
+   - ``audit.file_loads.extra_columns`` held the names of ignored header columns (a header can hold
+     a NIK or a name): it becomes their count (an integer column of the same name);
+   - identities of files that were never read (a link, a pipe, a folder too deep, an unreadable
+     file) were plain SHA-256 hashes of ``<what>:<path>`` or of a link's target: each becomes the
+     keyed identity (flows.discover.unread_identity). Where the stored value is the hash of
+     ``<what>:<source_file>`` it is recomputed exactly; a link's target text and the raw path of a
+     file rejected for its name are not in the warehouse, so those cannot be recomputed: they get
+     a keyed stand-in (the HMAC of the old value) and the next run that sees the file records it
+     once more under its new identity;
+   - a log or request file dated before 2011-01-01 that was loaded becomes a file-level reject
+     (``date_before_2011``) and its rows leave;
+   - the marts are rebuilt.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import duckdb
 import polars as pl
 
-from flows.discover import NAME_REASONS, hashed_name, landing_name
+from flows.discover import DATE_REASONS, FIRST_DATE, NAME_REASONS, hashed_name, identity_key, landing_name, unread_identity
 from flows.errors import UserError
 from flows.landing import LandingZone
 from flows.pseudonym import pseudonymise
 from flows.read import REKAM_COLUMNS, FileRejected, parse_file
-from flows.settings import Settings
-from flows.validate import REKAM_SUITE, rules
+from flows.settings import Settings, refuse_weak_key
+from flows.validate import PERMOHONAN_SUITE, REKAM_SUITE, rules, suite_spec
 from flows.warehouse import now_utc, open_read_only, stored_fingerprint
 from flows.wilayah import kecamatan_codes
 
@@ -138,7 +156,10 @@ def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: s
                     "key (EKTP_NIK_KEY or EKTP_NIK_KEY_FILE); a new key would split every person in two."
                 )
             return None
-        return prove_key(con, zone, key, settings) if has_rows else "new warehouse"
+        if has_rows:
+            return prove_key(con, zone, key, settings)
+        refuse_weak_key(settings)       # a new warehouse is never built under a short key
+        return "new warehouse"
     finally:
         if con is not None:
             con.close()
@@ -146,7 +167,109 @@ def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: s
 
 def upgrade(con: duckdb.DuckDBPyConnection, key: bytes, fingerprint: str, proven_by: str | None,
             run_id: str) -> dict:
-    """The start of every run: record the key's fingerprint where needed, then version 2's upgrade."""
+    """The start of every run: record the key's fingerprint where needed, then the upgrades to
+    versions 2 and 3. Returns what they changed (counts only; empty when nothing)."""
     if proven_by is not None:
         record_fingerprint(con, fingerprint, run_id, proven_by)
-    return upgrade_v2(con, key, run_id)
+    return {**upgrade_v2(con, key, run_id), **upgrade_v3(con, key, run_id)}
+
+
+# --- version 3 -----------------------------------------------------------------------------------
+
+NOT_READ_CODES = ("symlink", "not_a_regular_file", "unreadable", "folder_too_deep")
+V2_UNREAD_LABELS = ("link", "special", "deep", "link-dir", "unreadable")   # v2: sha256("<label>:<path>")
+
+
+def _forbidden_pattern(suite: str, column: str) -> str:
+    """The not_match_regex of ``column`` in ``suite`` (RE2-compatible, used as DuckDB regexp_matches)."""
+    return next(e["kwargs"]["regex"] for e in suite_spec(suite)["expectations"]
+                if e["type"] == "expect_column_values_to_not_match_regex" and e["kwargs"]["column"] == column)
+
+
+def _move_rows(con: duckdb.DuckDBPyConnection, table: str, column: str, suite: str, reason: str, run_id: str) -> int:
+    """Move the rows of ``table`` whose ``column`` matches the suite's forbidden pattern to the quarantine."""
+    pattern = _forbidden_pattern(suite, column)
+    detail = next(r.detail for r in rules(suite) if r.reason == reason and r.type.endswith("not_match_regex"))
+    con.execute(f"""create temp table v3_moved as select source_file, file_sha256, line_number from {table}
+                    where regexp_matches({column}, ?)""", [pattern])
+    moved = con.execute("select count(*) from v3_moved").fetchone()[0]
+    con.execute("""insert into audit.quarantine
+                   select source_file, line_number, ?, ?, file_sha256, ? from v3_moved""", [reason, detail, run_id])
+    con.execute(f"delete from {table} where regexp_matches({column}, ?)", [pattern])
+    con.execute("""update audit.file_loads f set rows_loaded = f.rows_loaded - m.n, rows_quarantined = f.rows_quarantined + m.n
+                   from (select source_file, file_sha256, count(*) as n from v3_moved group by all) m
+                   where f.source_file = m.source_file and f.sha256 = m.file_sha256 and f.status = 'loaded'""")
+    con.execute("drop table v3_moved")
+    return int(moved)
+
+
+def _count_extra_columns(con: duckdb.DuckDBPyConnection) -> int:
+    """audit.file_loads.extra_columns: the names (v2, varchar) become their number (integer)."""
+    kind = con.execute("""select data_type from information_schema.columns where table_schema = 'audit'
+                          and table_name = 'file_loads' and column_name = 'extra_columns'""").fetchone()
+    if kind is None or kind[0] != "VARCHAR":
+        return 0
+    named = con.execute("select count(*) from audit.file_loads where coalesce(extra_columns, '') <> ''").fetchone()[0]
+    con.execute("""alter table audit.file_loads alter extra_columns set data type integer using (
+                       case when coalesce(extra_columns, '') <> '' then len(string_split(extra_columns, ','))
+                            when error is null then 0 end)""")
+    return int(named)
+
+
+def _key_identities(con: duckdb.DuckDBPyConnection, key: bytes) -> tuple[int, int]:
+    """Plain-hash identities of files never read -> keyed ones. (recomputed exactly, keyed stand-ins)."""
+    rows = con.execute("""select distinct source_file, sha256 from audit.file_loads
+                          where split_part(error, ':', 1) in (select unnest(?))""", [list(NOT_READ_CODES)]).fetchall()
+    exact = stand_in = 0
+    for source_file, old in rows:
+        id_key = identity_key(source_file, key)
+        label = next((w for w in V2_UNREAD_LABELS
+                      if hashlib.sha256(f"{w}:{source_file}".encode("utf-8", "surrogateescape")).hexdigest() == old), None)
+        if label is not None:
+            new, exact = unread_identity(id_key, label), exact + 1
+        else:   # a link's target or a raw path not in the warehouse: a keyed stand-in of the old value
+            new, stand_in = hmac.new(key, b"v2 identity:" + old.encode(), hashlib.sha256).hexdigest(), stand_in + 1
+        con.execute("update audit.file_loads set sha256 = ? where source_file = ? and sha256 = ?", [new, source_file, old])
+    return exact, stand_in
+
+
+def _reject_early_dates(con: duckdb.DuckDBPyConnection) -> int:
+    """Loaded log and request versions dated before 2011-01-01 become file-level rejects."""
+    early = con.execute("""select source_file, sha256 from audit.file_loads where status = 'loaded'
+                           and kind in ('rekam', 'permohonan') and log_date < ?""", [FIRST_DATE]).fetchall()
+    error = f"date_before_2011: {DATE_REASONS['date_before_2011']}"
+    for source_file, sha in early:
+        for table in ("landing.rekam", "landing.permohonan"):
+            con.execute(f"delete from {table} where source_file = ? and file_sha256 = ?", [source_file, sha])
+        con.execute("delete from audit.quarantine where source_file = ? and file_sha256 = ?", [source_file, sha])
+        con.execute("""update audit.file_loads set status = 'rejected', error = ?, rows_loaded = 0, rows_quarantined = 0,
+                       extra_columns = null where source_file = ? and sha256 = ? and status = 'loaded'""",
+                    [error, source_file, sha])
+    return len(early)
+
+
+def upgrade_v3(con: duckdb.DuckDBPyConnection, key: bytes, run_id: str) -> dict:
+    """Apply version 3's upgrade once (see the module doc). Returns what changed (non-zero counts only)."""
+    if con.execute("select count(*) from audit.migrations where name = 'v3'").fetchone()[0]:
+        return {}
+    con.execute("begin transaction")
+    try:
+        names = _count_extra_columns(con)
+        exact, stand_in = _key_identities(con, key)
+        summary = {
+            "rows_moved_id_alat_nik_or_date": _move_rows(con, "landing.rekam", "id_alat", REKAM_SUITE, "id_alat_invalid", run_id),
+            "rows_moved_nomor_surat": _move_rows(con, "landing.permohonan", "nomor_surat", PERMOHONAN_SUITE,
+                                                 "nomor_surat_invalid", run_id),
+            "extra_column_names_replaced_by_count": names,
+            "identities_keyed": exact,
+            "identities_keyed_not_recomputable": stand_in,
+            "files_dated_before_2011_rejected": _reject_early_dates(con),
+        }
+        con.execute("delete from audit.model_builds")      # the marts are rebuilt from the upgraded rows
+        con.execute("insert into audit.migrations values ('v3', ?, ?, ?)",
+                    [run_id, now_utc(), ", ".join(f"{k} {v}" for k, v in summary.items())])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return {k: v for k, v in summary.items() if v}

@@ -17,6 +17,7 @@ library's text (which may quote a NIK, a name or a file name) reaches Prefect or
 
 # No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
 # through the `contained` wrapper, whose globals are not this module's.
+import sys
 from collections import deque
 from datetime import date, tzinfo
 from pathlib import Path
@@ -40,7 +41,7 @@ from flows.load import Prepared, RawFile, fetch_files, prepare_logs
 from flows.migrate import upgrade, verify_key
 from flows.progress import reporter
 from flows.publish import backup, publish
-from flows.settings import Settings, fingerprint, load_settings, resolve_key
+from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
 from flows.warehouse import connect_reader, connect_writer, private_files, secure_files, writer_lock
 from flows.wilayah import kecamatan_codes
 
@@ -65,7 +66,12 @@ def parse_date_param(name: str, value: str | date, tz: tzinfo) -> date:
 @contained("verify-key")
 def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
     key = resolve_key(settings)
-    return verify_key(settings, zone, key, fingerprint(key))
+    proven_by = verify_key(settings, zone, key, fingerprint(key))
+    warning = weak_key_warning(settings)      # an existing warehouse under a short key: named, every run
+    if warning:
+        get_run_logger().warning(warning)
+        print(f"ektp: {warning}", file=sys.stderr)
+    return proven_by
 
 
 @task(name="upgrade", cache_policy=NO_CACHE)
@@ -74,7 +80,7 @@ def upgrade_task(con, settings: Settings, proven_by: str | None, run_id: str) ->
     key = resolve_key(settings)
     moved = upgrade(con, key, fingerprint(key), proven_by, run_id)
     if moved:
-        get_run_logger().info("warehouse upgraded to version 2: %s", ", ".join(f"{k} {v}" for k, v in moved.items()))
+        get_run_logger().info("warehouse upgraded to version 3: %s", ", ".join(f"{k} {v}" for k, v in moved.items()))
     return moved
 
 
@@ -223,6 +229,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             progress.stop()
             checks = build_task(con, run_id)
             summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)
+            summary["key_warning"] = weak_key_warning(settings)
             summary["feedback"] = feedback_task(con, settings)
             con.execute("checkpoint")
             publish_task(con, settings)

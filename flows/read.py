@@ -3,8 +3,10 @@
 In: the bytes of files (read once by ``flows.landing``) and the required column names. Out: one
 row per record (all values Utf8, trimmed, empty -> null), the physical line where each record
 starts (header = line 1), the records that could not be split into the header's fields
-(``malformed``), and extra columns. A file-level defect is a FileRejected (reason code + sentence)
-in that file's result; nothing raises. No path is ever opened here.
+(``malformed``), and the number of extra columns (never their names: a header can hold a NIK, a
+name or a formula, so an extra column's name leaves this module nowhere, contract section 3). A
+file-level defect is a FileRejected (reason code + sentence) in that file's result; nothing
+raises. No path is ever opened here.
 
 Two paths, same result: files without a quote character are split line by line with vectorised
 Polars string operations, all such files of a batch that share a header together in one pass
@@ -46,7 +48,7 @@ class FileRejected(Exception):
 class ReadResult:
     rows: pl.DataFrame                      # line_number + required columns, Utf8, trimmed
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line_number, detail)
-    extra_columns: list[str] = field(default_factory=list)
+    extra_columns: int = 0                  # how many header columns were ignored (never their names)
 
 
 def decode(data: bytes) -> str:
@@ -90,8 +92,8 @@ def _header(text: str) -> tuple[str, list[str]]:
 
 
 def _check_columns(names: list[str], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[str]:
-    """The extra (ignored) column names; FileRejected when a known column is named twice or a
-    required one is missing."""
+    """The extra (ignored) column names, for counting only (callers keep ``len``); FileRejected when
+    a known column is named twice or a required one is missing (those messages name only known columns)."""
     seen: set[str] = set()
     dupes = sorted({n for n in names if n in seen or seen.add(n)} & set(required + optional))
     if dupes:
@@ -236,7 +238,7 @@ class FileRead:
     and ignored columns (its rows are in BatchRead.rows under its file_index)."""
     rejected: FileRejected | None = None
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line_number, detail)
-    extra_columns: list[str] = field(default_factory=list)
+    extra_columns: int = 0                  # how many header columns were ignored (never their names)
 
 
 @dataclass
@@ -267,7 +269,7 @@ def read_texts(texts: list[str], required: tuple[str, ...], optional: tuple[str,
         except FileRejected as exc:
             files.append(FileRead(rejected=exc))
             continue
-        got = FileRead(extra_columns=extra)
+        got = FileRead(extra_columns=len(extra))
         files.append(got)
         wanted = required + tuple(c for c in optional if c in names)
         if '"' in text:

@@ -8,6 +8,9 @@ The pseudonym key (contract section 5) comes from ``EKTP_NIK_KEY`` or from the f
 ``EKTP_NIK_KEY_FILE`` (mode 600), never from inside the data directory: a key file found there
 stops every run, even when ``EKTP_NIK_KEY`` is set. The key itself is not part of ``Settings``
 (settings travel as task parameters); ``resolve_key`` reads it in the process that needs it.
+A key shorter than MIN_KEY_LENGTH characters (bytes, for a key file) is refused for a new
+warehouse (flows.migrate.verify_key) and named as weak by every run on an existing one
+(``weak_key_warning``); below LEGACY_MIN_KEY_LENGTH it is refused always.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from flows.errors import UserError
 TIMEZONE = "Asia/Jakarta"
 NIGHTLY_CRON = "0 1 * * *"           # 01:00 WIB
 V1_KEY_FILE_NAME = ".ektp_nik_key"   # where version 1 kept the key: inside the data directory
-MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 32          # a new warehouse needs a key this long (characters; bytes for a key file)
+LEGACY_MIN_KEY_LENGTH = 16   # never accepted below: version 2's minimum (an existing warehouse may have 16-31)
 # The demo's data is synthetic; it runs under this fixed, public key (contract section 5).
 DEMO_KEY = "ektp-demo-key-synthetic-data-only"
 FINGERPRINT_LABEL = b"ektp-okus key fingerprint v1"
@@ -162,19 +166,16 @@ def refuse_key_files_in_data_dir(settings: Settings) -> None:
         )
 
 
-def resolve_key(settings: Settings) -> bytes:
-    """The HMAC key of the NIK pseudonyms: ``EKTP_NIK_KEY``, else the file ``settings.key_file``.
-
-    Raises UserError (one line) when a key file lies inside the data directory, when no key is
-    set, when the key file is inside the data directory, readable by group or others, or holds
-    fewer than MIN_KEY_LENGTH characters. The key is never printed."""
+def _read_key(settings: Settings) -> tuple[bytes, int, str]:
+    """(the key, its length in characters (EKTP_NIK_KEY) or bytes (a key file), where it came from);
+    UserError for every refusal of ``resolve_key``."""
     refuse_key_files_in_data_dir(settings)
     env = os.environ.get("EKTP_NIK_KEY", "")
     if env:
-        if len(env) < MIN_KEY_LENGTH:
+        if len(env) < LEGACY_MIN_KEY_LENGTH:
             raise UserError(f"EKTP_NIK_KEY is too short: use at least {MIN_KEY_LENGTH} characters "
                             "(`ektp keygen` writes a random key to a file outside the data directory).")
-        return env.encode("utf-8")
+        return env.encode("utf-8"), len(env), "EKTP_NIK_KEY"
     path = settings.key_file
     if path is None:
         raise UserError("No pseudonym key: set EKTP_NIK_KEY_FILE to the key file (create one outside the data "
@@ -191,10 +192,44 @@ def resolve_key(settings: Settings) -> bytes:
         mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077:
             raise UserError(f"The key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`.")
-        key = fh.read(4096).decode("utf-8", "replace").strip()
-    if len(key) < MIN_KEY_LENGTH:
-        raise UserError(f"The key file {path} holds no usable key (at least {MIN_KEY_LENGTH} characters).")
-    return key.encode("utf-8")
+        key = fh.read(4096).decode("utf-8", "replace").strip().encode("utf-8")
+    if len(key) < LEGACY_MIN_KEY_LENGTH:
+        raise UserError(f"The key file {path} holds no usable key (at least {MIN_KEY_LENGTH} bytes).")
+    return key, len(key), "the key file"
+
+
+def resolve_key(settings: Settings) -> bytes:
+    """The HMAC key of the NIK pseudonyms: ``EKTP_NIK_KEY``, else the file ``settings.key_file``.
+
+    Raises UserError (one line) when a key file lies inside the data directory, when no key is
+    set, when the key file is inside the data directory, readable by group or others, or holds
+    fewer than LEGACY_MIN_KEY_LENGTH characters. A key of LEGACY_MIN_KEY_LENGTH to MIN_KEY_LENGTH - 1
+    is returned (an existing warehouse may have been built with one): ``refuse_weak_key`` and
+    ``weak_key_warning`` deal with it. The key is never printed."""
+    return _read_key(settings)[0]
+
+
+ROTATE = ("rotate it: `ektp keygen`, then rebuild the warehouse from the raw files under the new key "
+          "(docs/privacy.md, \"Rotating the key\")")
+
+
+def refuse_weak_key(settings: Settings) -> None:
+    """For a NEW warehouse: UserError (one line) when the key is shorter than MIN_KEY_LENGTH."""
+    _, length, where = _read_key(settings)
+    if length < MIN_KEY_LENGTH:
+        unit = "characters" if where == "EKTP_NIK_KEY" else "bytes"
+        raise UserError(f"The pseudonym key ({where}) has {length} {unit}; a new warehouse needs at least "
+                        f"{MIN_KEY_LENGTH} (the hashed names of rejected files could let a short key be found "
+                        "offline). Create one with `ektp keygen`.")
+
+
+def weak_key_warning(settings: Settings) -> str | None:
+    """For an EXISTING warehouse: the one line naming its key as weak (never the key), or None."""
+    _, length, where = _read_key(settings)
+    if length >= MIN_KEY_LENGTH:
+        return None
+    unit = "characters" if where == "EKTP_NIK_KEY" else "bytes"
+    return (f"weak pseudonym key: {where} has {length} {unit}, fewer than {MIN_KEY_LENGTH}; {ROTATE}.")
 
 
 def fingerprint(key: bytes) -> str:
@@ -203,6 +238,7 @@ def fingerprint(key: bytes) -> str:
 
 
 def new_key() -> str:
+    """32 random bytes (256 bits), written as 64 hex digits: the key is that text (64 bytes >= MIN_KEY_LENGTH)."""
     return secrets.token_hex(32)
 
 

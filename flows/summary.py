@@ -26,7 +26,9 @@ def run_lines(s: dict, settings: Settings) -> list[str]:
              f"{s['files_replaced']:,} replaced an earlier version, {s['files_unchanged']:,} unchanged",
              f"  rows:  {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined"]
     if s.get("upgrade"):
-        lines.append("  warehouse upgraded to version 2: " + ", ".join(f"{k} {v:,}" for k, v in s["upgrade"].items()))
+        lines.append("  warehouse upgraded to version 3: " + ", ".join(f"{k} {v:,}" for k, v in s["upgrade"].items()))
+    if s.get("key_warning"):
+        lines.append(f"  {s['key_warning']}")
     if s["quarantine_by_reason"]:
         lines.append("  quarantined by reason: " + ", ".join(f"{k} {v:,}" for k, v in s["quarantine_by_reason"].items()))
     rejected = s["rejected_files"]

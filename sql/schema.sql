@@ -79,7 +79,7 @@ create table if not exists audit.file_loads (
     kode_kecamatan   varchar,
     bytes            bigint,
     mtime_ns         bigint,
-    extra_columns    varchar,            -- header columns that were ignored, comma-separated
+    extra_columns    integer,            -- how many header columns were ignored (never their names); null: not read
     run_id           varchar,
     superseded_at    timestamptz
 );

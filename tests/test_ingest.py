@@ -176,7 +176,7 @@ def test_validation_outcomes_are_kept_per_run(landing):
                          [summary["run_id"]])
     from flows.validate import rules
 
-    assert len(rows) == len(rules("rekam_log")) == 18  # every expectation's outcome is kept
+    assert len(rows) == len(rules("rekam_log")) == 19  # every expectation's outcome is kept
     assert ("nik_not_16_digits", 4, 1) in rows and ("jenis_kelamin_invalid", 4, 0) in rows
     snapshot_rows = landing.query("select count(*) from audit.validation_results where run_id = ? and suite = 'penduduk_snapshot' and success",
                                   [summary["run_id"]])

@@ -40,6 +40,41 @@ def _digits(s: str, n: int | None = None) -> bool:
     return bool(s) and set(s) <= DIGITS and (n is None or len(s) == n)
 
 
+def _digit_runs(s: str) -> list[tuple[int, int]]:
+    """(start, end) of every maximal run of ASCII digits."""
+    runs, i = [], 0
+    while i < len(s):
+        if s[i] in DIGITS:
+            j = i
+            while j < len(s) and s[j] in DIGITS:
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def _long_digit_run(s: str) -> bool:
+    """A NIK or a phone number: 10 or more digits in a row."""
+    return any(b - a >= 10 for a, b in _digit_runs(s))
+
+
+def _has_date(s: str) -> bool:
+    """Day, month and year (4 digits, 1000-2999) as three runs of digits, each pair joined by one
+    '/', '-' or '.': day-month-year (or month-day-year) or year-month-day (contract section 3)."""
+    runs = _digit_runs(s)
+    for (a1, b1), (a2, b2), (a3, b3) in zip(runs, runs[1:], runs[2:]):
+        if a2 - b1 != 1 or a3 - b2 != 1 or s[b1] not in "/-." or s[b2] not in "/-.":
+            continue
+        n1, n2, n3 = b1 - a1, b2 - a2, b3 - a3
+        year_last = n1 <= 2 and n2 <= 2 and n3 == 4 and s[a3] in "12"
+        year_first = n1 == 4 and s[a1] in "12" and n2 <= 2 and n3 <= 2
+        if year_last or year_first:
+            return True
+    return False
+
+
 def _scientific(raw: str) -> bool:
     """`1.60901E+15`-style: what a spreadsheet shows for a NIK it turned into a number."""
     s = raw[1:] if raw.startswith("'") else raw
@@ -117,7 +152,8 @@ def expected_reasons(rows: list[dict]) -> list[str | None]:
              in ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")),
             ("id_alat_empty", bool(r["id_alat"])),
             ("id_alat_invalid", 1 <= len(r["id_alat"]) <= 32
-             and all(ch.isascii() and (ch.isalnum() or ch in "._/-") for ch in r["id_alat"])),
+             and all(ch.isascii() and (ch.isalnum() or ch in "._/-") for ch in r["id_alat"])
+             and not _long_digit_run(r["id_alat"]) and not _has_date(r["id_alat"])),
             ("duplicate_row", key not in seen),
         ]
         seen.add(key)
@@ -178,7 +214,9 @@ COLUMNS = {
     "lokasi_rekam": (st.sampled_from(["DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA", "jemput_bola"]),
                      _pick(["DINAS"], ["JEMPUT BOLA", "RUMAH", ""])),
     "id_alat": (st.sampled_from(["DINAS-01", "KEC-16.09.01-A", "kec/01_a.b", "A" * 32]),
-                st.sampled_from(["DINAS-01", "", "HP OPR SITI", "A" * 33, "stra\u00dfe", "\ufb01-01", "KEC#1", "kec-01"])),
+                st.sampled_from(["DINAS-01", "", "HP OPR SITI", "A" * 33, "stra\u00dfe", "\ufb01-01", "KEC#1", "kec-01",
+                                 "1609015205900001", "SITI.AMINAH-12/05/1990", "opr-1990-05-12", "1.5.1990", "HP081234567890",
+                                 "16.09.01-123456789", "KEC-16.09.05-01"])),
 }
 
 

@@ -58,7 +58,7 @@ def test_raw_file_outcome(tmp_path, key, name):
     loaded = prepared.rows.height if prepared.rows is not None else 0
     assert loaded == spec["rows_loaded"] == outcome.rows_loaded
     assert outcome.rows_quarantined == len(spec["quarantined"])
-    assert outcome.extra_columns == spec.get("extra_columns")
+    assert outcome.extra_columns == spec.get("extra_columns", 0)
 
 
 def test_every_reason_code_of_the_suite_has_a_fixture():

@@ -749,7 +749,7 @@ def test_a_warehouse_built_by_version_1_is_upgraded_by_the_first_run(prefect_api
     with redirect_stdout(out):
         assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
     printed = out.getvalue()
-    assert "warehouse upgraded to version 2: names_hashed 2, rows_moved_id_alat 2, id_alat_upper_cased 4" in printed
+    assert "warehouse upgraded to version 3: names_hashed 2, rows_moved_id_alat 2, id_alat_upper_cased 4" in printed
     # the key was proven through a loaded row's lineage, then its fingerprint recorded
     [(fp, proven_by)] = landing.query("select fingerprint, proven_by from audit.warehouse_key")
     assert fp == hmac.new(KEY.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
@@ -988,3 +988,263 @@ def test_force_stays_an_option_of_the_command_line_backfill(prefect_api, tmp_pat
     assert sorted(loads) == [("loaded", 1), ("superseded", 1)], loads
     flows = [r[0] for r in landing.query("select flow from audit.runs order by started_at")]
     assert flows == ["backfill"] * 3
+
+
+# --- 13. issue 16: what people type, bounded reads, keyed identities, strong keys, the v2 -> v3 upgrade ------
+
+NIK_TEXT = "1609015205900001"
+
+
+def _text_everywhere(landing: Landing) -> str:
+    """Every text value of both warehouse files, the feedback folder and the report."""
+    parts = [_text_of(landing.warehouse), _text_of(landing.published)]
+    parts += [p.read_text(encoding="utf-8", errors="replace") for p in (landing.data_dir / "feedback").rglob("*.csv")]
+    report = landing.data_dir / "warehouse" / "report.html"
+    if report.exists():
+        parts.append(report.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def test_a_nik_phone_or_birth_date_typed_as_id_alat_or_nomor_surat_never_reaches_a_mart(prefect_api, tmp_path, capsys):
+    landing = Landing(tmp_path / "data")
+    landing.snapshot()
+    landing.log("2025-01-02", "16.09.01", [
+        row(nik="1609014501010001", waktu="2025-01-02 08:00:00", alat=NIK_TEXT),
+        row(nik="1609014501010002", waktu="2025-01-02 08:10:00", alat="SITI.AMINAH-12/05/1990"),
+        row(nik="1609014501010003", waktu="2025-01-02 08:20:00", alat="opr-1990-05-12"),
+        row(nik="1609014501010004", waktu="2025-01-02 08:30:00", alat="HP081271234567"),
+        row(nik="1609014501010005", waktu="2025-01-02 08:40:00", alat="KEC-16.09.01-01"),
+    ])
+    (landing.raw / "permohonan").mkdir()
+    (landing.raw / "permohonan" / "2025-01-02.csv").write_text(
+        "kode_desa,tanggal_surat,nomor_surat\n16.09.01.1013,2025-01-02,140/25/DS/2025\n"
+        f"16.09.01.1014,2025-01-02,{NIK_TEXT}\n16.09.01.1015,2025-01-02,140/26/DS/2025-081271234567\n", encoding="utf-8")
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    printed = capsys.readouterr().out
+    assert landing.query("select line_number, reason from audit.quarantine where source_file like 'rekam/%' order by 1") == [
+        (2, "id_alat_invalid"), (3, "id_alat_invalid"), (4, "id_alat_invalid"), (5, "id_alat_invalid")]
+    assert landing.query("select line_number, reason from audit.quarantine where source_file like 'permohonan/%' order by 1") == [
+        (3, "nomor_surat_invalid"), (4, "nomor_surat_invalid")]
+    assert landing.query("select distinct id_alat from mart.device_activity", published=True) == [("KEC-16.09.01-01",)]
+    assert landing.query("select nomor_surat from mart.outreach_requests", published=True) == [("140/25/DS/2025",)]
+    for text in (_text_everywhere(landing), printed):
+        assert NIK_TEXT not in text and "12/05/1990" not in text and "1990-05-12" not in text and "081271234567" not in text
+
+
+def test_an_extra_header_column_named_with_a_nik_or_a_formula_is_counted_never_named(prefect_api, tmp_path, capsys):
+    landing = Landing(tmp_path / "data")
+    landing.snapshot()
+    hostile = [f"{NIK_TEXT} SITI AMINAH lahir 12/05/1990", '"=HYPERLINK(""http://x.example/a"",""klik"")"']
+    header = HEADER + "," + ",".join(hostile)
+    landing.log("2025-01-02", "16.09.01", text=header + "\n" + row(waktu="2025-01-02 08:00:00") + ",,\n")
+    assert main(["run", "-v", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    captured = capsys.readouterr()
+    assert landing.query("""select extra_columns from audit.file_loads where source_file = 'rekam/2025-01-02/16.09.01.csv'""") == [(2,)]
+    assert landing.query("""select data_type from information_schema.columns where table_schema = 'audit'
+                            and table_name = 'file_loads' and column_name = 'extra_columns'""", published=True) == [("INTEGER",)]
+    for text in (_text_everywhere(landing), captured.out, captured.err):
+        assert NIK_TEXT not in text and "SITI AMINAH" not in text.upper() and "HYPERLINK" not in text.upper()
+
+
+def _keyed_identity(source_file: str, what: str, key: str = KEY) -> str:
+    """Contract section 5, restated: HMAC-SHA256 under a per-file key HMAC-SHA256(key, 'identity:' + path)."""
+    id_key = hmac.new(key.encode(), ("identity:" + source_file).encode(), hashlib.sha256).digest()
+    return hmac.new(id_key, what.encode(), hashlib.sha256).hexdigest()
+
+
+def test_the_identity_of_a_fifo_a_link_or_an_unreadable_file_is_keyed_never_a_plain_hash_of_its_path(prefect_api, tmp_path):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    day = landing.raw / "rekam" / "2025-01-01"
+    os.mkfifo(day / "16.09.05.csv")
+    (day / "16.09.06.csv").symlink_to("../../penduduk/2024-12-31.csv")
+    (day / f"{HOSTILE_NAME}").symlink_to(f"/home/{NIK_TEXT}.csv")
+    landing.run("2025-01-01")
+    stored = dict(landing.query("select source_file, sha256 from audit.file_loads where status = 'rejected'"))
+    fifo, link = "rekam/2025-01-01/16.09.05.csv", "rekam/2025-01-01/16.09.06.csv"
+    hashed = f"rekam/2025-01-01/#{_h('rekam/2025-01-01/' + HOSTILE_NAME)}"
+    assert set(stored) == {fifo, link, hashed}
+    assert stored[fifo] == _keyed_identity(fifo, "special")
+    assert stored[link] == _keyed_identity(link, "link:../../penduduk/2024-12-31.csv")
+    assert stored[hashed] == _keyed_identity(hashed, f"link:/home/{NIK_TEXT}.csv")
+    plain = {hashlib.sha256(t.encode()).hexdigest() for t in (
+        f"special:{fifo}", f"link:{link}", "link:../../penduduk/2024-12-31.csv", f"link:/home/{NIK_TEXT}.csv",
+        f"link:rekam/2025-01-01/{HOSTILE_NAME}", f"link:{hashed}")}
+    assert not plain & set(stored.values())
+
+
+def test_a_log_dated_in_year_1_is_rejected_and_the_date_spine_starts_at_the_real_logs(prefect_api, tmp_path):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    landing.log("0001-01-01", "16.09.01", [])                  # header only: v2 loaded it
+    landing.log("2010-12-31", "16.09.02", [row(waktu="2010-12-31 08:00:00")])
+    summary = landing.run("2025-01-01")
+    rejected = {r["source_file"]: r["error"].split(":")[0] for r in summary["rejected_files"]}
+    assert rejected == {"rekam/0001-01-01/16.09.01.csv": "date_before_2011", "rekam/2010-12-31/16.09.02.csv": "date_before_2011"}
+    assert landing.query("select min(tanggal), max(tanggal) from core.date_spine") == landing.query(
+        "select date '2025-01-01', date '2025-01-01'")
+    feedback = (landing.data_dir / "feedback" / "16.09.01" / "0001-01-01.csv").read_text(encoding="utf-8-sig")
+    assert "date_before_2011" in feedback and "2011" in feedback.splitlines()[1]
+
+
+def test_a_2_gib_sparse_file_over_the_limit_is_read_and_hashed_no_further_than_the_limit_plus_one_byte(tmp_path, monkeypatch):
+    from flows.landing import LandingZone
+    from flows.load import fetch_files
+    from flows.run import plan_run
+    from flows.settings import load_settings
+    from flows.warehouse import connect_writer
+
+    def rchar() -> int:
+        return int(next(ln for ln in Path("/proc/self/io").read_text().splitlines() if ln.startswith("rchar:")).split()[1])
+
+    landing = Landing(tmp_path / "data")
+    big = landing.log("2025-01-01", "16.09.01", [row()])
+    os.truncate(big, 2 << 30)                                      # 2 GiB, sparse: costs no disk
+    monkeypatch.setenv("EKTP_MAX_FILE_MB", "1")
+    settings = load_settings(landing.data_dir)
+    limit = settings.max_file_bytes
+    with LandingZone(settings.raw_dir) as zone:
+        before = rchar()
+        got = zone.read("rekam/2025-01-01/16.09.01.csv", limit)
+        used = rchar() - before
+    assert got.reject[0] == "file_too_large" and "2048 MiB" in got.reject[1] and got.size == 2 << 30
+    assert limit < used < limit + (64 << 10)                          # the limit + 1 byte, and a little noise
+    con = connect_writer(settings)
+    try:
+        with LandingZone(settings.raw_dir) as zone:
+            plan = plan_run(settings, con, zone, KEY.encode(), __import__("datetime").date(2025, 1, 1))
+            before = rchar()
+            (raw,) = fetch_files(zone, plan.candidates, plan, limit)
+            used = rchar() - before
+    finally:
+        con.close()
+    assert raw.cand.reject[0] == "file_too_large" and raw.data is None and used < limit + (64 << 10)
+
+
+def test_a_key_shorter_than_32_characters_is_refused_for_a_new_warehouse(prefect_api, tmp_path, capsys, monkeypatch):
+    landing = _small_zone(Landing(tmp_path / "data"))
+    monkeypatch.setenv("EKTP_NIK_KEY", "short-but-16-plus-31")             # 20 characters: v2 took it
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    err = _error_line(capsys)
+    assert "20 characters" in err and "at least 32" in err and "ektp keygen" in err and "short-but" not in err
+    assert not landing.warehouse.exists() or landing.query("select count(*) from landing.rekam") == [(0,)]
+    key_file = tmp_path / "weak.key"
+    key_file.write_text("x" * 31 + "\n")
+    key_file.chmod(0o600)
+    monkeypatch.delenv("EKTP_NIK_KEY")
+    monkeypatch.setenv("EKTP_NIK_KEY_FILE", str(key_file))
+    assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 1
+    assert "31 bytes" in _error_line(capsys)
+
+
+def test_a_short_key_of_an_existing_warehouse_is_named_weak_on_every_run_without_the_key(prefect_api, tmp_path, capsys, monkeypatch):
+    from flows.settings import fingerprint, load_settings
+    from flows.warehouse import connect_writer
+
+    weak = "an-old-v2-key-20chr"
+    landing = _small_zone(Landing(tmp_path / "data"))
+    con = connect_writer(load_settings(landing.data_dir))       # a warehouse version 2 built under this key
+    con.execute("insert into audit.warehouse_key values (?, now(), 'v2', 'new warehouse')", [fingerprint(weak.encode())])
+    con.close()
+    monkeypatch.setenv("EKTP_NIK_KEY", weak)
+    for _ in range(2):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-01"]) == 0
+        out, err = capsys.readouterr()
+        warned = [ln for ln in err.splitlines() if "weak pseudonym key" in ln]
+        assert len(warned) == 1 and "ektp keygen" in warned[0] and "Rotating the key" in warned[0]
+        assert sum("weak pseudonym key" in ln for ln in out.splitlines()) == 1
+        assert weak not in out + err
+    assert landing.query("select count(*) from landing.rekam") == [(2,)]
+
+
+def test_keygen_writes_32_random_bytes_and_every_fixed_key_is_32_characters_or_more(tmp_path, capsys):
+    from flows.settings import DEMO_KEY, MIN_KEY_LENGTH
+
+    assert main(["keygen", "--print"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert len(bytes.fromhex(printed)) == 32 and MIN_KEY_LENGTH == 32
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(["keygen", "--data-dir", str(data), "--out", str(tmp_path / "k" / "nik.key")]) == 0
+    assert len(bytes.fromhex((tmp_path / "k" / "nik.key").read_text().strip())) == 32
+    assert len(DEMO_KEY) >= 32 and len(KEY) >= 32
+
+
+# the v2 warehouse fixture (tests/fixtures/v2, built by the v2 code at a9b9fc7; see its README)
+V2 = Path(__file__).parent / "fixtures" / "v2"
+
+
+def _v2_data_dir(tmp_path: Path) -> Landing:
+    spec = importlib.util.spec_from_file_location("v2_landing", V2 / "landing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = tmp_path / "data"
+    (data / "warehouse").mkdir(parents=True)
+    con = duckdb.connect(str(data / "warehouse" / "ektp.duckdb"))
+    con.execute(f"import database '{V2 / 'warehouse'}'")
+    con.close()
+    module.build(data / "raw")
+    return Landing(data)
+
+
+def test_a_version_2_warehouse_is_brought_in_line_with_version_3_by_the_first_run(prefect_api, tmp_path):
+    landing = _v2_data_dir(tmp_path)
+    fifo, link = "rekam/2025-01-02/16.09.03.csv", "rekam/2025-01-02/16.09.04.csv"
+    assert landing.query(f"select sha256 from audit.file_loads where source_file = '{fifo}'") == [
+        (hashlib.sha256(f"special:{fifo}".encode()).hexdigest(),)]                  # v2: a plain hash of the path
+    v2_sudah = landing.query("select sum(sudah_rekam) from mart.backlog_kecamatan where as_of_date = '2025-01-02'")[0][0]
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    printed = out.getvalue()
+    assert ("warehouse upgraded to version 3: rows_moved_id_alat_nik_or_date 2, rows_moved_nomor_surat 1, "
+            "extra_column_names_replaced_by_count 1, identities_keyed 1, identities_keyed_not_recomputable 1") in printed
+    # rows whose id_alat or nomor_surat break the new rules: in the quarantine with their line numbers
+    assert landing.query("select source_file, line_number, reason from audit.quarantine order by all") == [
+        ("permohonan/2025-01-02.csv", 3, "nomor_surat_invalid"),
+        ("rekam/2025-01-01/16.09.01.csv", 3, "id_alat_invalid"), ("rekam/2025-01-01/16.09.01.csv", 4, "id_alat_invalid")]
+    assert landing.query("select count(*) from landing.rekam") == [(5,)]
+    assert landing.query("select count(*) from landing.permohonan") == [(1,)]
+    assert landing.query("""select rows_loaded, rows_quarantined, extra_columns from audit.file_loads
+                            where source_file = 'rekam/2025-01-01/16.09.01.csv' and status = 'loaded'""") == [(2, 2, 1)]
+    # the FIFO's identity recomputed exactly (so it is unchanged for this run); the link re-recorded once
+    assert landing.query(f"select sha256 from audit.file_loads where source_file = '{fifo}'") == [
+        (_keyed_identity(fifo, "special"),)]
+    assert landing.query(f"select sha256, status from audit.file_loads where source_file = '{link}' order by status") == [
+        (_keyed_identity(link, "link:../../penduduk/2024-12-31.csv"), "rejected"),
+        (hmac.new(KEY.encode(), b"v2 identity:" + hashlib.sha256(b"link:../../penduduk/2024-12-31.csv").hexdigest().encode(),
+                  hashlib.sha256).hexdigest(), "superseded")]
+    # the marts were rebuilt: two first recordings fewer, no NIK or birth date in a mart, a device or a request
+    sudah = landing.query("select sum(sudah_rekam) from mart.backlog_kecamatan where as_of_date = '2025-01-02'")[0][0]
+    assert (v2_sudah, sudah) == (41_447, 41_445)
+    for text in (_text_of(landing.warehouse), _text_of(landing.published), printed):
+        assert NIK_TEXT not in text and "SITI" not in text and "AMINAH" not in text.upper() and "12/05/1990" not in text
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["run", "--data-dir", str(landing.data_dir), "--date", "2025-01-02"]) == 0
+    assert "upgraded" not in out.getvalue() and "0 loaded, 0 rejected" in out.getvalue()
+
+
+def test_a_log_dated_before_2011_that_version_2_loaded_becomes_a_reject_by_the_upgrade(tmp_path):
+    """v2 loaded a header-only log of rekam/0001-01-01/ (the date spine then ran from year 1) and a
+    1990 log; the v3 upgrade makes both file-level rejects and takes their rows out."""
+    from flows.migrate import upgrade_v3
+    from flows.settings import load_settings
+    from flows.warehouse import connect_writer
+
+    con = connect_writer(load_settings(tmp_path / "data"))
+    try:
+        for rel, day, n in (("rekam/0001-01-01/16.09.01.csv", "0001-01-01", 0), ("rekam/1990-05-12/16.09.02.csv", "1990-05-12", 1),
+                            ("rekam/2011-01-01/16.09.03.csv", "2011-01-01", 1)):
+            con.execute("""insert into audit.file_loads values (?, 'abc', 'loaded', ?, 0, null, now(), 'rekam', ?, ?, 100, 1,
+                           0, 'v2run', null)""", [rel, n, day, rel.split("/")[2][:-4]])
+            if n:
+                con.execute("""insert into landing.rekam values ('p', 'L', 30, 'KAWIN', '16.09.01.1013', ?::timestamp, 'BARU',
+                               'DINAS', 'DINAS-01', ?, 'abc', 2, 'v2run')""", [day + " 08:00:00", rel])
+        assert upgrade_v3(con, KEY.encode(), "v3run") == {"files_dated_before_2011_rejected": 2}
+        assert con.execute("select source_file, status, split_part(error, ':', 1), rows_loaded from audit.file_loads order by 1").fetchall() == [
+            ("rekam/0001-01-01/16.09.01.csv", "rejected", "date_before_2011", 0),
+            ("rekam/1990-05-12/16.09.02.csv", "rejected", "date_before_2011", 0),
+            ("rekam/2011-01-01/16.09.03.csv", "loaded", None, 1)]
+        assert con.execute("select source_file from landing.rekam").fetchall() == [("rekam/2011-01-01/16.09.03.csv",)]
+        assert upgrade_v3(con, KEY.encode(), "again") == {}                    # once only
+    finally:
+        con.close()
