@@ -25,7 +25,7 @@ from datetime import date
 
 import duckdb
 
-from flows.dates import parse_iso_date
+from flows.dates import EARLIEST_RUN_DATE, parse_iso_date
 from flows.landing import Entry
 
 FEEDS = ("rekam", "penduduk", "permohonan")
@@ -42,8 +42,8 @@ NAME_REASONS = {
     "folder_too_deep": "a folder nested too deep under raw/; it was not searched",
 }
 # e-KTP recording began in 2011: a log or request file dated earlier is rejected whole (contract
-# section 3); its name is a landing name and is stored as it is.
-FIRST_DATE = date(2011, 1, 1)
+# section 3); its name is a landing name and is stored as it is. The same date bounds a run's dates.
+FIRST_DATE = EARLIEST_RUN_DATE
 DATE_REASONS = {
     "date_before_2011": "the file is dated before 2011-01-01 (e-KTP recording began in 2011); check the date in its name",
 }
