@@ -1,5 +1,14 @@
 """``ektp query``: analysts' SQL against the analysts' copy, in a sandbox (contract section 5).
 
+Opening. The copy is opened once, by a file descriptor (``O_NOFOLLOW``): a symbolic link is
+refused, so is anything but a regular file, and DuckDB is handed that descriptor's file (checked
+afterwards to be the very file DuckDB holds), so nothing can be swapped in between a check and
+the open. Before any SQL of the user runs, the catalog is read (``system.main.duckdb_columns()``,
+which a macro in the file cannot shadow): a copy holding a table or view the publisher would not
+publish (``flows.publish``: the ``mart`` schema, the relations of ``PUBLISHED``) or a column of
+``FORBIDDEN_COLUMNS`` (a row per person or per recording) is refused, whatever its name, so a data
+directory pointed at the writer's file (a link or a copy) cannot turn the sandbox into a way round it.
+
 The copy is opened read-only with external access off and the configuration locked, so SQL
 cannot read or write a file (``read_csv``, ``read_text``, ``glob``, ``COPY ... TO``, ``EXPORT``),
 attach another database (the writer's file included), install or load an extension, or ``SET``
@@ -14,9 +23,13 @@ In: settings, the SQL text, an output stream. Out: rows written. Fails with User
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
+import stat
 import threading
+from pathlib import Path
 from typing import TextIO
 
 import duckdb
@@ -27,6 +40,7 @@ from rich.text import Text
 
 from flows.errors import UserError
 from flows.escape import terminal
+from flows.publish import FORBIDDEN_COLUMNS, PUBLISHED, PUBLISHED_SCHEMAS
 from flows.settings import Settings
 
 FETCH_ROWS = 10_000
@@ -47,19 +61,85 @@ def sandbox_config(settings: Settings) -> dict:
     }
 
 
-def open_sandbox(settings: Settings) -> duckdb.DuckDBPyConnection:
-    path = settings.published_path
-    if not path.exists():
-        raise UserError(f"No analysts' copy at {path}: run `ektp run` (or `ektp demo`) first.")
-    try:
-        return duckdb.connect(str(path), read_only=True, config=sandbox_config(settings))
-    except duckdb.Error as exc:
-        raise UserError(f"The analysts' copy {path} cannot be opened: {_first_line(exc)}") from None
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _open_once(path: Path) -> int:
+    """A read-only descriptor of the copy itself: never through a link, never a FIFO or device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UserError(f"No analysts' copy at {path}: run `ektp run` (or `ektp demo`) first.") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"The analysts' copy {path} is a symbolic link; `ektp query` opens only the file "
+                            "a run published there, never a link (run `ektp run` to republish it).") from None
+        raise UserError(f"The analysts' copy {path} cannot be opened: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"The analysts' copy {path} is not a regular file; `ektp query` refuses it.")
+    return fd
+
+
+def _check_same_file(con: duckdb.DuckDBPyConnection, fd: int, path: Path) -> None:
+    """DuckDB resolves the descriptor's path and opens it again: make sure it holds our file."""
+    if not os.path.isdir("/proc/self/fd"):
+        return
+    [(db_path,)] = con.execute("select path from system.main.duckdb_databases() "
+                               "where database_name not in ('system', 'temp')").fetchall()
+    ours = os.fstat(fd)
+    held = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if int(name) != fd and os.readlink(f"/proc/self/fd/{name}") == db_path:
+                held.append(os.stat(f"/proc/self/fd/{name}"))
+        except (OSError, ValueError):
+            continue
+    if not held or any((s.st_dev, s.st_ino) != (ours.st_dev, ours.st_ino) for s in held):
+        raise UserError(f"The analysts' copy {path} was replaced while it was opened; try again.")
+
+
+def person_level_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tables and views of the open database that the analysts' copy may not hold: those with a
+    person-level column (first), then any other the publisher would not publish (flows.publish)."""
+    rows = con.execute("""select schema_name, table_name, column_name from system.main.duckdb_columns()
+                          where database_name not in ('system', 'temp')
+                          union all select schema_name, table_name, null from system.main.duckdb_tables()
+                          where database_name not in ('system', 'temp')
+                          union all select schema_name, view_name, null from system.main.duckdb_views()
+                          where database_name not in ('system', 'temp') and not internal""").fetchall()
+    personal = {f"{s}.{t}" for s, t, c in rows if (c or "").lower() in FORBIDDEN_COLUMNS}
+    unknown = {f"{s}.{t}" for s, t, _ in rows if s not in PUBLISHED_SCHEMAS and f"{s}.{t}" not in PUBLISHED}
+    return sorted(personal) + sorted(unknown - personal)
+
+
+def open_sandbox(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The sandboxed connection to the analysts' copy, after the checks above; UserError otherwise."""
+    path = settings.published_path
+    fd = _open_once(path)
+    try:
+        try:
+            con = duckdb.connect(f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else f"/dev/fd/{fd}",
+                                 read_only=True, config=sandbox_config(settings))
+        except duckdb.Error as exc:
+            raise UserError(f"The analysts' copy {path} cannot be opened: {_first_line(exc)}") from None
+        try:
+            _check_same_file(con, fd, path)
+            bad = person_level_relations(con)
+        except BaseException:
+            con.close()
+            raise
+        if bad:
+            con.close()
+            shown = ", ".join(terminal(r) for r in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise UserError(f"The analysts' copy {path} holds relations with a row per person or per recording "
+                            f"({shown}); `ektp query` refuses it (is the data directory pointed at the writer's "
+                            "file?). Run `ektp run` to republish the copy.")
+        return con
+    finally:
+        os.close(fd)
 
 
 def run_query(settings: Settings, sql: str, out: TextIO, fmt: str = "table") -> int:

@@ -804,3 +804,73 @@ def test_a_contained_failure_crosses_a_process_boundary_with_its_fixed_text():
     again = pickle.loads(pickle.dumps(StageFailed("prepare-batch", "ConversionException")))
     assert isinstance(again, StageFailed) and (again.stage, again.type_name) == ("prepare-batch", "ConversionException")
     assert str(again).startswith("stage prepare-batch failed with ConversionException")
+
+
+# --- 13. the analyst sandbox, second review (issue 16): what the copy is, spill folders, output ----------
+
+def _person_ids(landing: Landing) -> list[str]:
+    ids = [p for (p,) in landing.query("select distinct person_id from landing.rekam")]
+    assert ids and all(len(p) >= 16 for p in ids)
+    return ids
+
+
+def _data_dir_with_copy(tmp_path: Path, make) -> Path:
+    """A data directory X whose X/warehouse/ektp_analyst.duckdb is made by make(path)."""
+    (tmp_path / "x" / "warehouse").mkdir(parents=True)
+    make(tmp_path / "x" / "warehouse" / "ektp_analyst.duckdb")
+    return tmp_path / "x"
+
+
+@pytest.mark.parametrize("target", ["writers_file", "analysts_copy"])
+def test_a_data_directory_whose_copy_is_a_symlink_is_refused_before_any_sql(published, tmp_path, capsys, target):
+    source = published.warehouse if target == "writers_file" else published.published
+    data = _data_dir_with_copy(tmp_path, lambda p: p.symlink_to(source))
+    capsys.readouterr()
+    assert main(["query", "--data-dir", str(data), "select * from landing.rekam"]) == 1
+    err = _one_line(capsys)
+    out = capsys.readouterr().out
+    assert "is a symbolic link" in err, err
+    assert out == "" and not any(p in err for p in _person_ids(published))
+
+
+def test_a_data_directory_holding_a_copy_of_the_writers_file_is_refused_by_its_catalog(published, tmp_path, capsys):
+    import shutil
+
+    data = _data_dir_with_copy(tmp_path, lambda p: shutil.copyfile(published.warehouse, p))
+    capsys.readouterr()
+    assert main(["query", "--data-dir", str(data), "--format", "csv", "select * from landing.rekam"]) == 1
+    err = _one_line(capsys)
+    assert "a row per person or per recording (audit.quarantine, core.first_recording, core.recording" in err, err
+    assert capsys.readouterr().out == "" and not any(p in err for p in _person_ids(published))
+
+
+PLANTED = {
+    "a_person_id_column_under_a_published_name": "create table mart.backlog as select 'p' as Person_ID",
+    "a_line_number_in_the_quarantine_summary": "create schema audit; create table audit.quarantine_summary as select 1 as line_number",
+    "a_table_outside_what_is_published": "create schema staging; create table staging.rekam as select 1 as n",
+    "a_view_in_the_main_schema": "create view recordings as select 1 as n",
+    "catalog_functions_shadowed_by_macros": """create schema landing; create table landing.rekam as select 'p' as person_id;
+        create macro duckdb_tables() as table select 1 as x; create macro duckdb_views() as table select 1 as x;
+        create macro duckdb_columns() as table select 1 as x""",
+}
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+def test_a_copy_holding_a_relation_the_publisher_never_writes_is_refused(tmp_path, capsys, planted):
+    def make(path: Path) -> None:
+        con = duckdb.connect(str(path))
+        con.execute("create schema if not exists mart; create table mart.backlog_kecamatan as select 1 as n")
+        con.execute(PLANTED[planted])
+        con.close()
+
+    data = _data_dir_with_copy(tmp_path, make)
+    assert main(["query", "--data-dir", str(data), "select 42 as answer"]) == 1
+    assert "a row per person or per recording" in _one_line(capsys)
+    assert "42" not in capsys.readouterr().out
+
+
+def test_a_fifo_in_place_of_the_copy_is_refused_without_blocking(tmp_path, capsys):
+    data = _data_dir_with_copy(tmp_path, os.mkfifo)
+    with _deadline(20):
+        assert main(["query", "--data-dir", str(data), "select 1"]) == 1
+    assert "not a regular file" in _one_line(capsys)
