@@ -9,7 +9,9 @@ publish (``flows.publish``: the ``mart`` schema, the relations of ``PUBLISHED``)
 ``FORBIDDEN_COLUMNS`` (a row per person or per recording) is refused, whatever its name, so a data
 directory pointed at the writer's file (a link or a copy) cannot turn the sandbox into a way round it.
 
-The copy is opened read-only with external access off and the configuration locked, so SQL
+The copy is opened read-only with external access off, no temporary directory (no spill folder a
+query could write to or list: a query that would spill fails at the memory limit) and the
+configuration locked, so SQL
 cannot read or write a file (``read_csv``, ``read_text``, ``glob``, ``COPY ... TO``, ``EXPORT``),
 attach another database (the writer's file included), install or load an extension, or ``SET``
 its way out. A memory limit, a thread limit and a time limit (the query is interrupted after
@@ -51,6 +53,8 @@ def sandbox_config(settings: Settings) -> dict:
     """DuckDB configuration of an analyst's connection (DuckDB's "Securing DuckDB" guidance)."""
     return {
         "enable_external_access": False,
+        "temp_directory": "",       # no spill folder: nothing a query could write to or list
+        # allowed_directories stays empty (its default; DuckDB refuses it in a connect config)
         "allow_community_extensions": False,
         "allow_unsigned_extensions": False,
         "autoinstall_known_extensions": False,

@@ -154,7 +154,8 @@ def test_the_sandbox_runs_with_the_memory_thread_and_time_limits_of_the_settings
     assert "query failed" in _one_line(capsys)
     monkeypatch.setenv("EKTP_QUERY_TIMEOUT", "1")
     assert main(["query", "--data-dir", str(published.data_dir),
-                 "select count(*) from range(100000000) a, range(100000000) b"]) == 1      # a runaway cross join
+                 "select count(*) from range(100000000) a, range(10000) b"]) == 1   # a runaway cross join (its small
+    # side fits in memory: with no spill folder a join that needs more fails at the memory limit instead)
     assert "query stopped after 1 s" in _one_line(capsys)
 
 
@@ -874,3 +875,42 @@ def test_a_fifo_in_place_of_the_copy_is_refused_without_blocking(tmp_path, capsy
     with _deadline(20):
         assert main(["query", "--data-dir", str(data), "select 1"]) == 1
     assert "not a regular file" in _one_line(capsys)
+
+
+def _spill_folder(published: Landing) -> Path:
+    return published.published.with_name(published.published.name + ".tmp")
+
+
+@pytest.mark.parametrize("attack", ["copy_into_the_spill_folder", "glob_the_spill_folder", "read_a_spill_file"])
+def test_the_sandbox_cannot_write_to_or_list_a_spill_folder_next_to_the_copy(published, capsys, attack):
+    folder = _spill_folder(published)
+    folder.mkdir()
+    (folder / "duckdb_temp_storage_S32K-0.tmp").write_text("spilled rows\n")
+    sql = {"copy_into_the_spill_folder": f"copy (select * from mart.backlog) to '{folder}/x.csv'",
+           "glob_the_spill_folder": f"select * from glob('{folder}/*')",
+           "read_a_spill_file": f"select * from read_text('{folder}/duckdb_temp_storage_S32K-0.tmp')"}[attack]
+    try:
+        capsys.readouterr()
+        assert main(["query", "--data-dir", str(published.data_dir), sql]) == 1
+        assert _one_line(capsys).startswith("ektp: query failed: ")
+        out = capsys.readouterr().out
+        assert "duckdb_temp_storage" not in out and "spilled rows" not in out
+        assert sorted(p.name for p in folder.iterdir()) == ["duckdb_temp_storage_S32K-0.tmp"]
+    finally:
+        for p in folder.iterdir():
+            p.unlink()
+        folder.rmdir()
+
+
+def test_a_query_that_would_spill_fails_at_the_memory_limit_and_writes_nothing(published, capsys, monkeypatch):
+    before = sorted(os.listdir(published.published.parent))
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv",
+                 "select current_setting('temp_directory') as t, current_setting('allowed_directories')::varchar as a"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [",[]"]
+    monkeypatch.setenv("EKTP_QUERY_MEMORY", "100MB")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv",
+                 "select count(*) from (select range, random() as r from range(20000000) order by r)"]) == 1
+    err = _one_line(capsys)
+    assert err.startswith("ektp: query failed: Out of Memory Error"), err
+    assert capsys.readouterr().out == ""                    # no header left behind either
+    assert sorted(os.listdir(published.published.parent)) == before
