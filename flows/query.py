@@ -2,9 +2,10 @@
 
 Opening. The copy is opened once, by a file descriptor (``O_NOFOLLOW``): a symbolic link is
 refused, so is anything but a regular file, and DuckDB is handed that descriptor's file (checked
-afterwards to be the very file DuckDB holds), so nothing can be swapped in between a check and
-the open. Before any SQL of the user runs, the catalog is read (``system.main.duckdb_columns()``,
-which a macro in the file cannot shadow): a copy holding a table or view the publisher would not
+afterwards, through /proc/self/fd, to be the very file DuckDB holds; on a system without /proc
+that re-check is skipped), so nothing can be swapped in between a check and the open. Before
+any SQL of the user runs, the catalog is read (``system.main.duckdb_columns()``, which a macro
+in the file cannot shadow): a copy holding a table or view the publisher would not
 publish (``flows.publish``: the ``mart`` schema, the relations of ``PUBLISHED``) or a column of
 ``FORBIDDEN_COLUMNS`` (a row per person or per recording) is refused, whatever its name, so a data
 directory pointed at the writer's file (a link or a copy) cannot turn the sandbox into a way round it.
@@ -256,10 +257,11 @@ def _clip(text: str, cap: int, cut: Cut, neutral: bool = False) -> str:
     a value starting with a formula trigger gets a leading ``'`` (OWASP), so a spreadsheet shows
     it as text; the mark is not counted in ``cap``."""
     mark = "'" if neutral and text.startswith(CSV_TRIGGERS) else ""
-    text = terminal(text)
-    raw = text.encode("utf-8")
-    if len(raw) <= cap:
+    if not (text.isascii() and text.isprintable()):      # printable ASCII has nothing to escape (fast path)
+        text = terminal(text)
+    if len(text) <= cap // 4 or len(text.encode("utf-8")) <= cap:
         return mark + text
+    raw = text.encode("utf-8")
     cut.cells += 1
     return mark + raw[:cap].decode("utf-8", "ignore")
 
@@ -271,7 +273,7 @@ class Budget:
         self.out, self.left, self.cut = out, max(0, limit), cut
 
     def write(self, piece: str, reserve: int = 0) -> bool:
-        size = len(piece.encode("utf-8"))
+        size = len(piece) if piece.isascii() else len(piece.encode("utf-8"))
         if size + reserve > self.left:
             self.cut.bytes = True
             return False
@@ -295,20 +297,29 @@ def _write(res: Result, out: TextIO, fmt: str, cut: Cut, settings: Settings) -> 
     return _write_table(batches, res, cols, budget, cut)
 
 
-def _csv_line(cells: list) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
-    return buf.getvalue()
+class _CsvLine:
+    """One CSV line at a time (the budget decides whether it is written)."""
+
+    def __init__(self):
+        self.buf = io.StringIO()
+        self.writer = csv.writer(self.buf, lineterminator="\n")
+
+    def __call__(self, cells: list) -> str:
+        self.buf.seek(0)
+        self.buf.truncate()
+        self.writer.writerow(cells)
+        return self.buf.getvalue()
 
 
 def _write_csv(batches, res: Result, cols: list[str], budget: Budget, cut: Cut) -> int:
-    n = 0
-    if not budget.write(_csv_line([_clip(c, res.cap, Cut(), neutral=True) for c in res.columns])):
+    n, line = 0, _CsvLine()
+    if not budget.write(line([_clip(c, res.cap, Cut(), neutral=True) for c in res.columns])):
         return 0
     for rows in batches:
         for r in rows:
-            cells = [v if k == "value" or v is None else _clip(v, res.cap, cut, neutral=k == "text") for v, k in zip(r, res.kinds)]
-            if not budget.write(_csv_line(cells)):
+            cells = [v if k == "value" or v is None else _clip(v, res.cap, cut, neutral=k == "text")
+                     for v, k in zip(r, res.kinds)]
+            if not budget.write(line(cells)):
                 return n
             n += 1
     return n
