@@ -299,7 +299,7 @@ def cmd_demo(args) -> int:
 def cmd_query(args) -> int:
     from flows.query import run_query
 
-    run_query(_settings(), args.sql, sys.stdout, args.format)
+    run_query(_settings(), args.sql, sys.stdout, args.format, err=sys.stderr)
     return 0
 
 

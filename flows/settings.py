@@ -67,6 +67,9 @@ class Settings:
     query_memory_limit: str = "1GB"                   # `ektp query`: DuckDB memory_limit
     query_threads: int = 2                            # `ektp query`: DuckDB threads
     query_timeout_seconds: float = 60.0               # `ektp query`: interrupted after this long
+    query_max_rows: int = 1_000_000                   # `ektp query`: rows written at most
+    query_max_cell_bytes: int = 10_000                # `ektp query`: bytes of one cell at most (cut)
+    query_max_output_bytes: int = 100_000_000         # `ektp query`: bytes written in all at most
     key_file: Path | None = None                      # EKTP_NIK_KEY_FILE (EKTP_NIK_KEY wins when set)
 
     @property
@@ -124,6 +127,9 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
         query_memory_limit=os.environ.get("EKTP_QUERY_MEMORY", "").strip() or "1GB",
         query_threads=_env_number("EKTP_QUERY_THREADS", 2, integer=True),
         query_timeout_seconds=_env_number("EKTP_QUERY_TIMEOUT", 60.0),
+        query_max_rows=_env_number("EKTP_QUERY_MAX_ROWS", 1_000_000, integer=True),
+        query_max_cell_bytes=_env_number("EKTP_QUERY_MAX_CELL_BYTES", 10_000, integer=True),
+        query_max_output_bytes=_env_number("EKTP_QUERY_MAX_OUTPUT_BYTES", 100_000_000, integer=True),
         key_file=Path(key_file).expanduser().resolve() if key_file else None,
     )
 

