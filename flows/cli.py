@@ -179,13 +179,15 @@ def _check_run_dates(args) -> None:
 
 
 def _settings(must_exist: bool = True, need_key: bool = False):
-    from flows.settings import load_settings, resolve_key
+    from flows.settings import load_settings, refuse_weak_key, resolve_key
 
     settings = load_settings()
     if must_exist and not settings.data_dir.is_dir():
         raise UserError(f"The data directory {settings.data_dir} does not exist (set --data-dir or EKTP_DATA_DIR).")
     if need_key:
         resolve_key(settings)  # fail before starting Prefect
+        if not settings.warehouse_path.exists():
+            refuse_weak_key(settings)  # a new warehouse: the flow would refuse it too, after Prefect's start-up
     return settings
 
 
