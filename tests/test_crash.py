@@ -132,7 +132,9 @@ def _fill(mnt: Path, leave: int) -> Path:
 def test_disk_full_is_a_clear_error_and_loses_nothing(zone, api, tmp_path):
     raw, reference = zone
     mnt = tmp_path / "small"
-    if not _mount_tmpfs(mnt, "48m"):
+    # room for the whole backfill (about 49 MB at the end: the writer file, two backups, the copy)
+    # but not for a second copy of it; the filler below takes the rest
+    if not _mount_tmpfs(mnt, "64m"):
         pytest.skip("cannot mount a tmpfs here (not root or no CAP_SYS_ADMIN)")
     try:
         data = mnt / "data"
@@ -163,6 +165,8 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(zone, api, tmp_path):
 def test_read_only_warehouse_is_a_clear_error_and_loses_nothing(zone, api, tmp_path):
     raw, reference = zone
     mnt = tmp_path / "ro"
+    # room for the whole backfill (about 49 MB at the end: the writer file, two backups, the copy)
+    # but not for a second copy of it; the filler below takes the rest
     if not _mount_tmpfs(mnt, "64m"):
         pytest.skip("cannot mount a tmpfs here (not root or no CAP_SYS_ADMIN)")
     try:
