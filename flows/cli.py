@@ -297,6 +297,7 @@ def cmd_demo(args) -> int:
         print(regency_text(con, demo.END))
     finally:
         con.close()
+    print("\n" + "\n".join(demo.portal_lines(settings)))
     return 0
 
 

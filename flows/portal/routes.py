@@ -138,7 +138,10 @@ async def overview(request: Request):
     if not s.user.kantor:
         return RedirectResponse(f"/kecamatan/{s.user.kecamatan}", status_code=303)
     views = await run_in_threadpool(status.overview, p.settings, p.today())
-    return p.page(request, "beranda.html.j2", session=s, views=views, hari_ini=p.today())
+    kemarin = [v.days[1].status for v in views]      # the day the next nightly run covers
+    counts = [(k, kemarin.count(k), status.LABELS[k]) for k in status.LABELS if kemarin.count(k)]
+    return p.page(request, "beranda.html.j2", session=s, views=views, hari_ini=p.today(), kemarin=counts,
+                  tanggal_kemarin=p.today() - timedelta(days=1))
 
 
 async def kecamatan(request: Request):
