@@ -413,3 +413,26 @@ def test_the_portal_package_never_imports_prefect_or_opens_the_writer_warehouse(
 
     src = "".join(p.read_text() for p in (Path(__file__).parent.parent / "flows" / "portal").glob("*.py"))
     assert "warehouse_path" not in src and "ektp.duckdb" not in src
+
+
+def test_a_session_ends_after_8_hours_and_disable_or_reset_ends_every_session(site):
+    import sqlite3
+
+    c = client_of(site, "kec02")
+    assert c.get("/kecamatan/16.09.02").status_code == 200
+    con = sqlite3.connect(site.data_dir / "portal" / "portal.sqlite3")
+    assert {round(e - c) for c, e in con.execute("select created_at, expires_at from sessions")} == {8 * 3600}
+    with con:   # as if every session had started 8 hours and one second ago
+        con.execute("update sessions set created_at = created_at - 28801, expires_at = expires_at - 28801")
+    con.close()
+    assert c.get("/kecamatan/16.09.02").headers.get("location") == "/masuk"
+    c = client_of(site, "kec02")
+    assert ektp("portal", "user", "disable", "kec02", data_dir=site.data_dir).returncode == 0
+    assert c.get("/kecamatan/16.09.02").headers.get("location") == "/masuk"
+    with site.client() as d:
+        assert site.login(d, "kec02", NEW_PASSWORD["kec02"]).status_code == 401
+    out = ektp("portal", "user", "reset", "kec02", data_dir=site.data_dir)
+    otp = out.stdout.strip().rsplit(" ", 1)[-1]
+    with site.client() as d:
+        site.login_changed(d, "kec02", otp, NEW_PASSWORD["kec02"] + "x")
+    NEW_PASSWORD["kec02"] += "x"     # later tests log in with the new one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+import threading
 
 from flows.errors import UserError
 from flows.escape import terminal
@@ -59,6 +60,7 @@ def serve(settings: Settings, host: str, port: int, trusted_proxy: str | None) -
     import uvicorn
 
     from flows.portal.app import build_app
+    from flows.portal.checks import warm_up
 
     if trusted_proxy is not None:
         try:
@@ -68,6 +70,7 @@ def serve(settings: Settings, host: str, port: int, trusted_proxy: str | None) -
     if not settings.data_dir.is_dir():
         raise UserError(f"The data directory {settings.data_dir} does not exist (set --data-dir or EKTP_DATA_DIR).")
     app = build_app(settings, trusted_proxy)
+    threading.Thread(target=warm_up, name="gx-warm-up", daemon=True).start()
     print(f"Portal on http://{host}:{port}/ for {settings.data_dir} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, access_log=False, log_level="warning",
                             server_header=False, lifespan="off")
