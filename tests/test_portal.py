@@ -140,7 +140,7 @@ def test_every_form_refuses_a_request_without_a_valid_csrf_token(site):
     day = yesterday_wib()
     r = c.post("/unggah", data={"csrf": "forged", "tanggal": day.isoformat()}, files={"berkas": ("a.csv", good_log(day))})
     assert r.status_code == 403
-    assert not (site.land.raw / "rekam" / day.isoformat() / "16.09.01.csv").exists() or True
+    assert not (site.land.raw / "rekam" / day.isoformat() / "16.09.01.csv").exists()
     assert c.post("/keluar", data={}).status_code == 403
     k = client_of(site, "kantor")
     r = k.post("/surat", data={"kode_desa": "16.09.01.2001", "tanggal_surat": "2025-01-01", "nomor_surat": "X/1"})
@@ -258,6 +258,15 @@ def test_a_body_over_the_file_size_limit_is_refused_413_before_it_is_stored(site
     assert not (site.land.raw / "rekam" / day.isoformat()).exists()
     actions = [json.loads(x)["action"] for x in (site.data_dir / "portal" / "audit.jsonl").read_text().splitlines()]
     assert actions.count("too_large") >= 2
+
+
+def test_a_form_without_files_over_64_kib_is_refused_413_even_before_login(site):
+    with site.client() as c:
+        token = csrf_of(c.get("/masuk").text)
+        r = c.post("/masuk", data={"csrf": token, "pengguna": "kec01", "sandi": "x" * 70_000})
+        assert r.status_code == 413
+        r = c.post("/masuk", data={"csrf": token, "pengguna": "kec01", "sandi": NEW_PASSWORD["kec01"]})
+        assert r.status_code == 303
 
 
 # --- upload verdicts ------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from urllib.parse import unquote_plus
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.datastructures import FormData, Headers
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -102,11 +102,12 @@ class Portal:
     def error(self, request: Request, status_code: int, message: str, session: Session | None = None) -> HTMLResponse:
         return self.page(request, "galat.html.j2", status_code, session, kode=status_code, pesan=message)
 
-    def forbidden(self, request: Request, session: Session | None, what: str) -> HTMLResponse:
+    def forbidden(self, request: Request, session: Session | None, what: str,
+                  message: str = "Akses ditolak: akun ini hanya untuk kecamatannya sendiri.") -> HTMLResponse:
         """403 for a request naming another kecamatan (or outside the account's role), audited."""
         who = session.user.name if session else "?"
         self.audit.write(who, "forbidden", self.address(request), what=what)
-        return self.error(request, 403, "Akses ditolak: akun ini hanya untuk kecamatannya sendiri.", session)
+        return self.error(request, 403, message, session)
 
     def names_other(self, session: Session, *texts: str) -> bool:
         """Whether any text names a kecamatan other than the operator's own (kantor: never)."""
@@ -145,9 +146,9 @@ def security_headers(app):
     return wrapped
 
 
-async def read_limited_form(request: Request, limit: int):
-    """The multipart form of an upload, counted while it streams: TooLarge past ``limit`` bytes
-    (the declared Content-Length is checked first, before a byte is read)."""
+def _counted(request: Request, limit: int):
+    """The request body as it streams, TooLarge past ``limit`` bytes (a declared Content-Length
+    over it is refused before a byte is read)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge()
@@ -159,11 +160,36 @@ async def read_limited_form(request: Request, limit: int):
             if seen > limit:
                 raise TooLarge()
             yield chunk
+    return counted()
 
+
+async def read_limited_form(request: Request, limit: int):
+    """The multipart form of an upload, counted while it streams (TooLarge past ``limit``). The
+    file part stays in memory (never spooled to a temporary file: it holds NIKs)."""
+    stream = _counted(request, limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise MultiPartException("not multipart")
-    parser = MultiPartParser(Headers(scope=request.scope), counted(), max_files=1, max_fields=8)
+    parser = MultiPartParser(Headers(scope=request.scope), stream, max_files=1, max_fields=8)
+    parser.spool_max_size = limit + 1
     return await parser.parse()
+
+
+SMALL_FORM = 64 * 1024
+
+
+async def read_small_form(request: Request):
+    """A form without files (login, password, logout, letter), at most 64 KiB: TooLarge past it,
+    MultiPartException for a multipart body that does not parse; any other body is an empty form
+    (its CSRF check then fails)."""
+    stream = _counted(request, SMALL_FORM)
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        return await MultiPartParser(Headers(scope=request.scope), stream, max_files=0, max_fields=12).parse()
+    if kind.startswith("application/x-www-form-urlencoded"):
+        return await FormParser(Headers(scope=request.scope), stream, max_fields=12).parse()
+    async for _ in stream:      # read (and count) what was sent, keep nothing
+        pass
+    return FormData()
 
 
 def kecamatan_guard(app, portal: Portal):

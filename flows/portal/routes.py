@@ -21,9 +21,10 @@ from flows.dates import parse_iso_date
 from flows.errors import UserError
 from flows.portal import checks, status
 from flows.portal.app import (COOKIE, PRE_COOKIE, UPLOAD_FIELDS, UPLOAD_OVERHEAD, Portal, TooLarge, new_pre_token,
-                              read_limited_form)
+                              read_limited_form, read_small_form)
 from flows.wilayah import desa_codes, kecamatan_codes
 
+KANTOR_NO_UPLOAD = "Akses ditolak: log dikirim oleh akun kecamatan; akun kantor melihat semua kecamatan."
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -42,6 +43,18 @@ def _gate(request: Request, *, post: bool = False):
     if s.user.must_change:
         return p, s, RedirectResponse("/sandi", status_code=303)
     return p, s, None
+
+
+async def _small_form(request: Request):
+    """The form of a POST without files, or the response refusing it (413 over 64 KiB, 400)."""
+    p = _p(request)
+    try:
+        return await read_small_form(request)
+    except TooLarge:
+        p.audit.write("?", "too_large", p.address(request), form=request.url.path.strip("/")[:10])
+        return p.error(request, 413, "Isian formulir terlalu besar.")
+    except MultiPartException:
+        return p.error(request, 400, "Isian formulir tidak terbaca.")
 
 
 async def home(request: Request):
@@ -68,7 +81,9 @@ async def login_page(request: Request, message: str = "", status_code: int = 200
 
 async def login(request: Request):
     p = _p(request)
-    form = await request.form(max_files=0, max_fields=8)
+    form = await _small_form(request)
+    if isinstance(form, Response):
+        return form
     address = p.address(request)
     if not p.csrf_ok(None, request, form.get("csrf")):
         p.audit.write("?", "csrf", address, form="masuk")
@@ -94,7 +109,9 @@ async def login(request: Request):
 async def logout(request: Request):
     p = _p(request)
     s = p.session(request)
-    form = await request.form(max_files=0, max_fields=4)
+    form = await _small_form(request)
+    if isinstance(form, Response):
+        return form
     if s is None or not p.csrf_ok(s, request, form.get("csrf")):
         return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
     p.store.end_session(request.cookies.get(COOKIE))
@@ -112,7 +129,9 @@ async def password(request: Request):
             p.error(request, 403, "Sesi tidak berlaku; silakan masuk lagi.")
     if request.method == "GET":
         return p.page(request, "sandi.html.j2", session=s, pesan="")
-    form = await request.form(max_files=0, max_fields=8)
+    form = await _small_form(request)
+    if isinstance(form, Response):
+        return form
     if not p.csrf_ok(s, request, form.get("csrf")):
         p.audit.write(s.user.name, "csrf", p.address(request), form="sandi")
         return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
@@ -186,7 +205,7 @@ async def upload_page(request: Request):
     if early:
         return early
     if s.user.kantor:
-        return p.forbidden(request, s, "upload_by_kantor")
+        return p.forbidden(request, s, "upload_by_kantor", KANTOR_NO_UPLOAD)
     if p.names_other(s, str(request.query_params)):
         return p.forbidden(request, s, "upload_param")
     return p.page(request, "unggah.html.j2", session=s, tanggal_pilihan=_dates(p), hasil=None, pesan="")
@@ -198,7 +217,7 @@ async def upload(request: Request):
         return early
     address = p.address(request)
     if s.user.kantor:
-        return p.forbidden(request, s, "upload_by_kantor")
+        return p.forbidden(request, s, "upload_by_kantor", KANTOR_NO_UPLOAD)
     if p.names_other(s, request.url.path, str(request.query_params)):
         return p.forbidden(request, s, "upload_param")
     limit = p.settings.max_file_bytes
@@ -249,11 +268,13 @@ async def letters(request: Request):
     if early:
         return early
     if not s.user.kantor:
-        return p.forbidden(request, s, "letter_by_kecamatan")
+        return p.forbidden(request, s, "letter_by_kecamatan", "Akses ditolak: surat desa didaftarkan oleh kantor Disdukcapil.")
     ctx = dict(session=s, desa=status.desa_choices(), hari_ini=p.today(), hasil=None, isian={})
     if request.method == "GET":
         return p.page(request, "surat.html.j2", **ctx)
-    form = await request.form(max_files=0, max_fields=12)
+    form = await _small_form(request)
+    if isinstance(form, Response):
+        return form
     if not p.csrf_ok(s, request, form.get("csrf")):
         p.audit.write(s.user.name, "csrf", p.address(request), form="surat")
         return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
