@@ -24,6 +24,7 @@ from flows.feedback import FALLBACK, sentences
 from flows.files import atomic_write
 from flows.load import RawFile, check_log, prepare_requests
 from flows.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, FileRejected, decode
+from flows.validate import PERMOHONAN_SUITE, suite_spec
 from flows.wilayah import kecamatan_codes
 
 # Great Expectations keeps one context per process: one check at a time.
@@ -127,6 +128,16 @@ def _append(data: bytes, delim: str, header: list[str], letter: Letter) -> tuple
     return data + buf.getvalue().encode("utf-8"), line
 
 
+def _letter_sentence(detail: str) -> str:
+    """The Indonesian sentence of a request rule (``meta.penjelasan`` in expectations/permohonan.json)
+    when the suite has one, else the rule's own ``detail`` (the suite's sentence, never a value)."""
+    for e in suite_spec(PERMOHONAN_SUITE)["expectations"]:
+        meta = e.get("meta", {})
+        if meta.get("detail") and (detail or "").startswith(meta["detail"]):
+            return meta.get("penjelasan") or detail
+    return detail or FALLBACK
+
+
 def register_letter(raw_dir: Path, today: date, letter: Letter) -> Verdict:
     """Check a letter against section 9's rules (in today's file, so a repeat of an earlier letter
     of the day is a duplicate) and append it to ``raw/permohonan/<today>.csv`` when its row passes."""
@@ -147,7 +158,7 @@ def register_letter(raw_dir: Path, today: date, letter: Letter) -> Verdict:
             return Verdict(False, rel, sha, problems=[Problem(None, code, _sentence(code))])
         mine = out.quarantine.filter(out.quarantine["line_number"] == line) if out.quarantine is not None else None
         if mine is not None and mine.height:
-            problems = [Problem(line, r, d) for r, d in mine.select("reason", "detail").iter_rows()]
+            problems = [Problem(line, r, _letter_sentence(d)) for r, d in mine.select("reason", "detail").iter_rows()]
             return Verdict(False, rel, sha, problems=problems)
         atomic_write(path, new, 0o640)
         return Verdict(True, rel, sha, rows_ok=f.rows_loaded)
