@@ -445,3 +445,45 @@ def test_a_session_ends_after_8_hours_and_disable_or_reset_ends_every_session(si
     with site.client() as d:
         site.login_changed(d, "kec02", otp, NEW_PASSWORD["kec02"] + "x")
     NEW_PASSWORD["kec02"] += "x"     # later tests log in with the new one
+
+
+def test_the_upload_verdict_is_the_runs_verdict_for_every_log_fixture(key):
+    """check_log (the portal, no key) and prepare_logs (a run) on the same bytes: same status,
+    same error code, same loaded count, same quarantined lines and reasons."""
+    import hashlib as _h
+    from datetime import date
+    from pathlib import Path
+
+    from flows.discover import Candidate
+    from flows.load import RawFile, prepare_logs
+
+    fixtures = sorted((Path(__file__).parent / "fixtures" / "rekam").glob("*.csv"))
+    assert len(fixtures) > 30
+    raws = []
+    for i, path in enumerate(fixtures):   # the fixtures' log date; one kecamatan each within a run batch of 19
+        data = path.read_bytes()
+        day, kode = date(2025, 1, 2), f"16.09.{1 + i % 19:02d}"
+        rel = f"rekam/{day.isoformat()}/{kode}.csv"
+        raws.append(RawFile(Candidate(rel, rel, "rekam", day, kode, len(data), 0, sha256=_h.sha256(data).hexdigest()), data))
+    seen = []
+    for start in range(0, len(raws), 19):
+        seen += _same_verdicts(fixtures[start:start + 19], raws[start:start + 19], prepare_logs(raws[start:start + 19], key))
+    assert {"loaded", "rejected"} <= {status for status, _ in seen} and sum(n for _, n in seen) >= 20
+
+
+def _same_verdicts(fixtures, raws, run) -> list[tuple[str, int]]:
+    from flows.load import check_log
+
+    outcomes = {f.source_file: f for f in run.files}
+    out = []
+    for path, raw in zip(fixtures, raws):
+        c = raw.cand
+        portal = check_log(raw.data, c.log_date, c.kode_kecamatan)
+        a, b = outcomes[c.source_file], portal.files[0]
+        assert (a.status, (a.error or "").split(":")[0], a.rows_loaded, a.rows_quarantined) == \
+               (b.status, (b.error or "").split(":")[0], b.rows_loaded, b.rows_quarantined), path.name
+        mine = run.quarantine.filter(run.quarantine["source_file"] == c.source_file)
+        assert mine.select("line_number", "reason").rows() == portal.quarantine.select("line_number", "reason").rows(), path.name
+        assert portal.rows is None
+        out.append((b.status, portal.quarantine.height if portal.quarantine is not None else 0))
+    return out
