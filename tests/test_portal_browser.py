@@ -19,11 +19,14 @@ from tests.test_portal import bad_log, good_log
 
 pytestmark = pytest.mark.slow
 PHONE = {"width": 390, "height": 844}
+# a favicon fetch cut short by the next navigation is no problem of the page
+FAVICON_ABORTED = [r"favicon\.svg \[other\]: net::ERR_ABORTED"]
 
 
 def no_horizontal_scroll(session) -> None:
+    session.page.wait_for_load_state("load")      # the stylesheet applied
     width = session.page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page is {width} px wide at a 390 px viewport"
+    assert width <= 390, f"{session.page.url} is {width} px wide at a 390 px viewport"
 
 
 def first_login(session, url: str, name: str, otp: str, new: str) -> None:
@@ -89,7 +92,7 @@ def test_a_kecamatan_operator_logs_in_uploads_and_reads_what_to_fix_on_a_phone(s
         s.page.get_by_role("heading", name="Umpan balik log 2025-01-02").wait_for()
         assert "Baris 3" in s.page.locator("ol.problems").inner_text()
         no_horizontal_scroll(s)
-        s.assert_clean()
+        s.assert_clean(FAVICON_ABORTED)
         assert s.external_requests(("http://127.0.0.1", "data:", "about:")) == []
     assert (land.raw / "rekam" / yesterday_wib().isoformat() / "16.09.01.csv").read_bytes() == good_log(yesterday_wib())
 
@@ -113,6 +116,6 @@ def test_the_office_sees_every_kecamatan_and_registers_a_letter_on_a_phone(site)
         s.page.get_by_role("button", name="Daftarkan surat").click()
         s.page.get_by_text("Surat terdaftar").wait_for()
         no_horizontal_scroll(s)
-        s.assert_clean()
+        s.assert_clean(FAVICON_ABORTED)
     text = (land.raw / "permohonan" / f"{today_wib().isoformat()}.csv").read_text()
     assert f"{desa},2025-01-02,470/21/DS/2025,35" in text
