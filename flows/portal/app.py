@@ -121,7 +121,7 @@ class Portal:
         return False
 
     def set_session_cookie(self, response: Response, request: Request, token: str) -> None:
-        response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
+        response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="Strict",
                             secure=self.secure(request))
 
     def csrf_ok(self, session: Session | None, request: Request, given: object) -> bool:

@@ -75,7 +75,7 @@ async def login_page(request: Request, message: str = "", status_code: int = 200
     p = _p(request)
     token = request.cookies.get(PRE_COOKIE) or new_pre_token()
     resp = p.page(request, "masuk.html.j2", status_code, pesan=message, login_csrf=token, nama=name)
-    resp.set_cookie(PRE_COOKIE, token, max_age=3600, path="/", httponly=True, samesite="strict", secure=p.secure(request))
+    resp.set_cookie(PRE_COOKIE, token, max_age=3600, path="/", httponly=True, samesite="Strict", secure=p.secure(request))
     return resp
 
 
@@ -102,7 +102,7 @@ async def login(request: Request):
     p.audit.write(user.name, "login", address, role=user.role)
     resp = RedirectResponse("/sandi" if user.must_change else "/beranda", status_code=303)
     p.set_session_cookie(resp, request, p.store.new_session(user))
-    resp.delete_cookie(PRE_COOKIE, path="/")
+    resp.delete_cookie(PRE_COOKIE, path="/", secure=p.secure(request), httponly=True, samesite="Strict")
     return resp
 
 
@@ -117,7 +117,7 @@ async def logout(request: Request):
     p.store.end_session(request.cookies.get(COOKIE))
     p.audit.write(s.user.name, "logout", p.address(request))
     resp = RedirectResponse("/masuk", status_code=303)
-    resp.delete_cookie(COOKIE, path="/")
+    resp.delete_cookie(COOKIE, path="/", secure=p.secure(request), httponly=True, samesite="Strict")
     return resp
 
 
