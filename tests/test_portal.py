@@ -196,6 +196,14 @@ def test_a_kecamatan_operator_naming_another_kecamatan_is_refused_403_and_audite
     assert not (site.land.raw / "rekam" / day.isoformat() / "16.09.02.csv").exists()
 
 
+def test_a_file_name_with_a_date_or_the_own_code_is_no_other_kecamatan(site):
+    c = client_of(site, "kec01")
+    day = today_wib() - __import__("datetime").timedelta(days=3)
+    for name in ("rekam 05.12.26.csv", "16.09.01.csv"):
+        r = upload(site, c, day, good_log(day), filename=name, extra={"kecamatan": "16.09.01"})
+        assert r.status_code == 200, name
+
+
 def test_the_kantor_cannot_upload_and_a_kecamatan_cannot_register_letters(site):
     k = client_of(site, "kantor")
     assert k.get("/unggah").status_code == 403

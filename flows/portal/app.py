@@ -31,6 +31,7 @@ from flows.portal.audit import Audit
 from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct
 from flows.report.render import escape_value
 from flows.settings import Settings
+from flows.wilayah import kecamatan_codes
 
 COOKIE = "ektp_sesi"
 PRE_COOKIE = "ektp_pra"
@@ -40,7 +41,6 @@ HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff", 
            "x-frame-options": "DENY", "cache-control": "no-store", "cross-origin-opener-policy": "same-origin"}
 KODE_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{2}\.[0-9]{2}\.[0-9]{2}(?![0-9])")   # a kecamatan code (or a desa code's start)
 UPLOAD_OVERHEAD = 16 * 1024        # multipart boundaries, headers and the small fields
-UPLOAD_FIELDS = frozenset({"csrf", "tanggal", "berkas"})
 
 
 @lru_cache(maxsize=1)
@@ -110,15 +110,13 @@ class Portal:
         return self.error(request, 403, message, session)
 
     def names_other(self, session: Session, *texts: str) -> bool:
-        """Whether any text names a kecamatan other than the operator's own (kantor: never)."""
+        """Whether any text names a kecamatan of the area other than the operator's own (kantor:
+        never). A date written 05.12.26 in a file name is no kecamatan code."""
         user = session.user
         if user.kantor:
             return False
-        own = user.kecamatan or ""
-        for text in texts:
-            if any(m.group(0) != own for m in KODE_IN_TEXT.finditer(text or "")):
-                return True
-        return False
+        others = kecamatan_codes() - {user.kecamatan}
+        return any(m.group(0) in others for text in texts for m in KODE_IN_TEXT.finditer(text or ""))
 
     def set_session_cookie(self, response: Response, request: Request, token: str) -> None:
         response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="Strict",

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from flows.dates import parse_iso_date
 from flows.errors import UserError
 from flows.portal import checks, status
-from flows.portal.app import (COOKIE, PRE_COOKIE, UPLOAD_FIELDS, UPLOAD_OVERHEAD, Portal, TooLarge, new_pre_token,
+from flows.portal.app import (COOKIE, PRE_COOKIE, UPLOAD_OVERHEAD, Portal, TooLarge, new_pre_token,
                               read_limited_form, read_small_form)
 from flows.wilayah import desa_codes, kecamatan_codes
 
@@ -238,7 +238,7 @@ async def _upload_form(request: Request, p: Portal, s, form, address: str, limit
     berkas = form.get("berkas")
     texts = [k for k in form.keys()] + [v for v in form.values() if isinstance(v, str)]
     texts += [berkas.filename or ""] if isinstance(berkas, UploadFile) else []
-    if p.names_other(s, *texts) or any(k not in UPLOAD_FIELDS for k in form.keys()):
+    if p.names_other(s, *texts):
         return p.forbidden(request, s, "upload_field")
     day = parse_iso_date(str(form.get("tanggal", "")))
     if day is None or day not in _dates(p):
