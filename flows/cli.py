@@ -96,10 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("restore", parents=[common], help="make a kept generation the warehouse again")
     rs.add_argument("backup", help="a file name from `ektp backups` (or 'latest')")
 
+    _portal_parser(sub, common)
+
     k = sub.add_parser("keygen", parents=[common], help="create a pseudonym key file outside the data directory (mode 600)")
     k.add_argument("--out", type=Path, help="where (default: $EKTP_NIK_KEY_FILE, else ~/.config/ektp/nik.key)")
     k.add_argument("--print", action="store_true", help="print a new random key instead (for EKTP_NIK_KEY)")
     return p
+
+
+def _portal_parser(sub, common) -> None:
+    """`ektp portal [--host H] [--port P] [--trusted-proxy IP]` and `ektp portal user ...` (contract section 11)."""
+    nested = argparse.ArgumentParser(add_help=False)   # options also accepted after `user ...`, not reset there
+    nested.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default: $EKTP_DATA_DIR or ./data)")
+    nested.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    pt = sub.add_parser("portal", parents=[common], help="serve the kecamatan portal; `portal user ...` manages its accounts")
+    pt.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; put a TLS front before it)")
+    pt.add_argument("--port", type=_positive, default=8765)
+    pt.add_argument("--trusted-proxy", metavar="IP", help="the TLS front's address: only its X-Forwarded-For counts")
+    us = pt.add_subparsers(dest="portal_command", parser_class=_Parser).add_parser("user", parents=[nested],
+                                                                                   help="manage portal accounts")
+    uc = us.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    add = uc.add_parser("add", parents=[nested], help="create an account; prints its one-time password")
+    add.add_argument("name")
+    who = add.add_mutually_exclusive_group(required=True)
+    who.add_argument("--kecamatan", metavar="CODE", help="an operator of this kecamatan (e.g. 16.09.01)")
+    who.add_argument("--kantor", action="store_true", help="the office: every kecamatan of the area")
+    uc.add_parser("list", parents=[nested], help="list the accounts")
+    for name, text in (("reset", "a new one-time password (ends its sessions)"), ("disable", "disable an account")):
+        uc.add_parser(name, parents=[nested], help=text).add_argument("name")
 
 
 # What a command sets in its own environment for the flow it runs (restored when it returns, so
@@ -295,6 +319,7 @@ def cmd_demo(args) -> int:
         print(regency_text(con, demo.END))
     finally:
         con.close()
+    print("\n" + "\n".join(demo.portal_lines(settings)))
     return 0
 
 
@@ -332,6 +357,14 @@ def cmd_keygen(args) -> int:
     print(f"Created {target} (mode 600). Set EKTP_NIK_KEY_FILE={target} for every ektp command and the Prefect "
           "workers. Keep a copy in the office's safe: without it, pseudonyms cannot be matched to later recordings.")
     return 0
+
+
+def cmd_portal(args) -> int:
+    from flows.portal import admin
+
+    if args.portal_command == "user":
+        return admin.user_command(_settings(must_exist=False), args)
+    return admin.serve(_settings(), args.host, args.port, args.trusted_proxy)
 
 
 def cmd_serve(args) -> int:
@@ -374,7 +407,7 @@ def cmd_restore(args) -> int:
 
 COMMANDS = {"run": cmd_run, "backfill": cmd_backfill, "generate": cmd_generate, "demo": cmd_demo,
             "query": cmd_query, "rejects": cmd_rejects, "keygen": cmd_keygen, "serve": cmd_serve,
-            "backups": cmd_backups, "restore": cmd_restore}
+            "backups": cmd_backups, "restore": cmd_restore, "portal": cmd_portal}
 
 
 def entry() -> None:

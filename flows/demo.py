@@ -72,3 +72,25 @@ def prepare(settings: Settings) -> None:
     _reset_foreign_warehouse(settings)
     print(f"Generating the demo landing zone in {raw} (snapshot 2024-12-31, logs {START} to {END})", file=sys.stderr)
     generate(raw, START, END, seed=SEED, calibrate_to=PUBLISHED)
+
+
+DEMO_USERS = (("demo-kantor", None, True), ("demo-kecamatan", "16.09.01", False))
+
+
+def portal_lines(settings: Settings) -> list[str]:
+    """The demo's portal accounts (a kantor user and one kecamatan user) with fresh one-time
+    passwords (created, or reset when the demo ran before), and the command that starts the
+    portal on the demo data. For the terminal only."""
+    from pathlib import Path
+
+    from flows.portal.admin import store
+
+    st = store(settings)
+    lines = ["Portal (demo accounts; one-time passwords, changed at first login):"]
+    for name, kode, kantor in DEMO_USERS:
+        password = st.reset(name) if st.user(name) else st.add_user(name, kode, kantor)
+        lines.append(f"  {name:<15} {'kantor (every kecamatan)' if kantor else 'kecamatan ' + kode:<25} {password}")
+    exe = Path(sys.argv[0])
+    command = str(exe.resolve()) if exe.name == "ektp" else "ektp"
+    lines.append(f"Start it: {command} portal --data-dir {settings.data_dir}   then open http://127.0.0.1:8765/")
+    return lines

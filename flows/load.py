@@ -310,3 +310,24 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("insert into landing.wilayah select kode, nama, jenis, kode_kecamatan, kode_bps, nama_bps from ref_wilayah")
     con.execute("commit")
     con.unregister("ref_wilayah")
+
+
+def check_log(data: bytes, log_date, kode_kecamatan: str, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+    """Check one recording log exactly as a run does (the same reader, the same suite, the same
+    file-level rejections), without the key: nothing is pseudonymised and ``rows`` stays None.
+    In: the file's bytes, its log date and kecamatan (its landing name is built from them). Out:
+    ``files[0]`` (status ``loaded`` or ``rejected`` with ``error`` '<code>: <sentence>') and
+    ``quarantine`` (line_number, reason; ``detail`` never holds a value). The portal's verdict
+    at upload time, so the portal and a run can never disagree."""
+    import hashlib
+
+    rel = f"rekam/{log_date.isoformat()}/{kode_kecamatan}.csv"
+    cand = Candidate(rel, rel, "rekam", log_date, kode_kecamatan, len(data), 0,
+                     sha256=hashlib.sha256(data).hexdigest())
+    out = Prepared()
+    rows, readable, malformed = _parse_batch([RawFile(cand, data)], REKAM_COLUMNS, (), out)
+    validated = None
+    if rows is not None:
+        validated, out.validation = validate_rekam(rows, slice_rows)
+    _finish(out, validated, malformed, readable)
+    return out
