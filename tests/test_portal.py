@@ -334,12 +334,16 @@ def test_a_valid_letter_is_appended_and_a_bad_one_is_refused(site):
     assert text.splitlines() == ["kode_desa,tanggal_surat,nomor_surat,perkiraan_warga",
                                  f"{desa1},2025-01-02,470/12/DS/2025,40", f"{desa2},2025-01-02,470/13/DS/2025,"]
     for bad, reason in ((dict(nomor_surat="470 12 DS"), "nomor_surat_invalid"),
+                        (dict(nomor_surat="1609015205900001"), "nomor_surat_invalid"),   # a NIK is no letter number
                         (dict(nomor_surat="470/12/DS/2025"), "duplicate_row"),
                         (dict(perkiraan_warga="1.500", nomor_surat="X/9"), "perkiraan_warga_invalid"),
                         (dict(kode_desa="16.09.99.9999", nomor_surat="X/10"), "kode_desa_unknown"),
                         (dict(tanggal_surat="2999-01-01", nomor_surat="X/11"), "tanggal_surat_invalid")):
         r = k.post("/surat", data={**ok, **bad})
         assert r.status_code == 422 and reason in r.text, (bad, r.text[:2000])
+        assert "1609015205900001" not in r.text          # the refused value is not echoed back
+    # the refusal is explained in Indonesian, from the suite's meta.penjelasan
+    assert "Nomor surat harus 1-64 huruf" in k.post("/surat", data={**ok, "nomor_surat": "470 12 DS"}).text
     assert path.read_text() == text
 
 

@@ -285,7 +285,9 @@ async def letters(request: Request):
                   file=verdict.landing_name, sha256=verdict.sha256,
                   kode_desa=letter.kode_desa if letter.kode_desa in desa_codes() else "?",
                   reasons=sorted({x.reason for x in verdict.problems}))
-    ctx.update(hasil=verdict, isian={} if verdict.accepted else isian)
+    # a refused field is not filled in again: what broke a rule may be a NIK typed in the wrong box
+    wrong = {x.reason.rsplit("_", 1)[0] for x in verdict.problems}      # nomor_surat_invalid -> nomor_surat
+    ctx.update(hasil=verdict, isian={} if verdict.accepted else {k: v for k, v in isian.items() if k not in wrong})
     return p.page(request, "surat.html.j2", 200 if verdict.accepted else 422, **ctx)
 
 
