@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -309,3 +310,28 @@ def test_the_analysts_copy_holds_the_region_dimensions_and_the_area(prefect_api,
     assert landing.query("select count(*) from core.desa", published=True) == [(259 + 35,)]
     assert landing.query("select kode_kabupaten from audit.wilayah order by 1", published=True) == [(OKUS,), (PAGAR_ALAM,)]
     assert desa_of_kabupaten(PAGAR_ALAM) <= {r[0] for r in landing.query("select kode_desa from core.desa", published=True)}
+
+
+def test_a_run_under_a_wider_area_widens_a_version_2_warehouse_through_the_flow(prefect_api, landing, monkeypatch):
+    """The real flow: a warehouse without a recorded area (as version 2 left it) serves 16.09; a run
+    under 16.09 and 16.72 widens it: the area snapshot refused for Pagar Alam's rows and the row
+    naming a desa of Pagar Alam load, and the log of a Pagar Alam kecamatan loads under its name."""
+    _zone_with_pagar_alam(landing)
+    landing.run("2025-01-02")
+    con = duckdb.connect(str(landing.warehouse))
+    try:
+        con.execute("delete from audit.wilayah")                     # version 2: no recorded area
+    finally:
+        con.close()
+    assert landing.query("select reason from audit.quarantine") == [("kode_desa_unknown",)]
+    monkeypatch.setenv("EKTP_WILAYAH", "16.09,16.72")
+    landing.run("2025-01-02")
+    assert landing.query("select kode_kabupaten from audit.wilayah order by 1") == [(OKUS,), (PAGAR_ALAM,)]
+    assert landing.query("select count(*) from audit.quarantine") == [(0,)]
+    assert landing.query("""select source_file, status from audit.file_loads where status <> 'superseded'
+                            order by 1""") == [("penduduk/2024-12-31.csv", "loaded"),
+                                               ("rekam/2025-01-01/16.09.01.csv", "loaded"),
+                                               (f"rekam/2025-01-02/{KEC_P}.csv", "loaded")]
+    assert landing.query("""select kode_kabupaten, wajib_ktp from mart.backlog_kabupaten
+                            where as_of_date = '2025-01-02' order by 1""", published=True) == [
+        (OKUS, 200 * 259), (PAGAR_ALAM, 200 * 35)]
