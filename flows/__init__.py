@@ -1,4 +1,4 @@
-"""e-KTP recording monitor for Kabupaten OKU Selatan.
+"""e-KTP recording monitor for an area of kab/kota (by default Kabupaten OKU Selatan, 16.09).
 
 Pipeline stages, one module each, as plain functions (docs/architecture.md):
 settings -> landing (list, open once) -> discover (plan) -> read (parse) -> validate (GX) ->

@@ -51,9 +51,11 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: $EKTP_DATA_DIR or ./data)")
+    common.add_argument("--wilayah", metavar="CODES",
+                        help="the area: province or kab/kota codes, comma-separated (default: $EKTP_WILAYAH or 16.09)")
     common.add_argument("-v", "--verbose", action="store_true",
                         help="show Prefect's log lines, and the full text of an unexpected failure (this terminal only)")
-    p = _Parser(prog="ektp", description="e-KTP recording monitor for Kabupaten OKU Selatan.")
+    p = _Parser(prog="ektp", description="e-KTP recording monitor for an area of kab/kota (default: Kabupaten OKU Selatan).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     dask_help = "parse and validate on Dask: a local TLS cluster, or a tls:// scheduler address"
 
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backfill", parents=[common], help="the same for the log dates --start..--end")
     b.add_argument("--start", type=_date, required=True)
     b.add_argument("--end", type=_date, required=True)
-    b.add_argument("--kecamatan", nargs="+", metavar="KODE", help="only these kecamatan (e.g. 16.09.01)")
+    b.add_argument("--kecamatan", nargs="+", metavar="KODE", help="only these kecamatan of the area (e.g. 16.09.01)")
     b.add_argument("--force", action="store_true", help="reload files even if unchanged")
     b.add_argument("--wait", type=float, default=None)
     b.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", help=dask_help)
@@ -109,6 +111,7 @@ def _portal_parser(sub, common) -> None:
     nested = argparse.ArgumentParser(add_help=False)   # options also accepted after `user ...`, not reset there
     nested.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default: $EKTP_DATA_DIR or ./data)")
     nested.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    nested.add_argument("--wilayah", metavar="CODES", default=argparse.SUPPRESS, help="the area (default: $EKTP_WILAYAH or 16.09)")
     pt = sub.add_parser("portal", parents=[common], help="serve the kecamatan portal; `portal user ...` manages its accounts")
     pt.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; put a TLS front before it)")
     pt.add_argument("--port", type=_positive, default=8765)
@@ -128,7 +131,7 @@ def _portal_parser(sub, common) -> None:
 
 # What a command sets in its own environment for the flow it runs (restored when it returns, so
 # that an in-process caller, a test, keeps its own environment).
-COMMAND_ENV = ("EKTP_DATA_DIR", "EKTP_LOCK_WAIT")
+COMMAND_ENV = ("EKTP_DATA_DIR", "EKTP_LOCK_WAIT", "EKTP_WILAYAH")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,16 +150,18 @@ def _main(argv: list[str] | None) -> int:
     for k, v in QUIET:
         os.environ.setdefault(k, v)
     args = build_parser().parse_args(argv)
+    if args.data_dir is not None:
+        os.environ["EKTP_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    if getattr(args, "wait", None) is not None:
+        os.environ["EKTP_LOCK_WAIT"] = str(args.wait)
+    if not _set_area(args):
+        return 2
     if args.command in ("run", "backfill"):
         try:
             _check_run_dates(args)
         except UserError as exc:      # bad arguments: one line, exit 2, before any work
             print(f"ektp: {exc}", file=sys.stderr)
             return 2
-    if args.data_dir is not None:
-        os.environ["EKTP_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
-    if getattr(args, "wait", None) is not None:
-        os.environ["EKTP_LOCK_WAIT"] = str(args.wait)
     if not args.verbose:
         # Prefect's console handler only (run logs still reach the Prefect API and UI): the
         # command prints its own progress, summary and one-line errors.
@@ -200,6 +205,23 @@ def _check_run_dates(args) -> None:
     check_run_dates(named, load_settings().tz)
     if args.command == "backfill":
         check_range(args.start, args.end, "--start", "--end")
+
+
+def _set_area(args) -> bool:
+    """Check the area (``--wilayah``, else EKTP_WILAYAH) before anything runs and write it into
+    this process's environment for the flow; False (after one line on stderr) when a code is not
+    a province or kab/kota of the region list."""
+    from flows.escape import terminal
+    from flows.wilayah import AreaError, parse_area
+
+    text = args.wilayah if args.wilayah is not None else os.environ.get("EKTP_WILAYAH")
+    try:
+        area = parse_area(text)
+    except AreaError as exc:
+        print(f"ektp: {terminal(exc)}", file=sys.stderr)
+        return False
+    os.environ["EKTP_WILAYAH"] = ",".join(area)
+    return True
 
 
 def _settings(must_exist: bool = True, need_key: bool = False):
@@ -267,11 +289,15 @@ def cmd_backfill(args) -> int:
     from flows import pipeline
     from flows.wilayah import kecamatan_codes
 
-    unknown = sorted(set(args.kecamatan or []) - kecamatan_codes())
+    from flows.settings import load_settings
+
+    area = load_settings().wilayah
+    unknown = sorted(set(args.kecamatan or []) - kecamatan_codes(area))
     if unknown:
         from flows.escape import terminal
 
-        raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (expected 16.09.01 to 16.09.19).")
+        raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (not a kecamatan of the area "
+                        f"{', '.join(area)}).")
     settings = _settings(need_key=True)
     # --force is the operator's, here only: the deployed backfill takes no such parameter
     flow = _flow(pipeline.forced_backfill if args.force else pipeline.backfill, args.dask)
@@ -281,10 +307,21 @@ def cmd_backfill(args) -> int:
     return 0
 
 
+def _only_default_area(what: str) -> None:
+    """The generator (and so the demo) writes OKU Selatan only, so far: refuse another area in one line."""
+    from flows.settings import load_settings
+    from flows.wilayah import DEFAULT_AREA
+
+    if load_settings().wilayah != DEFAULT_AREA:
+        raise UserError(f"The {what} covers Kabupaten OKU Selatan (16.09) only, so far; run it without --wilayah "
+                        "and without EKTP_WILAYAH.")
+
+
 def cmd_generate(args) -> int:
     from flows.generate import generate
 
     check_range(args.start, args.end, "--start", "--end")
+    _only_default_area("generator")
     total = (args.end - args.start).days + 1
 
     tty = sys.stderr.isatty()
@@ -307,6 +344,7 @@ def cmd_demo(args) -> int:
     from flows.summary import regency_text
     from flows.warehouse import connect_reader
 
+    _only_default_area("demo")
     settings = _settings(must_exist=False)
     with demo.demo_key():
         demo.prepare(settings)

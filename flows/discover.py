@@ -6,7 +6,9 @@ or mtime differ from their loaded version (``flows.fetch`` then reads them once,
 drops those whose bytes did not change).
 
 Landing names (contract section 5) are exactly ``rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv``,
-``penduduk/<YYYY-MM-DD>.csv`` and ``permohonan/<YYYY-MM-DD>.csv``. Any other entry under raw/ is
+``penduduk/<YYYY-MM-DD>.csv``, ``penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv`` (a snapshot of one
+kab/kota of the area, contract section 4) and ``permohonan/<YYYY-MM-DD>.csv``, with the codes of
+the run's area (``flows.wilayah``). Any other entry under raw/ is
 rejected for its name, and its name is never stored or printed: its ``source_file`` is
 ``rekam/<folder if it is a date, else ?>/#<h>``, ``<kind>/#<h>`` or ``?/#<h>``, with ``h`` the first
 12 hex digits of the HMAC-SHA256 of its path under raw/ under the pseudonym key (a plain hash would
@@ -33,10 +35,12 @@ FEEDS = ("rekam", "penduduk", "permohonan")
 # rejection sentences for a file's name or type: fixed, never quoting the name
 NAME_REASONS = {
     "folder_not_a_date": "the folder is not a date (expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv)",
-    "unknown_kecamatan": "the file name is not a kecamatan code of OKU Selatan (16.09.01 to 16.09.19) followed by .csv",
+    "unknown_kecamatan": "the file name is not a kecamatan code of the area (e.g. 16.09.01) followed by .csv",
+    "unknown_kabupaten": "the file name is not a kab/kota code of the area (e.g. 16.09) followed by .csv "
+                         "(expected penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv)",
     "name_not_a_date": "the file name is not a date (expected <YYYY-MM-DD>.csv directly in its folder)",
-    "unexpected_path": "not a landing name (rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv, penduduk/<YYYY-MM-DD>.csv "
-                       "or permohonan/<YYYY-MM-DD>.csv)",
+    "unexpected_path": "not a landing name (rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv, penduduk/<YYYY-MM-DD>.csv, "
+                       "penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv or permohonan/<YYYY-MM-DD>.csv)",
     "symlink": "a symbolic link; links are never followed (put the file itself in place)",
     "not_a_regular_file": "not a regular file (a pipe, socket or device); only plain files are read",
     "folder_too_deep": "a folder nested too deep under raw/; it was not searched",
@@ -47,7 +51,8 @@ FIRST_DATE = EARLIEST_RUN_DATE
 DATE_REASONS = {
     "date_before_2011": "the file is dated before 2011-01-01 (e-KTP recording began in 2011); check the date in its name",
 }
-NAME_CODES = frozenset({"folder_not_a_date", "unknown_kecamatan", "name_not_a_date", "unexpected_path"})
+NAME_CODES = frozenset({"folder_not_a_date", "unknown_kecamatan", "unknown_kabupaten", "name_not_a_date",
+                        "unexpected_path"})
 
 
 @dataclass
@@ -127,8 +132,32 @@ def unread_identity(id_key: bytes, what: str) -> str:
     return hmac.new(id_key, what.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None, str | None, str | None]:
-    """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name."""
+def snapshot_kabupaten(source_file: str) -> str | None:
+    """The kab/kota a snapshot's landing name covers (``penduduk/<date>/<kode_kabupaten>.csv``), or
+    None for a snapshot of the whole area (``penduduk/<date>.csv``)."""
+    parts = source_file.split("/")
+    return parts[2][:-4] if len(parts) == 3 and parts[0] == "penduduk" else None
+
+
+def _snapshot_name(parts: list[str], kabupaten: frozenset[str]) -> tuple[date | None, str | None]:
+    """(date, reason) of a path under penduduk/: the area's snapshot or a kab/kota's (contract section 4)."""
+    if len(parts) == 3:
+        day = parse_iso_date(parts[1])
+        if day is None:
+            return None, "folder_not_a_date"
+        if not parts[2].endswith(".csv") or parts[2][:-4] not in kabupaten:
+            return day, "unknown_kabupaten"
+        return day, None
+    if len(parts) != 2:
+        return None, "unexpected_path"
+    day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
+    return day, None if day is not None else "name_not_a_date"
+
+
+def landing_name(rel: str, kecamatan: frozenset[str],
+                 kabupaten: frozenset[str] = frozenset()) -> tuple[str, date | None, str | None, str | None]:
+    """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name.
+    ``kecamatan`` and ``kabupaten``: the codes of the area (a log's stem, a snapshot folder's file)."""
     parts = rel.split("/")
     kind = parts[0] if parts[0] in FEEDS and len(parts) > 1 else "other"
     if kind == "rekam":
@@ -140,7 +169,10 @@ def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None,
         if not parts[2].endswith(".csv") or parts[2][:-4] not in kecamatan:
             return kind, day, None, "unknown_kecamatan"
         return kind, day, parts[2][:-4], None
-    if kind in ("penduduk", "permohonan"):
+    if kind == "penduduk":
+        day, reason = _snapshot_name(parts, kabupaten)
+        return kind, day, None, reason
+    if kind == "permohonan":
         if len(parts) != 2:
             return kind, None, None, "unexpected_path"
         day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
@@ -148,9 +180,9 @@ def landing_name(rel: str, kecamatan: frozenset[str]) -> tuple[str, date | None,
     return kind, None, None, "unexpected_path"
 
 
-def classify(entry: Entry, key: bytes, kecamatan: frozenset[str]) -> Candidate:
+def classify(entry: Entry, key: bytes, kecamatan: frozenset[str], kabupaten: frozenset[str] = frozenset()) -> Candidate:
     """A Candidate for one listed entry: its stored name, kind, date and any rejection by name or type."""
-    kind, day, kode, reason = landing_name(entry.rel, kecamatan)
+    kind, day, kode, reason = landing_name(entry.rel, kecamatan, kabupaten)
     source = entry.rel if reason is None else hashed_name(entry.rel, key)
     cand = Candidate(entry.rel, source, kind, day, kode, entry.size, entry.mtime_ns, entry_kind=entry.kind,
                      id_key=identity_key(source, key))
@@ -177,14 +209,15 @@ def current_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int
 def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | None]], key: bytes,
          kecamatan: frozenset[str], last_date: date, start_date: date | None = None,
          only_kecamatan: frozenset[str] | None = None, force: bool = False,
-         link_text=None) -> Plan:
+         link_text=None, kabupaten: frozenset[str] = frozenset()) -> Plan:
     """Plan a run over log dates [start_date, last_date] (every snapshot and request file up to
     last_date). An entry whose (size, mtime) match its current version is unchanged without being
     read; ``force`` makes files of the window candidates anyway. ``link_text(rel)`` gives a link's
-    target text, so that a link identifies by where it points."""
+    target text, so that a link identifies by where it points. ``kecamatan``, ``kabupaten``: the
+    codes of the run's area."""
     out = Plan()
     for entry in entries:
-        cand = classify(entry, key, kecamatan)
+        cand = classify(entry, key, kecamatan, kabupaten)
         if cand.log_date is not None and cand.log_date > last_date:
             out.later += 1
             continue

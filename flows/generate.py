@@ -57,7 +57,6 @@ import polars as pl
 from flows.dates import check_range
 from flows.dates import days as log_dates
 from flows.read import PENDUDUK_COLUMNS, REKAM_COLUMNS
-from flows.wilayah import wilayah
 
 COLUMNS = REKAM_COLUMNS  # the generator's old name for the log columns (tests/test_generate.py uses it)
 MANIFEST = ".generator_manifest.json"   # hidden: the landing zone never reads hidden names
@@ -294,11 +293,24 @@ def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate
                  s_days.spawn(len(days)), outreach)
 
 
+# The generator's own data: OKU Selatan's kecamatan and desa with their BPS codes and spellings
+# (kode_bps, nama_bps), which name the synthetic files the way kecamatan offices do. The BPS
+# numbering is not part of the Kepmendagri list the pipeline uses (flows/wilayah.py) and never
+# reaches the warehouse; tests/test_wilayah.py checks that this table's codes and names are the
+# package's.
+BPS_TABLE = Path(__file__).resolve().parent / "reference" / "wilayah_okus.csv"
+
+
+def bps_table() -> pl.DataFrame:
+    """The BPS spelling table: kode, nama, jenis, kode_kecamatan, kode_bps, nama_bps."""
+    return pl.read_csv(BPS_TABLE, infer_schema=False)
+
+
 class _Regions:
     """Desa/kecamatan arrays (sorted by code) with a stable population and coverage draw per desa."""
 
     def __init__(self, rng: np.random.Generator):
-        w = wilayah().sort("kode")
+        w = bps_table().sort("kode")
         kec = w.filter(pl.col("jenis") == "kecamatan")
         desa = w.filter(pl.col("jenis") != "kecamatan")
         self.kec = np.array(kec["kode"].to_list())

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from flows.discover import Candidate, Plan, unread_identity
+from flows.discover import Candidate, Plan, snapshot_kabupaten, unread_identity
 from flows.landing import LandingZone
 from flows.pseudonym import pseudonymise
 from flows.read import (PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS, FileRejected,
                         parse_file, parse_files)
 from flows.validate import DEFAULT_SLICE_ROWS, validate_penduduk, validate_permohonan, validate_rekam
 from flows.warehouse import now_utc
-from flows.wilayah import wilayah
+from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten, region_frame
 
 LANDING_REKAM_COLUMNS = (
     "person_id", "jenis_kelamin", "umur", "status_kawin", "kode_desa", "waktu_rekam",
@@ -159,13 +159,15 @@ def _finish(out: Prepared, validated: pl.DataFrame | None, malformed: list, read
     return good
 
 
-def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
-    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows."""
+def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS,
+                 area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
+    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows.
+    ``area``: the run's area (Settings.wilayah): a kode_desa outside it is unknown."""
     out = Prepared()
     rows, readable, malformed = _parse_batch(files, REKAM_COLUMNS, (), out)
     validated = None
     if rows is not None:
-        validated, out.validation = validate_rekam(rows, slice_rows)
+        validated, out.validation = validate_rekam(rows, slice_rows, desa_codes(area))
     good = _finish(out, validated, malformed, readable)
     if good is not None:
         out.rows = good.select(
@@ -184,14 +186,15 @@ def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLI
     return out
 
 
-def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS,
+                     area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
     """Parse and validate a batch of village request files (contract section 9); ``rows`` are
     the landing.permohonan rows of the valid requests."""
     out = Prepared()
     rows, readable, malformed = _parse_batch(files, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, out)
     validated = None
     if rows is not None:
-        validated, out.validation = validate_permohonan(rows, slice_rows)
+        validated, out.validation = validate_permohonan(rows, slice_rows, desa_codes(area))
     good = _finish(out, validated, malformed, readable)
     if good is not None:
         out.rows = good.select(
@@ -203,8 +206,16 @@ def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS)
     return out
 
 
-def prepare_snapshot(raw: RawFile) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
-    """Parse and validate one population snapshot; any broken rule rejects it whole."""
+def snapshot_coverage(source_file: str, area: tuple[str, ...]) -> frozenset[str]:
+    """The desa a snapshot must hold (contract section 4): those of its kab/kota for
+    ``penduduk/<date>/<kode_kabupaten>.csv``, those of the whole area for ``penduduk/<date>.csv``."""
+    kabupaten = snapshot_kabupaten(source_file)
+    return desa_of_kabupaten(kabupaten) if kabupaten else desa_codes(area)
+
+
+def prepare_snapshot(raw: RawFile, area: tuple[str, ...] = DEFAULT_AREA) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
+    """Parse and validate one population snapshot against its coverage (``snapshot_coverage``:
+    every desa of it present, none outside it); any broken rule rejects it whole."""
     c = raw.cand
     if c.reject:
         return _rejected(c, *c.reject), None, []
@@ -212,7 +223,7 @@ def prepare_snapshot(raw: RawFile) -> tuple[FileOutcome, pl.DataFrame | None, li
         res = parse_file(raw.data, PENDUDUK_COLUMNS)
     except FileRejected as exc:
         return _rejected(c, exc.code, exc.message), None, []
-    frame, problems, summary = validate_penduduk(res.rows)
+    frame, problems, summary = validate_penduduk(res.rows, snapshot_coverage(c.source_file, area))
     if res.malformed:
         lines = ", ".join(str(ln) for ln, _ in res.malformed[:10])
         problems.insert(0, f"malformed_row: records that are not valid CSV (line {lines})")
@@ -302,23 +313,31 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
         raise
 
 
-def load_reference(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace landing.wilayah with the shipped region list (279 rows; cheap, every run)."""
-    con.register("ref_wilayah", wilayah())
+def load_reference(con: duckdb.DuckDBPyConnection, area: tuple[str, ...] = DEFAULT_AREA) -> None:
+    """Replace landing.wilayah with the area's part of the region list (flows.wilayah.region_frame:
+    kab/kota, kecamatan, desa/kelurahan; 279 rows for OKU Selatan, cheap, every run). The table is
+    recreated, so a warehouse of version 2 (with the BPS columns) gets the new columns."""
+    con.register("ref_wilayah", region_frame(area))
     con.execute("begin transaction")
-    con.execute("delete from landing.wilayah")
-    con.execute("insert into landing.wilayah select kode, nama, jenis, kode_kecamatan, kode_bps, nama_bps from ref_wilayah")
-    con.execute("commit")
-    con.unregister("ref_wilayah")
+    try:
+        con.execute("""create or replace table landing.wilayah as
+                       select kode, nama, jenis, kode_kecamatan, kode_kabupaten from ref_wilayah order by kode""")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("ref_wilayah")
 
 
-def check_log(data: bytes, log_date, kode_kecamatan: str, slice_rows: int = DEFAULT_SLICE_ROWS) -> Prepared:
+def check_log(data: bytes, log_date, kode_kecamatan: str, slice_rows: int = DEFAULT_SLICE_ROWS,
+              area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
     """Check one recording log exactly as a run does (the same reader, the same suite, the same
     file-level rejections), without the key: nothing is pseudonymised and ``rows`` stays None.
     In: the file's bytes, its log date and kecamatan (its landing name is built from them). Out:
     ``files[0]`` (status ``loaded`` or ``rejected`` with ``error`` '<code>: <sentence>') and
     ``quarantine`` (line_number, reason; ``detail`` never holds a value). The portal's verdict
-    at upload time, so the portal and a run can never disagree."""
+    at upload time, so the portal and a run can never disagree. ``area``: the run's (Settings.wilayah)."""
     import hashlib
 
     rel = f"rekam/{log_date.isoformat()}/{kode_kecamatan}.csv"
@@ -328,6 +347,6 @@ def check_log(data: bytes, log_date, kode_kecamatan: str, slice_rows: int = DEFA
     rows, readable, malformed = _parse_batch([RawFile(cand, data)], REKAM_COLUMNS, (), out)
     validated = None
     if rows is not None:
-        validated, out.validation = validate_rekam(rows, slice_rows)
+        validated, out.validation = validate_rekam(rows, slice_rows, desa_codes(area))
     _finish(out, validated, malformed, readable)
     return out

@@ -49,7 +49,7 @@ from flows.read import REKAM_COLUMNS, FileRejected, parse_file
 from flows.settings import Settings, refuse_weak_key
 from flows.validate import PERMOHONAN_SUITE, REKAM_SUITE, rules, suite_spec
 from flows.warehouse import now_utc, open_read_only, stored_fingerprint
-from flows.wilayah import kecamatan_codes
+from flows.wilayah import DEFAULT_AREA, kecamatan_codes
 
 ID_ALAT_SQL = "[A-Za-z0-9._/-]{1,32}"     # the rule of expectations/rekam_log.json, as a DuckDB full match
 _HASHED = re.compile(r"#[0-9a-f]{12}")
@@ -65,7 +65,7 @@ def prove_key(con: duckdb.DuckDBPyConnection, zone: LandingZone, key: bytes, set
     files = con.execute("""select source_file, file_sha256, min(line_number) from landing.rekam
                            group by all order by source_file""").fetchall()
     for source_file, sha256, line in files:
-        if landing_name(source_file, kecamatan_codes())[3] is not None:
+        if landing_name(source_file, kecamatan_codes(settings.wilayah))[3] is not None:
             continue
         got = zone.read(source_file, settings.max_file_bytes)
         if got.gone or got.reject or got.sha256 != sha256:
@@ -98,7 +98,7 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection, key: bytes, run_id: str) -> dict:
     """Apply version 2's upgrade once (see the module doc). Returns what moved (counts only)."""
     if con.execute("select count(*) from audit.migrations where name = 'v2'").fetchone()[0]:
         return {}
-    kec = kecamatan_codes()
+    kec = kecamatan_codes(DEFAULT_AREA)     # the area of a warehouse of versions 1 and 2 (contract section 10)
     detail = next(r.detail for r in rules(REKAM_SUITE) if r.reason == "id_alat_invalid")
     con.execute("begin transaction")
     try:

@@ -31,6 +31,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows import run as steps
+from flows.area import check_area_read_only, record_area
 from flows.artifact import run_markdown
 from flows.dates import DATE_PATTERN, check_range, check_run_dates, parse_iso_date
 from flows.discover import Candidate, Plan
@@ -45,7 +46,7 @@ from flows.settings import Settings, fingerprint, load_settings, resolve_key, we
 from flows.warehouse import connect_reader, connect_writer, private_files, secure_files, writer_lock
 from flows.wilayah import kecamatan_codes
 
-KECAMATAN_PATTERN = r"^16\.09\.[0-9]{2}$"
+KECAMATAN_PATTERN = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}$"   # a kecamatan code; one of the area's, checked at the start
 # A date parameter: text YYYY-MM-DD. `format: date` keeps the UI's date picker; `pattern` makes
 # the API refuse anything else (Prefect answers 409 to create_flow_run).
 DateText = Annotated[str, Field(json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
@@ -74,6 +75,15 @@ def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
     return proven_by
 
 
+@task(name="check-area", cache_policy=NO_CACHE)
+@contained("check-area")
+def check_area_task(settings: Settings) -> frozenset[str]:
+    widened = check_area_read_only(settings)
+    if widened:
+        get_run_logger().info("the area widens by %d kab/kota: %s", len(widened), ", ".join(sorted(widened)))
+    return widened
+
+
 @task(name="upgrade", cache_policy=NO_CACHE)
 @contained("upgrade")
 def upgrade_task(con, settings: Settings, proven_by: str | None, run_id: str) -> dict:
@@ -87,8 +97,8 @@ def upgrade_task(con, settings: Settings, proven_by: str | None, run_id: str) ->
 @task(name="discover", cache_policy=NO_CACHE)
 @contained("discover")
 def discover_task(settings: Settings, con, zone: LandingZone, last_date: date, start_date: date | None,
-                  kecamatan: list[str] | None, force: bool) -> Plan:
-    plan = steps.plan_run(settings, con, zone, resolve_key(settings), last_date, start_date, kecamatan, force)
+                  kecamatan: list[str] | None, force: bool, widened: frozenset[str] = frozenset()) -> Plan:
+    plan = steps.plan_run(settings, con, zone, resolve_key(settings), last_date, start_date, kecamatan, force, widened)
     get_run_logger().info("%d new or changed file(s), %d unchanged, %d dated after %s",
                           len(plan.candidates), plan.unchanged, plan.later, last_date)
     return plan
@@ -111,7 +121,7 @@ def load_requests_task(con, zone: LandingZone, plan: Plan, settings: Settings, r
 @task(name="prepare-batch", cache_policy=NO_CACHE)
 @contained("prepare-batch")
 def prepare_task(files: list[RawFile], settings: Settings) -> Prepared:
-    return prepare_logs(files, resolve_key(settings), settings.gx_slice_rows)
+    return prepare_logs(files, resolve_key(settings), settings.gx_slice_rows, settings.wilayah)
 
 
 @task(name="write-batch", cache_policy=NO_CACHE)
@@ -201,9 +211,10 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
     """The body shared by both flows; call it inside a flow run."""
     settings = load_settings()
     resolve_key(settings)  # fail early and clearly when there is no usable key
-    unknown = sorted(set(kecamatan or []) - kecamatan_codes())
+    unknown = sorted(set(kecamatan or []) - kecamatan_codes(settings.wilayah))
     if unknown:
-        raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (expected 16.09.01 to 16.09.19).")
+        raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (not a kecamatan of the area "
+                        f"{', '.join(settings.wilayah)}).")
     logger = get_run_logger()
     progress = reporter()
     run_id = steps.new_run_id()
@@ -211,12 +222,13 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             LandingZone(settings.raw_dir) as zone:
         secure_files(settings)
         proven_by = verify_key_task(settings, zone)    # read-only: another key stops the run here, nothing changed
+        widened = check_area_task(settings)            # read-only: a narrower area stops the run here, nothing changed
         con = connect_writer(settings)
         failure = None
         try:
             moved = upgrade_task(con, settings, proven_by, run_id)
             steps.start_run(con, run_id, flow_name, last_date, start_date)
-            plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force)
+            plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force, widened)
             totals = steps.RunTotals()
             load_snapshots_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
             load_requests_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
@@ -230,6 +242,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             checks = build_task(con, run_id)
             summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)
             summary["key_warning"] = weak_key_warning(settings)
+            record_area(con, settings.wilayah, run_id)
             summary["feedback"] = feedback_task(con, settings)
             con.execute("checkpoint")
             publish_task(con, settings)

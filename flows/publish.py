@@ -29,10 +29,12 @@ STORAGE_VERSION = "v1.1.0"
 # relation -> the query that summarises it.
 PUBLISHED_SCHEMAS = ("mart",)
 PUBLISHED: dict[str, str] = {
+    "core.kabupaten": "select * from core.kabupaten",
     "core.desa": "select * from core.desa",
     "core.kecamatan": "select * from core.kecamatan",
     "core.snapshot": "select * from core.snapshot",
     "core.date_spine": "select * from core.date_spine",
+    "audit.wilayah": "select * from audit.wilayah",       # the area the warehouse serves
     "audit.file_loads": "select * from audit.file_loads",
     "audit.runs": "select * from audit.runs",
     "audit.check_results": "select * from audit.check_results",

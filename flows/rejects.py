@@ -14,7 +14,7 @@ from flows.discover import hashed_name, landing_name
 from flows.landing import LandingZone
 from flows.settings import Settings
 from flows.warehouse import connect_reader
-from flows.wilayah import kecamatan_codes
+from flows.wilayah import kabupaten_codes, kecamatan_codes
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,10 @@ def rejected_files(settings: Settings, key: bytes) -> list[Rejected]:
                               where status = 'rejected' order by source_file""").fetchall()
     finally:
         con.close()
-    kec = kecamatan_codes()
+    kec, kab = kecamatan_codes(settings.wilayah), kabupaten_codes(settings.wilayah)
     local: dict[str, str] = {}
     with LandingZone(settings.raw_dir) as zone:
         for entry in zone.walk(settings.max_depth):
-            stored = entry.rel if landing_name(entry.rel, kec)[3] is None else hashed_name(entry.rel, key)
+            stored = entry.rel if landing_name(entry.rel, kec, kab)[3] is None else hashed_name(entry.rel, key)
             local.setdefault(stored, entry.rel)
     return [Rejected(sf, err or "", str(settings.raw_dir / local[sf]) if sf in local else None) for sf, err in rows]

@@ -16,12 +16,13 @@ import duckdb
 import polars as pl
 
 from flows import discover
+from flows.area import reread_versions, supersede_renamed
 from flows.discover import Candidate, Plan
 from flows.landing import LandingZone
 from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_requests, prepare_snapshot, write_batch
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
-from flows.wilayah import kecamatan_codes
+from flows.wilayah import kabupaten_codes, kecamatan_codes
 
 
 def new_run_id() -> str:
@@ -66,12 +67,22 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, last_date:
 
 def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, zone: LandingZone, key: bytes,
              last_date: date, start_date: date | None = None, kecamatan: list[str] | None = None,
-             force: bool = False) -> Plan:
-    """Reload the region list, list the landing zone and decide what to read (flows.discover)."""
-    load_reference(con)
+             force: bool = False, widened: frozenset[str] = frozenset()) -> Plan:
+    """Reload the area's region list, list the landing zone and decide what to read (flows.discover).
+    ``widened``: the kab/kota this run adds to the warehouse's area (flows.area.check_area): then
+    what was refused only for lying outside the old area is read again, whatever the window."""
+    area = settings.wilayah
+    load_reference(con, area)
     only = frozenset(kecamatan) if kecamatan else None
-    return discover.plan(zone.walk(settings.max_depth), discover.current_versions(con), key, kecamatan_codes(),
-                         last_date, start_date, only, force, link_text=zone.readlink)
+    entries = list(zone.walk(settings.max_depth))
+    if widened:
+        supersede_renamed(con, entries, key, area)
+        known = reread_versions(con, discover.current_versions(con))
+        start_date, only = None, None
+    else:
+        known = discover.current_versions(con)
+    return discover.plan(entries, known, key, kecamatan_codes(area), last_date, start_date, only, force,
+                         link_text=zone.readlink, kabupaten=kabupaten_codes(area))
 
 
 def batches(cands: list[Candidate], max_bytes: int, max_files: int) -> Iterator[list[Candidate]]:
@@ -91,7 +102,7 @@ def batches(cands: list[Candidate], max_bytes: int, max_files: int) -> Iterator[
 def load_snapshots(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
                    run_id: str, totals: RunTotals, force: bool = False) -> None:
     for raw in fetch_files(zone, plan.snapshots, plan, settings.max_file_bytes, force):
-        outcome, rows, summary = prepare_snapshot(raw)
+        outcome, rows, summary = prepare_snapshot(raw, settings.wilayah)
         write_batch(con, run_id, 0, [outcome], penduduk=rows, validation=summary)
         totals.add([outcome])
 
@@ -102,7 +113,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan,
     files = fetch_files(zone, plan.requests, plan, settings.max_file_bytes, force)
     if not files:
         return
-    prepared = prepare_requests(files, settings.gx_slice_rows)
+    prepared = prepare_requests(files, settings.gx_slice_rows, settings.wilayah)
     write_batch(con, run_id, 0, prepared.files, permohonan=prepared.rows, quarantine=prepared.quarantine,
                 validation=prepared.validation)
     totals.add(prepared.files, prepared, feed="permohonan")
@@ -127,11 +138,13 @@ def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list, 
 
 
 def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> dict | None:
-    """The regency's backlog (mart.backlog_kabupaten) at ``as_of``, or at its latest date."""
+    """The area's backlog (mart.backlog_wilayah: the sum of its kab/kota; the regency's when the
+    area is one kab/kota) at ``as_of``, or at its latest date."""
     row = con.execute("""
-        select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam from mart.backlog_kabupaten
-        where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_kabupaten))""",
-                      [as_of]).fetchone()
+        select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam from mart.backlog_wilayah
+        where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_wilayah))""",
+                      [as_of]).fetchall()
+    row = row[0] if row else None
     if row is None:
         return None
     as_of_date, wajib, sudah, belum, pct = row
@@ -151,7 +164,8 @@ def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
     values (no personal data) for the artifact and summaries."""
     priority = _dicts(con.execute("""
         select as_of_date, peringkat, nama_kecamatan, kode_desa, nama_desa, belum_rekam, alasan from mart.outreach_priority
-        where as_of_date = (select max(as_of_date) from mart.outreach_priority) and peringkat <= ? order by peringkat""", [top]))
+        where as_of_date = (select max(as_of_date) from mart.outreach_priority) and peringkat <= ?
+        order by peringkat, kode_kabupaten""", [top]))
     waiting = _dicts(con.execute("""
         select tanggal_daftar, kode_desa, nama_desa, hari_menunggu from mart.outreach_requests
         where tanggal_dilayani is null order by hari_menunggu desc, tanggal_daftar, kode_desa limit ?""", [top]))

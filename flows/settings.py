@@ -1,8 +1,8 @@
 """One typed settings object, read from the environment once and passed explicitly.
 
-``load_settings()`` reads every knob (data directory, timezone and cron, lock wait, size limits,
-batch sizes, the analysts' query limits, where the key comes from) when it is called, never at
-import. Everything downstream takes a ``Settings``; no other module reads ``EKTP_*`` variables.
+``load_settings()`` reads every knob (data directory, the area (``EKTP_WILAYAH``), timezone and
+cron, lock wait, size limits, batch sizes, the analysts' query limits, where the key comes from)
+when it is called, never at import. Everything downstream takes a ``Settings``; no other module reads ``EKTP_*`` variables.
 
 The pseudonym key (contract section 5) comes from ``EKTP_NIK_KEY`` or from the file named by
 ``EKTP_NIK_KEY_FILE`` (mode 600), never from inside the data directory: a key file found there
@@ -26,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.errors import UserError
+from flows.wilayah import DEFAULT_AREA, parse_area
 
 TIMEZONE = "Asia/Jakarta"
 NIGHTLY_CRON = "0 1 * * *"           # 01:00 WIB
@@ -71,6 +72,7 @@ class Settings:
     query_max_cell_bytes: int = 10_000                # `ektp query`: bytes of one cell at most (cut)
     query_max_output_bytes: int = 100_000_000         # `ektp query`: bytes written in all at most
     key_file: Path | None = None                      # EKTP_NIK_KEY_FILE (EKTP_NIK_KEY wins when set)
+    wilayah: tuple[str, ...] = DEFAULT_AREA           # EKTP_WILAYAH: the area's province / kab/kota codes
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,7 +118,9 @@ class Settings:
 
 
 def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
-    """Read the settings from the environment (``data_dir`` > EKTP_DATA_DIR > ./data)."""
+    """Read the settings from the environment (``data_dir`` > EKTP_DATA_DIR > ./data). Raises
+    ``flows.wilayah.AreaError`` (one line) when EKTP_WILAYAH holds a code that is not a province or
+    kab/kota of the region list."""
     raw = data_dir if data_dir is not None else os.environ.get("EKTP_DATA_DIR") or "data"
     key_file = os.environ.get("EKTP_NIK_KEY_FILE", "").strip()
     return Settings(
@@ -131,6 +135,7 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
         query_max_cell_bytes=_env_number("EKTP_QUERY_MAX_CELL_BYTES", 10_000, integer=True),
         query_max_output_bytes=_env_number("EKTP_QUERY_MAX_OUTPUT_BYTES", 100_000_000, integer=True),
         key_file=Path(key_file).expanduser().resolve() if key_file else None,
+        wilayah=parse_area(os.environ.get("EKTP_WILAYAH")),
     )
 
 

@@ -1,8 +1,9 @@
 """Plain-text summaries for the operator's terminal: what a run did, and the regency's figures.
 
 In: a run summary (``flows.run.finish_run``) or an open connection to the analysts' copy. Out:
-lines of text, every value from a file escaped for a terminal. The regency figures come from
-``mart.backlog_kabupaten`` (``flows.run.regency_backlog``), the one place they are computed.
+lines of text, every value from a file escaped for a terminal. The area's figures (the
+regency's, for one kab/kota) come from ``mart.backlog_wilayah`` (``flows.run.regency_backlog``),
+the one place they are computed; its name from the region dimension ``core.kabupaten``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def regency_text(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     missing = con.execute("""select nama_kecamatan, count(*) as days from mart.log_completeness
                              where status = 'missing' and tanggal <= ? group by all order by days desc, 1""",
                           [as_of]).fetchall()
-    lines = [f"Kabupaten OKU Selatan, as of {as_of}:",
+    names = [r[0] for r in con.execute("select nama_kabupaten from core.kabupaten order by kode_kabupaten").fetchall()]
+    area = ", ".join(names) if len(names) <= 2 else f"The area ({len(names)} kab/kota)"
+    lines = [f"{area}, as of {as_of}:",
              f"  wajib KTP   {w:>9,}", f"  sudah rekam {s:>9,}", f"  belum rekam {b:>9,} ({pct:.2f} %)"]
     if top:
         lines.append(f"Largest backlog: Kecamatan {top[0]}, {top[1]:,} belum rekam ({top[2]:.2f} % recorded)")

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from flows.resources import project_dir
-from flows.wilayah import desa_codes
+from flows.wilayah import DEFAULT_AREA, desa_codes
 
 EXPECTATIONS_DIR = project_dir("expectations")
 REKAM_SUITE = "rekam_log"
@@ -126,13 +126,13 @@ _ROW_WISE = frozenset({
 DEFAULT_SLICE_ROWS = 700_000   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
 
 
-def _validate_slice(name: str, pdf) -> dict:
+def _validate_slice(name: str, pdf, desa: list[str]) -> dict:
     suite, batch_definition = _suite_and_batch_definition(name)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
     result = batch.validate(
         suite,
         result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0},
-        expectation_parameters={"kode_desa_list": sorted(desa_codes())},
+        expectation_parameters={"kode_desa_list": desa},
     )
     by_key = {}
     for res in result.results:
@@ -141,9 +141,11 @@ def _validate_slice(name: str, pdf) -> dict:
     return by_key
 
 
-def run_suite(name: str, frame: pl.DataFrame,
-              slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[list[list[int]], list[dict]]:
+def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
+              desa: frozenset[str] | None = None) -> tuple[list[list[int]], list[dict]]:
     """Validate ``frame`` (converted to pandas, default RangeIndex) against suite ``name``.
+    ``desa``: the desa/kelurahan codes of the reference list (the suite's ``kode_desa_list``: the
+    area's, or a snapshot's coverage); default the default area's.
 
     Returns, per rule in priority order, the row positions that failed it, and the outcome summary.
     Frames longer than ``slice_rows`` are validated slice by slice (see above); the result is the
@@ -154,12 +156,13 @@ def run_suite(name: str, frame: pl.DataFrame,
     # and the full desa set over the whole frame: it is always one GX call)
     step = max(1, slice_rows) if all(r.type in _ROW_WISE for r in rs) else max(1, frame.height)
     offsets = list(range(0, frame.height, step)) or [0]
+    desa_list = sorted(desa if desa is not None else desa_codes(DEFAULT_AREA))
     failed: list[list[int]] = [[] for _ in rs]
     counts = [[0, 0, True] for _ in rs]   # element_count, unexpected_count, success
     for offset in offsets:
         part = frame.slice(offset, step)
         pdf = part.to_pandas()
-        by_key = _validate_slice(name, pdf)
+        by_key = _validate_slice(name, pdf, desa_list)
         del pdf
         for k, rule in enumerate(rs):
             res = by_key.get((rule.type, rule.column, rule.reason))
@@ -281,8 +284,10 @@ def _assign_reasons(n: int, suite: str, failed: list[list[int]]) -> tuple[list, 
     return reasons, details
 
 
-def validate_rekam(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[pl.DataFrame, list[dict]]:
-    """Derive, validate and label every row. Rows need source_file, log_date (ISO str), line_number."""
+def validate_rekam(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
+                   desa: frozenset[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
+    """Derive, validate and label every row. Rows need source_file, log_date (ISO str), line_number.
+    ``desa``: the area's desa/kelurahan codes (default: the default area's)."""
     frame = derive_rekam(rows)
     if frame.height == 0:
         return frame.with_columns(reason=pl.lit(None, pl.Utf8), detail=pl.lit(None, pl.Utf8)), []
@@ -290,7 +295,7 @@ def validate_rekam(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> 
     # int64/float64 columns (Int32 goes through a Python function per row: ~5 s per million rows);
     # same values, same outcome.
     failed, summary = run_suite(REKAM_SUITE, frame.select(REKAM_GX_COLUMNS).with_columns(pl.col("umur").cast(pl.Int64)),
-                                slice_rows)
+                                slice_rows, desa)
     reasons, details = _assign_reasons(frame.height, REKAM_SUITE, failed)
     frame = frame.with_columns(
         reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)
@@ -310,12 +315,14 @@ def derive_penduduk(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def validate_penduduk(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[dict]]:
-    """Validate one snapshot. Returns the derived frame, the list of broken-rule sentences
-    (empty: the snapshot is good) and the outcome summary."""
+def validate_penduduk(rows: pl.DataFrame, coverage: frozenset[str] | None = None) -> tuple[pl.DataFrame, list[str], list[dict]]:
+    """Validate one snapshot against its ``coverage`` (the desa of the area, or of its kab/kota;
+    default the default area's): every desa of it present, none outside it. Returns the derived
+    frame, the list of broken-rule sentences (empty: the snapshot is good) and the outcome summary."""
+    coverage = coverage if coverage is not None else desa_codes(DEFAULT_AREA)
     frame = derive_penduduk(rows)
     gx_cols = ["kode_desa_norm", *[f"{c}_raw" for c in COUNT_COLUMNS], *[f"{c}_int" for c in COUNT_COLUMNS]]
-    failed, summary = run_suite(PENDUDUK_SUITE, frame.select(gx_cols))
+    failed, summary = run_suite(PENDUDUK_SUITE, frame.select(gx_cols), desa=coverage)
     problems = []
     lines = frame["line_number"].to_list()
     for rule, idx, outcome in zip(rules(PENDUDUK_SUITE), failed, summary):
@@ -323,8 +330,8 @@ def validate_penduduk(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list
             continue
         if rule.reason == "desa_missing":
             present = set(frame["kode_desa_norm"].to_list())
-            missing = len(desa_codes() - present)
-            problems.append(f"{rule.reason}: {missing} of {len(desa_codes())} desa/kelurahan are missing")
+            missing = len(coverage - present)
+            problems.append(f"{rule.reason}: {missing} of {len(coverage)} desa/kelurahan are missing")
         else:
             where = sorted({lines[i] for i in idx})
             shown = ", ".join(str(x) for x in where[:10]) + (" ..." if len(where) > 10 else "")
@@ -353,7 +360,8 @@ def derive_permohonan(rows: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(tanggal_surat_date=pl.when(pl.col("tanggal_surat_date").dt.year() >= 1).then("tanggal_surat_date"))
 
 
-def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS) -> tuple[pl.DataFrame, list[dict]]:
+def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
+                        desa: frozenset[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
     """Derive, validate and label every request row (reason null for a good row). A duplicate is
     a VALID row repeating an earlier valid row of its file (the first valid row counts), so when a
     key repeats the suite runs twice: once to find the rows valid on the other rules, once with
@@ -361,7 +369,7 @@ def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS
     frame = derive_permohonan(rows)
     if frame.height == 0:
         return frame.with_columns(reason=pl.lit(None, pl.Utf8), detail=pl.lit(None, pl.Utf8)), []
-    failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
+    failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows, desa)
     keys = ["source_file", "kode_desa_norm", "nomor_surat_key"]
     if frame.select(pl.struct(keys).is_duplicated().any()).item():
         # some request repeats another of its file: number the repeats among the rows valid on the
@@ -373,6 +381,6 @@ def validate_permohonan(rows: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS
             "i", pl.int_range(pl.len()).over(keys).cast(pl.Int32).alias("d"))
         seq = pl.zeros(frame.height, dtype=pl.Int32, eager=True).scatter(valid.arg_true().gather(dup["i"]), dup["d"])
         frame = frame.with_columns(dup_seq=seq)
-        failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows)
+        failed, summary = run_suite(PERMOHONAN_SUITE, frame.select(PERMOHONAN_GX_COLUMNS), slice_rows, desa)
     reasons, details = _assign_reasons(frame.height, PERMOHONAN_SUITE, failed)
     return frame.with_columns(reason=pl.Series(reasons, dtype=pl.Utf8), detail=pl.Series(details, dtype=pl.Utf8)), summary

@@ -225,16 +225,17 @@ def models() -> list[Model]:
 def build_key(con: duckdb.DuckDBPyConnection) -> str:
     """What the marts are a function of: every file version written (a load, replace or rejection
     adds an audit.file_loads row; supersession stamps one), the SQL of every model and check, the
-    shipped region list and the holiday package's version (the calendar). Equal keys mean a rebuild
-    would give the same marts."""
+    area's region list as loaded (landing.wilayah: a wider area or a new list changes it) and the
+    holiday package's version (the calendar). Equal keys mean a rebuild would give the same marts."""
     import hashlib
-
-    from flows.wilayah import REFERENCE_CSV
 
     versions = con.execute("""select count(*), max(loaded_at)::varchar, max(superseded_at)::varchar,
                                      count(superseded_at) from audit.file_loads""").fetchone()
-    h = hashlib.sha256(repr(versions).encode() + b"\0holidays " + workdays.package_version().encode())
-    for path in [SQL_DIR / "order.txt", *sorted(SQL_DIR.glob("*/*.sql")), REFERENCE_CSV]:
+    regions = con.execute("""select count(*), coalesce(sum(hash(kode || '|' || nama || '|' || jenis)), 0)::varchar
+                             from landing.wilayah""").fetchone()
+    h = hashlib.sha256(repr(versions).encode() + b"\0holidays " + workdays.package_version().encode()
+                       + b"\0regions " + repr(regions).encode())
+    for path in [SQL_DIR / "order.txt", *sorted(SQL_DIR.glob("*/*.sql"))]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

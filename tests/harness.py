@@ -19,7 +19,9 @@ A test states only what its rule needs; everything else has a valid default:
   listed it, by default the desa's own); line numbers follow the order of the rows in each file.
   ``at`` may be a bare date (the row is then recorded at 08:00:00). ``recs(n, ...)``: n such rows
   of n different persons (``<person>1`` .. ``<person>n``), e.g. a kecamatan's log of a day.
-- ``snapshot``: the landing.penduduk rows of one snapshot, every desa at the given totals.
+- ``snapshot``: the landing.penduduk rows of one snapshot, every desa at the given totals: of the
+  area (``penduduk/<day>.csv``), or of one kab/kota (``kabupaten=``: ``penduduk/<day>/<kode>.csv``).
+- ``build(..., area=("16.01", "16.09"))``: the region list of another area (default 16.09).
 - ``request``: one landing.permohonan row (a valid village request) of the file
   ``permohonan/<daftar>.csv``: desa, registration date, letter date (default: the registration
   date), letter number, expected residents (default none); line numbers as for ``rec``.
@@ -28,8 +30,10 @@ A test states only what its rule needs; everything else has a valid default:
   unless one is given.
 
 ``load_landing`` is the second entry point: it loads the raw files of a landing zone through the
-plain functions of a run (plan, fetch, parse, validate, pseudonymise, write; flows.run and
-flows.load), in one batch, one file per batch in a given order, or twice, and builds the models.
+plain functions of a run (area check, plan, fetch, parse, validate, pseudonymise, write, area
+record; flows.area, flows.run and flows.load), in one batch, one file per batch in a given order,
+or twice, and builds the models; under a given ``area``, and into a given warehouse (``into``:
+a second run on the same warehouse, e.g. one that widens its area).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import polars as pl
 
 from flows.load import load_reference
 from flows.warehouse import SQL_DIR, build_models
-from flows.wilayah import desa_codes
+from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 LOADED_AT = "2025-01-01 00:00:00+00"
@@ -111,13 +115,16 @@ def request(desa: str = "16.09.01.1013", daftar: str = "2025-01-01", nomor: str 
 
 
 def snapshot(day: str = "2024-12-31", wajib: int = 200, sudah: int = 160,
-             overrides: dict[str, tuple[int, ...]] | None = None) -> list[dict]:
-    """The landing.penduduk rows of the snapshot penduduk/<day>.csv: every desa with wajib_ktp
-    ``wajib`` and sudah_rekam ``sudah`` (totals, split between the sexes), except the desa in
-    ``overrides``: (wajib, sudah) totals or (wajib_lk, wajib_pr, sudah_lk, sudah_pr)."""
-    source_file = f"penduduk/{day}.csv"
+             overrides: dict[str, tuple[int, ...]] | None = None, kabupaten: str | None = None,
+             area: tuple[str, ...] = DEFAULT_AREA) -> list[dict]:
+    """The landing.penduduk rows of the snapshot penduduk/<day>.csv (every desa of ``area``), or of
+    penduduk/<day>/<kabupaten>.csv (every desa of that kab/kota): each with wajib_ktp ``wajib`` and
+    sudah_rekam ``sudah`` (totals, split between the sexes), except the desa in ``overrides``:
+    (wajib, sudah) totals or (wajib_lk, wajib_pr, sudah_lk, sudah_pr)."""
+    source_file = f"penduduk/{day}/{kabupaten}.csv" if kabupaten else f"penduduk/{day}.csv"
+    coverage = desa_of_kabupaten(kabupaten) if kabupaten else desa_codes(area)
     out = []
-    for line, kode in enumerate(sorted(desa_codes()), start=2):
+    for line, kode in enumerate(sorted(coverage), start=2):
         v = (overrides or {}).get(kode, (wajib, sudah))
         if len(v) == 2:
             v = (v[0] // 2, v[0] - v[0] // 2, v[1] // 2, v[1] - v[1] // 2)
@@ -164,7 +171,7 @@ def _derived_file(source_file: str, kind: str, rows: int) -> dict:
         return log_file(parts[1], parts[2][:-4], rows=rows)
     if kind == "permohonan" and len(parts) == 2 and parts[1].endswith(".csv"):
         return request_file(parts[1][:-4], rows=rows)
-    day = parts[-1][:-4] if kind == "penduduk" else None
+    day = (parts[1] if len(parts) == 3 else parts[1][:-4]) if kind == "penduduk" else None
     return {"source_file": source_file, "sha256": sha(source_file), "status": "loaded", "rows_loaded": rows,
             "rows_quarantined": 0, "error": None, "loaded_at": LOADED_AT, "kind": kind, "log_date": day,
             "kode_kecamatan": None, "run_id": RUN_ID}
@@ -209,12 +216,12 @@ class Warehouse:
         self.con.close()
 
 
-def empty_warehouse() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the tables of sql/schema.sql and the shipped region list."""
+def empty_warehouse(area: tuple[str, ...] = DEFAULT_AREA) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the tables of sql/schema.sql and the region list of ``area``."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
-    load_reference(con)
+    load_reference(con, area)
     return con
 
 
@@ -239,8 +246,8 @@ def _with_lineage(rows: list[dict]) -> list[dict]:
 
 
 def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[dict] = (),
-          requests: list[dict] = ()) -> Warehouse:
-    """Load the given rows into a new in-memory warehouse and build every model of sql/order.txt."""
+          requests: list[dict] = (), area: tuple[str, ...] = DEFAULT_AREA) -> Warehouse:
+    """Load the given rows into a new in-memory warehouse of ``area`` and build every model of sql/order.txt."""
     rekam = _with_lineage(rekam)
     permohonan = _with_lineage(requests)
     penduduk = [r for snap in snapshots for r in snap]
@@ -257,7 +264,7 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
             f["rows_loaded"] = sum(1 for r in (*rekam, *permohonan) if r["source_file"] == f["source_file"]
                                    and r["file_sha256"] == f["sha256"])
 
-    con = empty_warehouse()
+    con = empty_warehouse(area)
     _insert(con, "landing.rekam", rekam, REKAM_SCHEMA)
     _insert(con, "landing.penduduk", penduduk, PENDUDUK_SCHEMA)
     _insert(con, "landing.permohonan", permohonan, PERMOHONAN_SCHEMA)
@@ -267,29 +274,37 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
 
 
 def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: list[int] | None = None,
-                 twice: bool = False, key: str | None = None) -> Warehouse:
-    """Load the raw files of ``data_dir``/raw into a new in-memory warehouse through the plain
-    functions of a run (no Prefect): every snapshot and request file, then the logs in one batch (``order`` None)
-    or one file per batch in ``order`` (indices into the plan's logs, in path order);
-    with ``twice``, everything again (a forced reload). Then build every model."""
+                 twice: bool = False, key: str | None = None, area: tuple[str, ...] = DEFAULT_AREA,
+                 into: Warehouse | None = None) -> Warehouse:
+    """Load the raw files of ``data_dir``/raw into a new in-memory warehouse (or the warehouse
+    ``into``) under ``area`` through the plain functions of a run (no Prefect): the area check (a
+    narrower area raises UserError before anything changes; a wider one widens), every snapshot and
+    request file, then the logs in one batch (``order`` None) or one file per batch in ``order``
+    (indices into the plan's logs, in path order); with ``twice``, everything again (a forced
+    reload). Then record the area and build every model."""
+    import dataclasses
+
     from flows import run as steps
+    from flows.area import check_area, record_area
     from flows.landing import LandingZone
     from flows.load import fetch_files, prepare_logs, write_batch
     from flows.settings import load_settings
 
     key_bytes = (key or os.environ.get("EKTP_NIK_KEY") or TEST_KEY).encode()
-    settings = load_settings(data_dir)
-    con = empty_warehouse()
+    settings = dataclasses.replace(load_settings(data_dir), wilayah=area)
+    con = into.con if into is not None else empty_warehouse(area)
+    widened = check_area(con, area)
     for round_ in range(2 if twice else 1):
         force = round_ > 0
         with LandingZone(Path(data_dir) / "raw") as zone:
-            plan = steps.plan_run(settings, con, zone, key_bytes, last_date, force=force)
+            plan = steps.plan_run(settings, con, zone, key_bytes, last_date, force=force, widened=widened)
             steps.load_snapshots(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
             steps.load_requests(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
             logs = plan.logs
             batches = [logs] if order is None else [[logs[i]] for i in order]
             for n, batch in enumerate(batches, start=1):
-                p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key_bytes)
+                p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key_bytes, area=area)
                 write_batch(con, RUN_ID, n, p.files, rekam=p.rows, quarantine=p.quarantine)
+    record_area(con, area, RUN_ID)
     build_models(con)
     return Warehouse(con)

@@ -58,12 +58,16 @@ class Landing:
         return path
 
     def snapshot(self, day: str = "2024-12-31", wajib: int = 100, sudah: int = 80,
-                 overrides: dict[str, tuple[int, int, int, int]] | None = None, text: str | None = None) -> Path:
-        """A population snapshot with every desa at (wajib, wajib, sudah, sudah) unless overridden."""
-        path = self.raw / "penduduk" / f"{day}.csv"
+                 overrides: dict[str, tuple[int, int, int, int]] | None = None, text: str | None = None,
+                 area: tuple[str, ...] = ("16.09",), kabupaten: str | None = None) -> Path:
+        """A population snapshot with every desa at (wajib, wajib, sudah, sudah) unless overridden:
+        penduduk/<day>.csv with every desa of ``area``, or penduduk/<day>/<kabupaten>.csv with
+        every desa of that kab/kota (contract section 4)."""
+        path = self.raw / "penduduk" / (f"{day}/{kabupaten}.csv" if kabupaten else f"{day}.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
             lines = ["kode_desa,wajib_ktp_lk,wajib_ktp_pr,sudah_rekam_lk,sudah_rekam_pr"]
-            for kode in sorted(desa_codes()):
+            for kode in sorted(desa_codes((kabupaten,) if kabupaten else area)):
                 v = (overrides or {}).get(kode, (wajib, wajib, sudah, sudah))
                 lines.append(",".join([kode, *map(str, v)]))
             text = "\n".join(lines) + "\n"

@@ -724,8 +724,9 @@ def test_the_ranks_check_returns_a_date_with_a_broken_or_doubled_rank_or_no_rank
                        "where as_of_date = '2025-01-05' and kode_desa = ?", [A])
     tamper.con.execute("delete from mart.outreach_priority where as_of_date = '2025-01-08'")
     assert tamper.check("outreach_priority_ranks") == [
-        (d("2025-01-03"), "ranks are not 1..N over every desa"), (d("2025-01-05"), "ranks are not 1..N over every desa"),
-        (d("2025-01-08"), "an as-of date of mart.backlog has no ranking")]
+        (d("2025-01-03"), "16.09", "ranks are not 1..N over every desa of the kab/kota"),
+        (d("2025-01-05"), "16.09", "ranks are not 1..N over every desa of the kab/kota"),
+        (d("2025-01-08"), "16.09", "an as-of date of mart.backlog has no ranking for the kab/kota")]
 
 
 def test_the_requests_grain_check_returns_a_doubled_request(tamper):
@@ -742,7 +743,8 @@ def test_the_device_check_returns_a_doubled_row_and_a_row_before_the_device_was_
     tamper.con.execute("insert into mart.device_activity select * replace (as_of_date - 1 as as_of_date) "
                        "from mart.device_activity where id_alat = 'KEC02-B' and as_of_date = '2025-01-08'")
     assert tamper.check("device_activity_grain_unique") == [
-        (d("2025-01-04"), "KEC01-A", "several rows"), (d("2025-01-07"), "KEC02-B", "before first seen or after last")]
+        (d("2025-01-04"), "16.09", "KEC01-A", "several rows"),
+        (d("2025-01-07"), "16.09", "KEC02-B", "before first seen or after last")]
 
 
 def test_the_service_check_returns_a_date_missing_or_doubling_a_kecamatan(tamper):

@@ -1,8 +1,9 @@
 """The static HTML report: one self-contained page from the marts (the package flows/report/).
 
 A hand-written 3-day x 3-kecamatan warehouse: one missing log, one rejected log, one kecamatan
-whose backlog is negative, one kecamatan whose pace is zero; mart.backlog_kabupaten is the real
-model (sql/mart/backlog_kabupaten.sql) over it. It has no outreach mart (sections 7-10 say "no
+whose backlog is negative, one kecamatan whose pace is zero; mart.backlog_kabupaten and
+mart.backlog_wilayah (the area's headline) are the real models (sql/mart/backlog_kabupaten.sql,
+sql/mart/backlog_wilayah.sql) over it. It has no outreach mart (sections 7-10 say "no
 data yet").
 
 The outreach sections (issue 11) are checked on a second warehouse: hand-made landing rows (two
@@ -36,6 +37,8 @@ from tests.harness import Warehouse, build, rec, snapshot
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "flows" / "report"
 REGENCY_MODEL = (REPO / "sql" / "mart" / "backlog_kabupaten.sql").read_text(encoding="utf-8")
+AREA_MODEL = (REPO / "sql" / "mart" / "backlog_wilayah.sql").read_text(encoding="utf-8")
+OKUS_NAME = "Kabupaten Ogan Komering Ulu Selatan"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 FETCHES = "see http://evil.example/a, background:url(http://x/y) and @import 'z.css'"
 
@@ -64,7 +67,8 @@ def _create_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> 
     con.execute("create schema if not exists mart")
     con.execute(
         """create table mart.backlog_kecamatan (as_of_date date, kode_kecamatan varchar, nama_kecamatan varchar,
-           wajib_ktp bigint, sudah_rekam bigint, belum_rekam bigint, pct_rekam decimal(7, 2))"""
+           wajib_ktp bigint, sudah_rekam bigint, belum_rekam bigint, pct_rekam decimal(7, 2),
+           kode_kabupaten varchar default '16.09', nama_kabupaten varchar default 'Kabupaten Ogan Komering Ulu Selatan')"""
     )
     con.execute(
         f"""create table mart.participation_trend (tanggal date, kode_kecamatan varchar, nama_kecamatan varchar,
@@ -84,6 +88,9 @@ def _create_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> 
     )
     # the regency row per date: the pipeline's own model, as a view over the kecamatan rows
     con.execute("create view mart.backlog_kabupaten as " + REGENCY_MODEL)
+    con.execute("create view mart.backlog_wilayah as " + AREA_MODEL)
+    con.execute("create schema if not exists core")
+    con.execute("create table core.kabupaten as select '16.09' as kode_kabupaten, ? as nama_kabupaten", [OKUS_NAME])
 
 
 def _fill_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> None:
@@ -103,7 +110,8 @@ def _fill_marts(con: duckdb.DuckDBPyConnection, *, with_laju: bool = True) -> No
             if kode == "16.09.03" and day == D3:
                 laju = 0.0
             proj = day + timedelta(days=int(belum / laju) + 1) if laju > 0 and belum > 0 else None
-            con.execute("insert into mart.backlog_kecamatan values (?, ?, ?, ?, ?, ?, ?)",
+            con.execute("""insert into mart.backlog_kecamatan (as_of_date, kode_kecamatan, nama_kecamatan, wajib_ktp,
+                           sudah_rekam, belum_rekam, pct_rekam) values (?, ?, ?, ?, ?, ?, ?)""",
                         [day, kode, nama, wajib, sudah, belum, pct])
             values = [day, kode, nama, baru, baru + 2, *ch, mean7, wajib, sudah, belum, pct, proj]
             if with_laju:
@@ -166,7 +174,7 @@ def test_write_report_returns_the_path_and_writes_one_utf8_html_file(warehouse, 
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in text
-    assert "Perekaman e-KTP — Kabupaten OKU Selatan" in text
+    assert "Perekaman e-KTP — Kabupaten Ogan Komering Ulu Selatan" in text   # the area's name, as the list spells it
     assert [p.name for p in out.parent.iterdir()] == ["report.html"], "a temp file was left behind"
 
 
@@ -342,7 +350,7 @@ def test_a_year_for_all_19_kecamatan_stays_a_reasonable_size(tmp_path):
     assert out.stat().st_size < 1_500_000
 
 
-# --- the regency figures come from mart.backlog_kabupaten ----------------------------------
+# --- the area's (the regency's) figures come from mart.backlog_wilayah ------------------------
 
 
 def test_headline_and_total_row_read_the_regency_mart_not_a_sum(tmp_path):
@@ -350,10 +358,10 @@ def test_headline_and_total_row_read_the_regency_mart_not_a_sum(tmp_path):
     _create_marts(con)
     _fill_marts(con)
     # numbers no sum of the kecamatan rows gives: the page must show these
-    con.execute("drop view mart.backlog_kabupaten")
-    con.execute("""create table mart.backlog_kabupaten (as_of_date date, wajib_ktp bigint, sudah_rekam bigint,
+    con.execute("drop view mart.backlog_wilayah")
+    con.execute("""create table mart.backlog_wilayah (as_of_date date, wajib_ktp bigint, sudah_rekam bigint,
                    belum_rekam bigint, pct_rekam double)""")
-    con.execute("insert into mart.backlog_kabupaten values (?, 270764, 213572, 57192, 78.88), "
+    con.execute("insert into mart.backlog_wilayah values (?, 270764, 213572, 57192, 78.88), "
                 "(?, 270764, 213000, 57764, 78.67), (?, 1, 1, 0, 100.0)", [D3, D2, D1])
     html = write_report(con, tmp_path / "r.html").read_text(encoding="utf-8")
     head = _section(html, "ringkasan")
@@ -367,10 +375,10 @@ def test_without_the_regency_mart_the_headline_says_so_and_the_rest_is_drawn(tmp
     con = duckdb.connect()
     _create_marts(con)
     _fill_marts(con)
-    con.execute("drop view mart.backlog_kabupaten")
+    con.execute("drop view mart.backlog_wilayah")
     html = write_report(con, tmp_path / "r.html").read_text(encoding="utf-8")
     head = _section(html, "ringkasan")
-    assert "Belum ada data" in head and "<code>mart.backlog_kabupaten</code>" in head
+    assert "Belum ada data" in head and "<code>mart.backlog_wilayah</code>" in head
     assert _svg(html, "backlog-kecamatan").count("<rect") == 3
     total = re.search(r'<tr class="total">.*?</tr>', _section(html, "backlog"), flags=re.S).group(0)
     assert total.count(">—</td>") == 4  # no regency row: no total, never a sum made here
@@ -885,7 +893,7 @@ def test_report_renders_in_headless_chromium_from_file_url(warehouse, tmp_path):
                                                         "error": "required column nik missing"}]})
     with open_page(name="report") as session:
         session.goto(out)
-        assert session.page.title() == "Perekaman e-KTP — Kabupaten OKU Selatan"
+        assert session.page.title() == "Perekaman e-KTP — Kabupaten Ogan Komering Ulu Selatan"
         for name, marks in (("backlog-kecamatan", 3), ("trend-channel", 1), ("completeness-grid", 9)):
             svg = session.page.locator(f'svg[data-chart="{name}"]')
             box = svg.bounding_box()

@@ -26,7 +26,7 @@ def add_user(settings: Settings, name: str, kecamatan: str | None, kantor: bool)
     """Create a user of one kecamatan of the area, or of the office; returns the one-time password."""
     if kantor == (kecamatan is not None):
         raise UserError("Give exactly one of --kecamatan CODE or --kantor.")
-    if kecamatan is not None and kecamatan not in kecamatan_codes():
+    if kecamatan is not None and kecamatan not in kecamatan_codes(settings.wilayah):
         raise UserError(f"{terminal(kecamatan)} is not a kecamatan code of the area (e.g. 16.09.01).")
     return store(settings).add_user(name, kecamatan, kantor)
 
@@ -70,7 +70,7 @@ def serve(settings: Settings, host: str, port: int, trusted_proxy: str | None) -
     if not settings.data_dir.is_dir():
         raise UserError(f"The data directory {settings.data_dir} does not exist (set --data-dir or EKTP_DATA_DIR).")
     app = build_app(settings, trusted_proxy)
-    threading.Thread(target=warm_up, name="gx-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(settings.wilayah,), name="gx-warm-up", daemon=True).start()
     print(f"Portal on http://{host}:{port}/ for {settings.data_dir} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, access_log=False, log_level="warning",
                             server_header=False, lifespan="off")

@@ -115,7 +115,7 @@ class Portal:
         user = session.user
         if user.kantor:
             return False
-        others = kecamatan_codes() - {user.kecamatan}
+        others = kecamatan_codes(self.settings.wilayah) - {user.kecamatan}
         return any(m.group(0) in others for text in texts for m in KODE_IN_TEXT.finditer(text or ""))
 
     def set_session_cookie(self, response: Response, request: Request, token: str) -> None:

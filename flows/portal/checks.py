@@ -25,7 +25,7 @@ from flows.files import atomic_write
 from flows.load import RawFile, check_log, prepare_requests
 from flows.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, FileRejected, decode
 from flows.validate import PERMOHONAN_SUITE, suite_spec
-from flows.wilayah import kecamatan_codes
+from flows.wilayah import DEFAULT_AREA, kecamatan_codes
 
 # Great Expectations keeps one context per process: one check at a time.
 _GX = threading.Lock()
@@ -58,10 +58,10 @@ def _sentence(reason: str) -> str:
     return sentences().get(reason, FALLBACK)
 
 
-def check_upload(data: bytes, log_date: date, kode: str) -> Verdict:
+def check_upload(data: bytes, log_date: date, kode: str, area: tuple[str, ...] = DEFAULT_AREA) -> Verdict:
     """The pipeline's verdict on a log (no file is written)."""
     with _GX:
-        out = check_log(data, log_date, kode)
+        out = check_log(data, log_date, kode, area=area)
     f = out.files[0]
     verdict = Verdict(f.status == "loaded", f.source_file, f.sha256, rows_ok=f.rows_loaded)
     if f.status == "rejected":
@@ -73,13 +73,13 @@ def check_upload(data: bytes, log_date: date, kode: str) -> Verdict:
     return verdict
 
 
-def warm_up() -> None:
+def warm_up(area: tuple[str, ...] = DEFAULT_AREA) -> None:
     """Build the suite's context once (about 10 s on a busy machine) before the first upload needs
     it: a one-row log of empty values through the same check. Run in a thread at start."""
     from flows.read import REKAM_COLUMNS
 
     check_upload((",".join(REKAM_COLUMNS) + "\n" + "," * (len(REKAM_COLUMNS) - 1) + "\n").encode(),
-                 date(2025, 1, 1), min(kecamatan_codes()))
+                 date(2025, 1, 1), min(kecamatan_codes(area)), area)
 
 
 def store_upload(raw_dir: Path, verdict: Verdict, data: bytes) -> Path:
@@ -138,7 +138,7 @@ def _letter_sentence(detail: str) -> str:
     return detail or FALLBACK
 
 
-def register_letter(raw_dir: Path, today: date, letter: Letter) -> Verdict:
+def register_letter(raw_dir: Path, today: date, letter: Letter, area: tuple[str, ...] = DEFAULT_AREA) -> Verdict:
     """Check a letter against section 9's rules (in today's file, so a repeat of an earlier letter
     of the day is a duplicate) and append it to ``raw/permohonan/<today>.csv`` when its row passes."""
     rel = f"permohonan/{today.isoformat()}.csv"
@@ -151,7 +151,7 @@ def register_letter(raw_dir: Path, today: date, letter: Letter) -> Verdict:
         sha = hashlib.sha256(new).hexdigest()
         cand = Candidate(rel, rel, "permohonan", today, None, len(new), 0, sha256=sha)
         with _GX:
-            out = prepare_requests([RawFile(cand, new)])
+            out = prepare_requests([RawFile(cand, new)], area=area)
         f = out.files[0]
         if f.status == "rejected":
             code = (f.error or "unreadable").split(":", 1)[0]

@@ -170,7 +170,7 @@ async def kecamatan(request: Request):
     kode = request.path_params["kode"]
     if not s.user.kantor and (kode != s.user.kecamatan or p.names_other(s, str(request.query_params))):
         return p.forbidden(request, s, "kecamatan_page")
-    if kode not in kecamatan_codes():
+    if kode not in kecamatan_codes(p.settings.wilayah):
         return p.error(request, 404, "Kecamatan tidak dikenal.", s)
     view = await run_in_threadpool(status.kecamatan_view, p.settings, kode, p.today())
     return p.page(request, "kecamatan.html.j2", session=s, v=view, hari_ini=p.today())
@@ -185,13 +185,13 @@ async def feedback(request: Request):
         return p.forbidden(request, s, "feedback")
     download = berkas.endswith(".csv")
     day = parse_iso_date(berkas[:-4] if download else berkas)
-    data = status.feedback_file(p.settings, kode, day) if day is not None and kode in kecamatan_codes() else None
+    data = status.feedback_file(p.settings, kode, day) if day is not None and kode in kecamatan_codes(p.settings.wilayah) else None
     if data is None:
         return p.error(request, 404, "Tidak ada umpan balik untuk tanggal itu.", s)
     if download:
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="umpan-balik-{kode}-{day.isoformat()}.csv"'})
-    return p.page(request, "umpan_balik.html.j2", session=s, kode=kode, nama=status.kecamatan_names().get(kode, kode),
+    return p.page(request, "umpan_balik.html.j2", session=s, kode=kode, nama=status.kecamatan_names(p.settings.wilayah).get(kode, kode),
                   tanggal=day, baris=status.feedback_rows(data))
 
 
@@ -252,7 +252,7 @@ async def _upload_form(request: Request, p: Portal, s, form, address: str, limit
     if len(data) > limit:
         p.audit.write(s.user.name, "too_large", address, limit_bytes=limit)
         return p.error(request, 413, f"File terlalu besar: batasnya {limit:,} byte.".replace(",", "."), s)
-    verdict = await run_in_threadpool(checks.check_upload, data, day, s.user.kecamatan)
+    verdict = await run_in_threadpool(checks.check_upload, data, day, s.user.kecamatan, p.settings.wilayah)
     if verdict.accepted:
         await run_in_threadpool(checks.store_upload, p.settings.raw_dir, verdict, data)
     reasons = sorted({x.reason for x in verdict.problems})
@@ -269,7 +269,7 @@ async def letters(request: Request):
         return early
     if not s.user.kantor:
         return p.forbidden(request, s, "letter_by_kecamatan", "Akses ditolak: surat desa didaftarkan oleh kantor Disdukcapil.")
-    ctx = dict(session=s, desa=status.desa_choices(), hari_ini=p.today(), hasil=None, isian={})
+    ctx = dict(session=s, desa=status.desa_choices(p.settings.wilayah), hari_ini=p.today(), hasil=None, isian={})
     if request.method == "GET":
         return p.page(request, "surat.html.j2", **ctx)
     form = await _small_form(request)
@@ -280,10 +280,10 @@ async def letters(request: Request):
         return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
     isian = {k: str(form.get(k, "")).strip()[:200] for k in ("kode_desa", "tanggal_surat", "nomor_surat", "perkiraan_warga")}
     letter = checks.Letter(**isian)
-    verdict = await run_in_threadpool(checks.register_letter, p.settings.raw_dir, p.today(), letter)
+    verdict = await run_in_threadpool(checks.register_letter, p.settings.raw_dir, p.today(), letter, p.settings.wilayah)
     p.audit.write(s.user.name, "letter" if verdict.accepted else "letter_refused", p.address(request),
                   file=verdict.landing_name, sha256=verdict.sha256,
-                  kode_desa=letter.kode_desa if letter.kode_desa in desa_codes() else "?",
+                  kode_desa=letter.kode_desa if letter.kode_desa in desa_codes(p.settings.wilayah) else "?",
                   reasons=sorted({x.reason for x in verdict.problems}))
     # a refused field is not filled in again: what broke a rule may be a NIK typed in the wrong box
     wrong = {x.reason.rsplit("_", 1)[0] for x in verdict.problems}      # nomor_surat_invalid -> nomor_surat

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import Settings
-from flows.wilayah import kecamatan_codes, wilayah
+from flows.wilayah import DEFAULT_AREA, kecamatan_codes, wilayah
 
 DAYS = 30
 DATE_FILE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$")
@@ -66,15 +66,16 @@ class KecamatanView:
     pace: Pace = field(default_factory=Pace)
 
 
-def kecamatan_names() -> dict[str, str]:
-    w = wilayah()
+def kecamatan_names(area: tuple[str, ...] = DEFAULT_AREA) -> dict[str, str]:
+    w = wilayah(area)
     return {k: n for k, n, j in w.select("kode", "nama", "jenis").iter_rows() if j == "kecamatan"}
 
 
-def desa_choices() -> list[tuple[str, str, str]]:
+def desa_choices(area: tuple[str, ...] = DEFAULT_AREA) -> list[tuple[str, str, str]]:
     """(kode_desa, nama_desa, nama_kecamatan) of the area, in code order."""
-    names = kecamatan_names()
-    w = wilayah().filter(wilayah()["jenis"] != "kecamatan").sort("kode")
+    names = kecamatan_names(area)
+    w = wilayah(area)
+    w = w.filter(w["jenis"].is_in(["desa", "kelurahan"])).sort("kode")
     return [(k, n, names.get(kc, kc)) for k, n, kc in w.select("kode", "nama", "kode_kecamatan").iter_rows()]
 
 
@@ -153,7 +154,7 @@ def feedback_dates(settings: Settings, kode: str) -> list[date]:
 
 def feedback_file(settings: Settings, kode: str, day: date) -> bytes | None:
     """The bytes of ``feedback/<kode>/<day>.csv`` (kode checked against the area, day a date)."""
-    if kode not in kecamatan_codes():
+    if kode not in kecamatan_codes(settings.wilayah):
         return None
     path = settings.feedback_dir / kode / f"{day.isoformat()}.csv"
     try:
@@ -199,7 +200,7 @@ def kecamatan_view(settings: Settings, kode: str, today: date, con=None) -> Keca
         fbset = set(fb)
         days = [_day(settings, kode, today - timedelta(days=i), versions.get(today - timedelta(days=i)), fbset)
                 for i in range(DAYS + 1)]
-        return KecamatanView(kode, kecamatan_names().get(kode, kode), days, fb, _pace(con, kode))
+        return KecamatanView(kode, kecamatan_names(settings.wilayah).get(kode, kode), days, fb, _pace(con, kode))
     finally:
         if own and con is not None:
             con.close()
@@ -209,7 +210,7 @@ def overview(settings: Settings, today: date) -> list[KecamatanView]:
     """Every kecamatan of the area (the office's page), one connection for all."""
     con = analysts_copy(settings)
     try:
-        return [kecamatan_view(settings, k, today, con) for k in sorted(kecamatan_codes())]
+        return [kecamatan_view(settings, k, today, con) for k in sorted(kecamatan_codes(settings.wilayah))]
     finally:
         if con is not None:
             con.close()

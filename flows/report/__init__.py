@@ -51,7 +51,7 @@ def write_report(
     out_path: Path,
     *,
     run_summary: dict | None = None,
-    title: str = DEFAULT_TITLE,
+    title: str | None = None,
 ) -> Path:
     """Render the marts in `con` (plus an optional run summary) to one HTML file at `out_path`.
 

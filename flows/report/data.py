@@ -1,7 +1,7 @@
 """What the page needs, read from an open DuckDB connection (the analysts' copy, or the writer).
 
-`load_report_data(con)` reads eleven marts: `mart.backlog_kabupaten` (the regency headline and its
-change since the previous date), `mart.backlog_kecamatan`, `mart.participation_trend`,
+`load_report_data(con)` reads eleven marts: `mart.backlog_wilayah` (the area's headline: the
+regency's for one kab/kota; and its change since the previous date), `mart.backlog_kecamatan`, `mart.participation_trend`,
 `mart.log_completeness`, `mart.backlog`, the outreach marts of contract section 9
 (`mart.outreach_priority`, `mart.outreach_requests`, `mart.kecamatan_service`,
 `mart.device_activity`), each at its own latest date except the trend, the grid (every date)
@@ -44,7 +44,7 @@ STATUSES: dict[str, tuple[str, str, str]] = {
 UNKNOWN_STATUS = ("u", "tanpa baris", "no row")
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "backlog_kabupaten": ("as_of_date", "wajib_ktp", "sudah_rekam", "belum_rekam", "pct_rekam"),
+    "backlog_wilayah": ("as_of_date", "wajib_ktp", "sudah_rekam", "belum_rekam", "pct_rekam"),
     "backlog_kecamatan": (
         "as_of_date", "kode_kecamatan", "nama_kecamatan", "wajib_ktp", "sudah_rekam", "belum_rekam", "pct_rekam",
     ),
@@ -96,7 +96,9 @@ class ReportData:
     """What the page needs, already reduced to the latest dates and regency-wide daily totals."""
 
     missing_tables: list[str] = field(default_factory=list)
-    # backlog_kabupaten: the row of its latest as_of_date and the one before it (dicts with
+    # the names of the area's kab/kota (core.kabupaten), for the page's title
+    area_names: list[str] = field(default_factory=list)
+    # backlog_wilayah: the row of its latest as_of_date and the one before it (dicts with
     # as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam)
     regency: dict | None = None
     regency_prev: dict | None = None
@@ -170,7 +172,8 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
     """Query the marts of TABLE_COLUMNS; an absent table counts as empty, a table missing a column is an error."""
     data = ReportData()
     present = _present_tables(con, data)
-    if "backlog_kabupaten" in present:
+    _load_area_names(con, data)
+    if "backlog_wilayah" in present:
         _load_regency(con, data)
     if "backlog_kecamatan" in present:
         _load_kecamatan(con, data)
@@ -216,11 +219,20 @@ def _present_tables(con: duckdb.DuckDBPyConnection, data: ReportData) -> dict[st
     return present
 
 
+def _load_area_names(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    """The kab/kota of the area, from the region dimension (none when the copy has no core.kabupaten)."""
+    found = con.execute("""select count(*) from duckdb_tables()
+                           where schema_name = 'core' and table_name = 'kabupaten'""").fetchall()[0][0]
+    if found:
+        data.area_names = [r["nama_kabupaten"] for r in rows(
+            con, "select nama_kabupaten from core.kabupaten order by kode_kabupaten")]
+
+
 def _load_regency(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     latest = rows(
         con,
         """select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
-           from mart.backlog_kabupaten order by as_of_date desc limit 2""",
+           from mart.backlog_wilayah order by as_of_date desc limit 2""",
     )
     data.regency = latest[0] if latest else None
     data.regency_prev = latest[1] if len(latest) > 1 else None

@@ -20,7 +20,7 @@ from flows.report.data import ReportData
 from flows.report.format import fmt_coord
 from flows.report.views import page_context
 
-DEFAULT_TITLE = "Perekaman e-KTP — Kabupaten OKU Selatan"
+DEFAULT_TITLE = "Perekaman e-KTP"      # followed by the area's kab/kota (core.kabupaten), see page_title
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 TEMPLATE_EXTENSIONS = ("html", "svg", "j2", "css")
 
@@ -59,11 +59,20 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def page_title(data: ReportData) -> str:
+    """The title, then the names of the area's kab/kota (one or two, as the region list spells
+    them) or their number (more); the bare title when the page does not know its area."""
+    names = data.area_names
+    if not names:
+        return DEFAULT_TITLE
+    return f"{DEFAULT_TITLE} — {', '.join(names) if len(names) <= 2 else f'{len(names)} kabupaten/kota'}"
+
+
 def render_report(
     data: ReportData,
     *,
     run_summary: dict | None = None,
-    title: str = DEFAULT_TITLE,
+    title: str | None = None,
     generated_at: dt.datetime | None = None,
     feedback: dict | None = None,
 ) -> str:
@@ -75,5 +84,5 @@ def render_report(
     generated = (generated_at or dt.datetime.now(WIB)).astimezone(WIB)
     if feedback is None and run_summary:
         feedback = run_summary.get("feedback")
-    context = page_context(data, run_summary, title, generated, feedback)
+    context = page_context(data, run_summary, title or page_title(data), generated, feedback)
     return environment().get_template("page.html.j2").render(context)

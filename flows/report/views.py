@@ -100,7 +100,8 @@ def page_context(
 
 
 def headline(data: ReportData) -> dict:
-    """The regency figures of mart.backlog_kabupaten at its latest date, and the change since the one before."""
+    """The area's figures (mart.backlog_wilayah: the regency's for one kab/kota) at its latest date, and the change
+    since the one before."""
     reg, prev = data.regency or {}, data.regency_prev
     belum = num(reg.get("belum_rekam"))
     pct = num(reg.get("pct_rekam"))
@@ -142,11 +143,13 @@ def backlog(data: ReportData) -> dict:
         for r in data.kec_rows
     ]
     total = data.kec_total or {}
+    kabupaten = sorted({r["kode_kecamatan"][:5] for r in data.kec_rows})   # the area's kab/kota (a code's first 5 characters)
     return {
         "as_of": fmt_date(data.kec_date),
         "negatives": [_text(r["name"]) for r in rows if r["neg"]],
         "rows": rows,
         "total": {
+            "label": "Kabupaten" if len(kabupaten) == 1 else "Wilayah", "kode": ", ".join(kabupaten),
             "wajib": fmt_int(total.get("wajib_ktp")), "sudah": fmt_int(total.get("sudah_rekam")),
             "belum": fmt_int(total.get("belum_rekam")), "pct": fmt_pct(total.get("pct_rekam")),
         },

@@ -1,17 +1,19 @@
--- severity: bug. mart.outreach_priority ranks every desa of the reference list 1..N once at each as-of date of mart.backlog.
+-- severity: bug. mart.outreach_priority ranks 1..N once, at each as-of date of mart.backlog and within each kab/kota, every desa of that kab/kota with a backlog row at the date (N from mart.backlog, not a constant).
 with per_date as (
-    select as_of_date, count(*) as n, count(distinct kode_desa) as desa, count(distinct peringkat) as ranks,
+    select as_of_date, kode_kabupaten, count(*) as n, count(distinct kode_desa) as desa, count(distinct peringkat) as ranks,
            min(peringkat) as lo, max(peringkat) as hi
     from mart.outreach_priority group by all
 ),
-expected as (select count(*) as n from core.desa),
-dates as (
-    select distinct as_of_date from mart.backlog
+expected as (
+    select as_of_date, kode_kabupaten, count(*) as n from mart.backlog group by all
 )
-select per_date.as_of_date, 'ranks are not 1..N over every desa' as problem
-from per_date, expected
-where per_date.n <> expected.n or per_date.desa <> expected.n or per_date.ranks <> expected.n
-   or per_date.lo <> 1 or per_date.hi <> expected.n
+select per_date.as_of_date, per_date.kode_kabupaten, 'ranks are not 1..N over every desa of the kab/kota' as problem
+from per_date
+left join expected on expected.as_of_date = per_date.as_of_date and expected.kode_kabupaten = per_date.kode_kabupaten
+where per_date.n is distinct from expected.n or per_date.desa is distinct from expected.n
+   or per_date.ranks is distinct from expected.n or per_date.lo <> 1 or per_date.hi is distinct from expected.n
 union all
-select dates.as_of_date, 'an as-of date of mart.backlog has no ranking' as problem
-from dates where dates.as_of_date not in (select as_of_date from mart.outreach_priority)
+select expected.as_of_date, expected.kode_kabupaten, 'an as-of date of mart.backlog has no ranking for the kab/kota' as problem
+from expected
+left join per_date on per_date.as_of_date = expected.as_of_date and per_date.kode_kabupaten = expected.kode_kabupaten
+where per_date.as_of_date is null

@@ -1,10 +1,11 @@
--- Device use: one row per id_alat x tanggal x kecamatan of the log that listed it (every loaded row, whatever its place or kind).
+-- Device use: one row per kab/kota x id_alat x tanggal x kecamatan of the log that listed it (a device is an id_alat within a kab/kota) (every loaded row, whatever its place or kind).
 with recording as (
     select * from core.recording
 ),
 
 final as (
     select
+        kode_kabupaten_file                                       as kode_kabupaten,
         id_alat,
         tanggal_rekam                                             as tanggal,
         kode_kecamatan_file                                       as kode_kecamatan,

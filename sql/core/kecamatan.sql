@@ -1,15 +1,21 @@
--- Kecamatan dimension: one row per kode_kecamatan (19).
+-- Kecamatan dimension: one row per kode_kecamatan of the area (19 for OKU Selatan), with its kab/kota.
 with wilayah as (
     select * from staging.wilayah
 ),
 
+kabupaten as (
+    select * from core.kabupaten
+),
+
 final as (
     select
-        kode      as kode_kecamatan,
-        nama      as nama_kecamatan,
-        kode_bps  as kode_bps
+        kabupaten.kode_kabupaten,
+        kabupaten.nama_kabupaten,
+        wilayah.kode  as kode_kecamatan,
+        wilayah.nama  as nama_kecamatan
     from wilayah
-    where jenis = 'kecamatan'
+    join kabupaten on kabupaten.kode_kabupaten = wilayah.kode_kabupaten
+    where wilayah.jenis = 'kecamatan'
 )
 
 select * from final

@@ -17,6 +17,7 @@ final as (
         rekam.id_alat,
         rekam.kode_desa,
         desa.kode_kecamatan,
+        desa.kode_kabupaten,
         rekam.jenis_kelamin,
         rekam.umur,
         rekam.status_kawin,
@@ -24,7 +25,9 @@ final as (
         (rekam.umur >= 17 or rekam.status_kawin <> 'BELUM KAWIN') as wajib_ktp,
         rekam.source_file,
         -- the kecamatan whose log listed the row (the file name), not the person's domicile
-        regexp_extract(rekam.source_file, '^rekam/[0-9]{4}-[0-9]{2}-[0-9]{2}/(16\.09\.[0-9]{2})\.csv$', 1) as kode_kecamatan_file,
+        regexp_extract(rekam.source_file, '^rekam/[0-9]{4}-[0-9]{2}-[0-9]{2}/([0-9]{2}\.[0-9]{2}\.[0-9]{2})\.csv$', 1) as kode_kecamatan_file,
+        -- and its kab/kota (a device is an id_alat within a kab/kota, contract section 9)
+        regexp_extract(rekam.source_file, '^rekam/[0-9]{4}-[0-9]{2}-[0-9]{2}/([0-9]{2}\.[0-9]{2})\.[0-9]{2}\.csv$', 1) as kode_kabupaten_file,
         rekam.line_number
     from rekam
     join desa on desa.kode_desa = rekam.kode_desa

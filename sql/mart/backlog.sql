@@ -1,24 +1,21 @@
--- Backlog per desa: one row per as-of date x desa (dates with no snapshot on or before them have no rows).
--- sudah_rekam = snapshot S (latest cut-off <= as_of_date) + persons whose first recording is in (S, as_of_date], wajib KTP at it.
+-- Backlog per desa: one row per as-of date x desa (a desa has no row at dates before the first snapshot holding it).
+-- S = for each desa, the latest snapshot holding it with cut-off <= as_of_date (core.snapshot: on one date a kab/kota
+-- snapshot counts over the area's); sudah_rekam = S + persons whose first recording is in (S, as_of_date], wajib KTP at it.
 with spine as (
     select tanggal as as_of_date from core.date_spine
 ),
 
-snapshot_dates as (
-    select distinct snapshot_date from core.snapshot
-),
-
-as_of as (
-    select spine.as_of_date, max(snapshot_dates.snapshot_date) as snapshot_date
-    from spine
-    join snapshot_dates on snapshot_dates.snapshot_date <= spine.as_of_date
-    group by spine.as_of_date
+snapshot_desa as (
+    select distinct kode_desa from core.snapshot
 ),
 
 grid as (
-    select as_of.as_of_date, as_of.snapshot_date, snapshot.kode_desa, snapshot.wajib_ktp, snapshot.sudah_rekam
-    from as_of
-    join core.snapshot as snapshot on snapshot.snapshot_date = as_of.snapshot_date
+    -- each desa on each date, with the cut-off of the latest snapshot holding it on or before that date
+    select spine.as_of_date, snapshot.kode_desa, snapshot.snapshot_date, snapshot.wajib_ktp, snapshot.sudah_rekam
+    from spine
+    cross join snapshot_desa
+    asof join core.snapshot as snapshot
+        on snapshot.kode_desa = snapshot_desa.kode_desa and snapshot.snapshot_date <= spine.as_of_date
 ),
 
 with_new as (
@@ -35,6 +32,8 @@ with_new as (
 final as (
     select
         cast(with_new.as_of_date as date)                                  as as_of_date,
+        desa.kode_kabupaten,
+        desa.nama_kabupaten,
         desa.kode_kecamatan,
         desa.nama_kecamatan,
         with_new.kode_desa,

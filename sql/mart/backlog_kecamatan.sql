@@ -1,4 +1,4 @@
--- Backlog per kecamatan: one row per as-of date x kecamatan, the sum of its desa in mart.backlog.
+-- Backlog per kecamatan: one row per as-of date x kecamatan, the sum of its desa in mart.backlog (pct_rekam from the sums).
 with backlog as (
     select * from mart.backlog
 ),
@@ -6,6 +6,8 @@ with backlog as (
 summed as (
     select
         as_of_date,
+        kode_kabupaten,
+        nama_kabupaten,
         kode_kecamatan,
         nama_kecamatan,
         sum(wajib_ktp)   as wajib_ktp,
@@ -18,6 +20,8 @@ summed as (
 final as (
     select
         cast(as_of_date as date)     as as_of_date,
+        kode_kabupaten,
+        nama_kabupaten,
         kode_kecamatan,
         nama_kecamatan,
         cast(wajib_ktp as bigint)    as wajib_ktp,

@@ -1,23 +1,25 @@
--- Recording devices: one row per as-of date (the dates of the marts' range) x id_alat seen on or before it.
--- kode_kecamatan: the kecamatan whose log listed the device on terakhir_aktif (several: the smallest code).
--- diam: silent, hari_diam >= mart.ambang_batas.hari_diam_alat (the one definition of a silent device).
+-- Recording devices: one row per as-of date (the dates of the marts' range) x kab/kota x id_alat seen on or before it.
+-- A device is an id_alat within a kab/kota: the kab/kota of the kecamatan whose log listed the row (the same id in two
+-- kab/kota is two devices). kode_kecamatan: the kecamatan whose log listed the device on terakhir_aktif (several: the
+-- smallest code). diam: silent, hari_diam >= mart.ambang_batas.hari_diam_alat (the one definition of a silent device).
 with per_day as (
-    select id_alat, tanggal, sum(rekam) as rekam, min(kode_kecamatan) as kode_kecamatan
+    select kode_kabupaten, id_alat, tanggal, sum(rekam) as rekam, min(kode_kecamatan) as kode_kecamatan
     from core.device_daily
     group by all
 ),
 
 cumulative as (
-    select *, sum(rekam) over (partition by id_alat order by tanggal) as kumulatif
+    select *, sum(rekam) over (partition by kode_kabupaten, id_alat order by tanggal) as kumulatif
     from per_day
 ),
 
 first_seen as (
-    select id_alat, min(tanggal) as pertama_aktif from per_day group by all
+    select kode_kabupaten, id_alat, min(tanggal) as pertama_aktif from per_day group by all
 ),
 
 grid as (
-    select spine.tanggal as as_of_date, spine.tanggal - 7 as week_before, first_seen.id_alat, first_seen.pertama_aktif
+    select spine.tanggal as as_of_date, spine.tanggal - 7 as week_before,
+           first_seen.kode_kabupaten, first_seen.id_alat, first_seen.pertama_aktif
     from core.date_spine as spine
     join first_seen on first_seen.pertama_aktif <= spine.tanggal
 ),
@@ -26,7 +28,8 @@ latest as (
     select grid.*, cumulative.tanggal as terakhir_aktif, cumulative.kode_kecamatan, cumulative.kumulatif
     from grid
     asof join cumulative
-        on cumulative.id_alat = grid.id_alat and cumulative.tanggal <= grid.as_of_date
+        on cumulative.kode_kabupaten = grid.kode_kabupaten and cumulative.id_alat = grid.id_alat
+       and cumulative.tanggal <= grid.as_of_date
 ),
 
 with_week as (
@@ -34,7 +37,8 @@ with_week as (
     select latest.*, coalesce(before.kumulatif, 0) as kumulatif_sebelum
     from latest
     asof left join cumulative as before
-        on before.id_alat = latest.id_alat and before.tanggal <= latest.week_before
+        on before.kode_kabupaten = latest.kode_kabupaten and before.id_alat = latest.id_alat
+       and before.tanggal <= latest.week_before
 ),
 
 ambang as (
@@ -44,6 +48,7 @@ ambang as (
 final as (
     select
         cast(as_of_date as date)                       as as_of_date,
+        kode_kabupaten,
         id_alat,
         kode_kecamatan,
         cast(pertama_aktif as date)                    as pertama_aktif,
@@ -55,4 +60,4 @@ final as (
     cross join ambang
 )
 
-select * from final order by as_of_date, id_alat
+select * from final order by as_of_date, kode_kabupaten, id_alat

@@ -24,7 +24,7 @@ office_devices as (
 ),
 
 grid as (
-    select spine.*, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
+    select spine.*, kecamatan.kode_kabupaten, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
     from spine
     cross join core.kecamatan as kecamatan
 ),
@@ -56,6 +56,7 @@ devices as (
 final as (
     select
         cast(with_weekdays.tanggal as date)                       as as_of_date,
+        with_weekdays.kode_kabupaten,
         with_weekdays.kode_kecamatan,
         with_weekdays.nama_kecamatan,
         cast(with_weekdays.rekam_kecamatan_terakhir as date)      as rekam_kecamatan_terakhir,

@@ -4,7 +4,7 @@ with spine as (
 ),
 
 grid as (
-    select spine.tanggal, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
+    select spine.tanggal, kecamatan.kode_kabupaten, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
     from spine
     cross join core.kecamatan as kecamatan
 ),
@@ -16,6 +16,7 @@ files as (
 final as (
     select
         cast(grid.tanggal as date)                 as tanggal,
+        grid.kode_kabupaten,
         grid.kode_kecamatan,
         grid.nama_kecamatan,
         coalesce(files.status, 'missing')          as status,

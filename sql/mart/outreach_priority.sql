@@ -1,8 +1,8 @@
--- Where the jemput bola team should go: one row per as-of date (the dates of mart.backlog) x desa, ranked 1..N at each date.
+-- Where the jemput bola team should go: one row per as-of date (the dates of mart.backlog) x desa, ranked 1..N at each date within each kab/kota (each kab/kota's team ranks its own desa).
 -- Order: desa with an open request first, then larger belum_rekam, then longer since the last jemput bola visit
 -- (never visited counts as longer than any number), then kode_desa.
 with backlog as (
-    select as_of_date, kode_kecamatan, nama_kecamatan, kode_desa, nama_desa, belum_rekam, pct_rekam
+    select as_of_date, kode_kabupaten, kode_kecamatan, nama_kecamatan, kode_desa, nama_desa, belum_rekam, pct_rekam
     from mart.backlog
 ),
 
@@ -44,7 +44,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by as_of_date
+            partition by as_of_date, kode_kabupaten
             order by (permohonan_terbuka > 0) desc, belum_rekam desc, hari_sejak_jemput_bola desc nulls first, kode_desa
         ) as peringkat
     from combined
@@ -54,6 +54,7 @@ final as (
     select
         cast(as_of_date as date)                 as as_of_date,
         cast(peringkat as integer)               as peringkat,
+        kode_kabupaten,
         kode_kecamatan,
         nama_kecamatan,
         kode_desa,
@@ -76,4 +77,4 @@ final as (
     from ranked
 )
 
-select * from final order by as_of_date, peringkat
+select * from final order by as_of_date, kode_kabupaten, peringkat

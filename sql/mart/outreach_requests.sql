@@ -31,6 +31,7 @@ final as (
         cast(served.tanggal_daftar as date)    as tanggal_daftar,
         cast(served.tanggal_surat as date)     as tanggal_surat,
         served.nomor_surat,
+        desa.kode_kabupaten,
         desa.kode_kecamatan,
         served.kode_desa,
         desa.nama_desa,

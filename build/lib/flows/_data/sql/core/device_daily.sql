@@ -1,0 +1,17 @@
+-- Device use: one row per id_alat x tanggal x kecamatan of the log that listed it (every loaded row, whatever its place or kind).
+with recording as (
+    select * from core.recording
+),
+
+final as (
+    select
+        id_alat,
+        tanggal_rekam                                             as tanggal,
+        kode_kecamatan_file                                       as kode_kecamatan,
+        count(*)                                                  as rekam,
+        count(*) filter (where lokasi_rekam = 'KECAMATAN')        as rekam_kecamatan
+    from recording
+    group by all
+)
+
+select * from final

@@ -1,0 +1,21 @@
+-- Persons recorded for the first time while wajib KTP, running total per desa: one row per desa x tanggal with such first recordings.
+with first_recording as (
+    select * from core.first_recording where wajib_ktp
+),
+
+daily as (
+    select kode_desa, tanggal_rekam as tanggal, count(*) as rekam_wajib
+    from first_recording
+    group by all
+),
+
+final as (
+    select
+        kode_desa,
+        tanggal,
+        rekam_wajib,
+        cast(sum(rekam_wajib) over (partition by kode_desa order by tanggal) as bigint) as rekam_wajib_kumulatif
+    from daily
+)
+
+select * from final

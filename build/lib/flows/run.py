@@ -1,0 +1,243 @@
+"""The steps of one pipeline run as plain functions (Prefect wiring lives in flows/pipeline.py).
+
+discover -> load snapshots -> load log batches -> build models -> check -> finish -> publish -> report.
+Each step takes explicit inputs and returns plain data; none of them logs a NIK or a name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from flows import discover
+from flows.discover import Candidate, Plan
+from flows.landing import LandingZone
+from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_requests, prepare_snapshot, write_batch
+from flows.settings import Settings
+from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
+from flows.wilayah import kecamatan_codes
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class RunTotals:
+    """What a run did, accumulated over its batches; no personal data."""
+    files: list[FileOutcome] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
+    quarantine_by_kecamatan: Counter = field(default_factory=Counter)
+
+    def add(self, files: list[FileOutcome], prepared: Prepared | None = None, feed: str = "") -> None:
+        """Count files and quarantined rows; ``feed`` prefixes the reasons of a feed other than the logs
+        (``permohonan duplicate_row`` is not a log's ``duplicate_row``)."""
+        self.files.extend(files)
+        if prepared is not None and prepared.quarantine is not None and prepared.quarantine.height:
+            self.reasons.update({f"{feed} {k}" if feed else k: v for k, v in prepared.reasons.items()})
+            kec = {f.source_file: f.kode_kecamatan or f.kind for f in files}
+            for source_file, n in prepared.quarantine.group_by("source_file").len().iter_rows():
+                self.quarantine_by_kecamatan[kec.get(source_file, "?")] += n
+
+    @property
+    def loaded(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "loaded"]
+
+    @property
+    def rejected(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "rejected"]
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, last_date: date,
+              start_date: date | None) -> None:
+    """Record the run; mark runs left 'running' by a crashed process as interrupted."""
+    con.execute("update audit.runs set status = 'interrupted', finished_at = ? where status = 'running'", [now_utc()])
+    con.execute(
+        "insert into audit.runs (run_id, flow, status, start_date, last_date, started_at) values (?, ?, 'running', ?, ?, ?)",
+        [run_id, flow, start_date, last_date, now_utc()],
+    )
+
+
+def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, zone: LandingZone, key: bytes,
+             last_date: date, start_date: date | None = None, kecamatan: list[str] | None = None,
+             force: bool = False) -> Plan:
+    """Reload the region list, list the landing zone and decide what to read (flows.discover)."""
+    load_reference(con)
+    only = frozenset(kecamatan) if kecamatan else None
+    return discover.plan(zone.walk(settings.max_depth), discover.current_versions(con), key, kecamatan_codes(),
+                         last_date, start_date, only, force, link_text=zone.readlink)
+
+
+def batches(cands: list[Candidate], max_bytes: int, max_files: int) -> Iterator[list[Candidate]]:
+    """Group candidates (in path order) into batches of whole files."""
+    batch: list[Candidate] = []
+    size = 0
+    for c in cands:
+        if batch and (size + c.size > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(c)
+        size += c.size
+    if batch:
+        yield batch
+
+
+def load_snapshots(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
+                   run_id: str, totals: RunTotals, force: bool = False) -> None:
+    for raw in fetch_files(zone, plan.snapshots, plan, settings.max_file_bytes, force):
+        outcome, rows, summary = prepare_snapshot(raw)
+        write_batch(con, run_id, 0, [outcome], penduduk=rows, validation=summary)
+        totals.add([outcome])
+
+
+def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
+                  run_id: str, totals: RunTotals, force: bool = False) -> None:
+    """Every new or changed village request file (they are few and small): one batch, one transaction."""
+    files = fetch_files(zone, plan.requests, plan, settings.max_file_bytes, force)
+    if not files:
+        return
+    prepared = prepare_requests(files, settings.gx_slice_rows)
+    write_batch(con, run_id, 0, prepared.files, permohonan=prepared.rows, quarantine=prepared.quarantine,
+                validation=prepared.validation)
+    totals.add(prepared.files, prepared, feed="permohonan")
+
+
+def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,
+                   totals: RunTotals) -> None:
+    write_batch(con, run_id, batch_no, prepared.files, rekam=prepared.rows,
+                quarantine=prepared.quarantine, validation=prepared.validation)
+    totals.add(prepared.files, prepared)
+
+
+def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list, str | None]:
+    """Rebuild the marts unless they are already built from exactly this warehouse state (a run
+    with nothing new); run the checks either way. Returns (checks, run that built the marts
+    when the rebuild was skipped, else None)."""
+    key = build_key(con)
+    current = models_current(con, key)
+    if current is None:
+        build_models(con, key, run_id)
+    return run_checks(con, run_id), current
+
+
+def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> dict | None:
+    """The regency's backlog (mart.backlog_kabupaten) at ``as_of``, or at its latest date."""
+    row = con.execute("""
+        select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam from mart.backlog_kabupaten
+        where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_kabupaten))""",
+                      [as_of]).fetchone()
+    if row is None:
+        return None
+    as_of_date, wajib, sudah, belum, pct = row
+    return {"as_of_date": as_of_date.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
+            "belum_rekam": int(belum), "pct_rekam": pct}
+
+
+def _dicts(cur) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, row)} for row in cur.fetchall()]
+
+
+def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
+    """What to do next, at the latest date of the marts (contract section 9), in short: the desa
+    to visit first, the requests waiting longest, the kecamatan whose device seems broken, the
+    silent devices, and the thresholds of both (mart.ambang_batas, their one definition). Plain
+    values (no personal data) for the artifact and summaries."""
+    priority = _dicts(con.execute("""
+        select as_of_date, peringkat, nama_kecamatan, kode_desa, nama_desa, belum_rekam, alasan from mart.outreach_priority
+        where as_of_date = (select max(as_of_date) from mart.outreach_priority) and peringkat <= ? order by peringkat""", [top]))
+    waiting = _dicts(con.execute("""
+        select tanggal_daftar, kode_desa, nama_desa, hari_menunggu from mart.outreach_requests
+        where tanggal_dilayani is null order by hari_menunggu desc, tanggal_daftar, kode_desa limit ?""", [top]))
+    flagged = _dicts(con.execute("""
+        select as_of_date, kode_kecamatan, nama_kecamatan, rekam_kecamatan_terakhir, hari_kerja_tanpa_rekam
+        from mart.kecamatan_service where diduga_alat_rusak
+          and as_of_date = (select max(as_of_date) from mart.kecamatan_service) order by kode_kecamatan"""))
+    silent = _dicts(con.execute("""
+        select id_alat, kode_kecamatan, terakhir_aktif, hari_diam from mart.device_activity
+        where diam and as_of_date = (select max(as_of_date) from mart.device_activity)
+        order by hari_diam desc, id_alat"""))
+    open_count = con.execute("select count(*) from mart.outreach_requests where tanggal_dilayani is null").fetchall()[0][0]
+    ambang = _dicts(con.execute("select hari_kerja_alat_rusak, hari_diam_alat from mart.ambang_batas"))
+    return {"priority": priority, "open_requests": int(open_count), "waiting": waiting, "flagged": flagged, "silent": silent,
+            "ambang": ambang[0] if ambang else {}}
+
+
+def at_least(outreach_: dict, threshold: str) -> str:
+    """"N or more" for a threshold of ``outreach``'s "ambang" (e.g. ``hari_diam_alat``), as the
+    artifact and summaries say it; "the threshold or more" when it is not known (an older summary)."""
+    value = (outreach_.get("ambang") or {}).get(threshold)
+    return f"{value:,} or more" if isinstance(value, int) else "the threshold or more"
+
+
+def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:
+    """Store the new mtime of files whose bytes were found unchanged (a copy or `touch` that kept
+    the content), so that the next run recognises them by (size, mtime) without hashing them."""
+    if not touched:
+        return
+    frame = pl.DataFrame(touched, schema={"source_file": pl.Utf8, "mtime_ns": pl.Int64}, orient="row")
+    con.register("touched_files", frame)
+    try:
+        con.execute("""update audit.file_loads f set mtime_ns = t.mtime_ns from touched_files t
+                       where f.source_file = t.source_file and f.status <> 'superseded'""")
+    finally:
+        con.unregister("touched_files")
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: RunTotals,
+               checks: list, last_date: date, upgrade: dict | None = None) -> dict:
+    """Close the run record and return the run summary (plain, privacy-safe)."""
+    backlog = regency_backlog(con)
+    prev = con.execute("""select belum_rekam, backlog_as_of from audit.runs
+                          where status = 'completed' and belum_rekam is not null and run_id <> ?
+                          order by started_at desc limit 1""", [run_id]).fetchone()
+    missing = [r[0] for r in con.execute(
+        "select kode_kecamatan || ' ' || nama_kecamatan from mart.log_completeness where tanggal = ? and status = 'missing' order by 1",
+        [last_date]).fetchall()]
+    summary = {
+        "run_id": run_id,
+        "last_date": last_date.isoformat(),
+        "files_loaded": len(totals.loaded),
+        "files_rejected": len(totals.rejected),
+        "files_replaced": sum(1 for f in totals.files if f.replaces),
+        "files_unchanged": plan.unchanged,
+        "files_later": plan.later,
+        "rows_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "rekam"),
+        "requests_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "permohonan"),
+        "rows_quarantined": sum(f.rows_quarantined for f in totals.loaded),
+        "quarantine_by_reason": dict(totals.reasons.most_common()),
+        "quarantine_by_kecamatan": dict(sorted(totals.quarantine_by_kecamatan.items())),
+        "rejected_files": [{"source_file": f.source_file, "error": f.error} for f in totals.rejected],
+        "missing_logs_on_last_date": missing,
+        "backlog": backlog,
+        "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
+        "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
+        "upgrade": upgrade or {},
+        "outreach": outreach(con),
+    }
+    remember_mtimes(con, plan.touched)
+    con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,
+                   files_unchanged = ?, rows_loaded = ?, rows_quarantined = ?, backlog_as_of = ?, belum_rekam = ?
+                   where run_id = ?""",
+                [now_utc(), summary["files_loaded"], summary["files_rejected"], plan.unchanged,
+                 summary["rows_loaded"], summary["rows_quarantined"],
+                 backlog["as_of_date"] if backlog else None, backlog["belum_rekam"] if backlog else None, run_id])
+    return summary
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+    try:
+        con.execute("update audit.runs set status = 'failed', finished_at = ?, message = ? where run_id = ?",
+                    [now_utc(), message[:500], run_id])
+    except duckdb.Error:
+        pass
