@@ -500,3 +500,32 @@ def _same_verdicts(fixtures, raws, run) -> list[tuple[str, int]]:
         assert portal.rows is None
         out.append((b.status, portal.quarantine.height if portal.quarantine is not None else 0))
     return out
+
+
+# --- the area (contract section 10): the portal serves the kecamatan of EKTP_WILAYAH ----------------
+
+def test_the_portal_follows_the_area_accounts_pages_and_letters_of_a_second_kab_kota(tmp_path):
+    land = Landing(tmp_path / "data")
+    refused = ektp("portal", "user", "add", "kec1001", "--kecamatan", "16.10.01", data_dir=land.data_dir)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    area = {"EKTP_WILAYAH": "16.09,16.10"}
+    out = ektp("portal", "user", "add", "kec1001", "--kecamatan", "16.10.01", data_dir=land.data_dir, **area)
+    assert out.returncode == 0, out.stderr
+    otp = out.stdout.strip().rsplit(" ", 1)[-1]
+    kantor = ektp("portal", "user", "add", "kantor", "--kantor", data_dir=land.data_dir, **area).stdout.strip().rsplit(" ", 1)[-1]
+    desa = sorted(c for c in desa_codes(("16.10",)))[0]
+    with portal_server(land.data_dir, **area) as srv:
+        with srv.client() as c:
+            srv.login_changed(c, "kec1001", otp, "sandi-baru-yang-panjang-1")
+            assert "16.10.01" in c.get("/beranda", follow_redirects=True).text
+            assert c.get("/kecamatan/16.09.01").status_code == 403          # another kecamatan, even of the first kab/kota
+        with srv.client() as k:
+            srv.login_changed(k, "kantor", kantor, "sandi-baru-yang-panjang-2")
+            page = k.get("/surat").text
+            assert desa in page and "16.09.01.1013" in page                 # the desa list holds both kab/kota
+            token = csrf_of(page)
+            r = k.post("/surat", data={"csrf": token, "kode_desa": desa, "tanggal_surat": "2025-01-02",
+                                       "nomor_surat": "470/1/DS/2025", "perkiraan_warga": "10"})
+            assert r.status_code == 200, r.text[:1000]
+    written = (land.raw / "permohonan" / f"{today_wib().isoformat()}.csv").read_text()
+    assert desa in written
