@@ -517,7 +517,8 @@ def test_the_portal_follows_the_area_accounts_pages_and_letters_of_a_second_kab_
     with portal_server(land.data_dir, **area) as srv:
         with srv.client() as c:
             srv.login_changed(c, "kec1001", otp, "sandi-baru-yang-panjang-1")
-            assert "16.10.01" in c.get("/beranda", follow_redirects=True).text
+            home = c.get("/beranda", follow_redirects=True).text
+            assert "16.10.01" in home and "Kabupaten Ogan Komering Ulu Selatan, Kabupaten Ogan Ilir" in home
             assert c.get("/kecamatan/16.09.01").status_code == 403          # another kecamatan, even of the first kab/kota
         with srv.client() as k:
             srv.login_changed(k, "kantor", kantor, "sandi-baru-yang-panjang-2")

@@ -31,7 +31,7 @@ from flows.portal.audit import Audit
 from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct
 from flows.report.render import escape_value
 from flows.settings import Settings
-from flows.wilayah import kecamatan_codes
+from flows.wilayah import area_name, kecamatan_codes
 
 COOKIE = "ektp_sesi"
 PRE_COOKIE = "ektp_pra"
@@ -96,7 +96,8 @@ class Portal:
     def page(self, request: Request, name: str, status_code: int = 200, session: Session | None = None,
              **context) -> HTMLResponse:
         html = templates().get_template(name).render(session=session, user=session.user if session else None,
-                                                     csrf=session.csrf if session else "", **context)
+                                                     csrf=session.csrf if session else "",
+                                                     wilayah=area_name(self.settings.wilayah), **context)
         return HTMLResponse(html, status_code=status_code)
 
     def error(self, request: Request, status_code: int, message: str, session: Session | None = None) -> HTMLResponse:
