@@ -9,6 +9,7 @@ requirements.lock, and runs the demo from a folder that holds no checkout.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,11 @@ def test_a_non_editable_install_runs_the_demo_without_the_checkout(tmp_path):
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     deps = _run(pip + ["-r", str(REPO / "requirements.lock")])
     assert deps.returncode == 0, deps.stderr[-2000:]
-    own = _run(pip + ["--no-deps", str(REPO)])
+    # build from a copy of the sources: setuptools writes build/ next to the sources it builds
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", ".prefect", "data", "build", "*.egg-info",
+                                                             "test-artifacts", "__pycache__", ".pytest_cache"))
+    own = _run(pip + ["--no-deps", str(src)])
     assert own.returncode == 0, own.stderr[-2000:]
 
     elsewhere = tmp_path / "elsewhere"
