@@ -318,7 +318,7 @@ def _only_default_area(what: str) -> None:
 
 
 def cmd_generate(args) -> int:
-    from flows.generate import generate
+    from flows.synth import generate
 
     check_range(args.start, args.end, "--start", "--end")
     _only_default_area("generator")

@@ -61,7 +61,7 @@ def _reset_foreign_warehouse(settings: Settings) -> None:
 
 def prepare(settings: Settings) -> None:
     """Write (or rewrite, byte-identically) the demo landing zone; see the module doc."""
-    from flows.generate import generate
+    from flows.synth import generate
 
     raw = settings.raw_dir
     marker = raw / MARKER
