@@ -38,6 +38,7 @@ from flows.synth.snapshot import _finish, GenerateSummary
 from flows.synth.calendar import days_to_birthday, exact_age
 from flows.synth.codes import COLUMNS, FILE_REASONS, MANIFEST, REQUEST_COLUMNS, REQUEST_REASONS, ROW_REASONS
 from flows.synth.regions import bps_table
+from flows.wilayah import DEFAULT_AREA
 
 __all__ = ["COLUMNS", "FILE_REASONS", "MANIFEST", "REQUEST_COLUMNS", "REQUEST_REASONS", "ROW_REASONS",
            "GenerateSummary", "bps_table", "days_to_birthday", "exact_age", "generate"]
@@ -45,13 +46,14 @@ __all__ = ["COLUMNS", "FILE_REASONS", "MANIFEST", "REQUEST_COLUMNS", "REQUEST_RE
 
 def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_per_day: int | None = None,
              calibrate_to: tuple[int, int] | None = None, dirt: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> GenerateSummary:
+             progress: Callable[[int, int], None] | None = None, wilayah: tuple[str, ...] | None = None) -> GenerateSummary:
     """Write a landing zone for log dates start..end into ``out_dir`` (see the module doc).
 
     In: the folder (created as needed); the log dates; the seed; ``rows_per_day`` None for the
     realistic volume (weekdays, holidays, broken devices), else exactly that many recordings a day;
     ``calibrate_to`` the (wajib KTP, sudah rekam) the marts should show at ``end``; ``dirt`` False for
-    canonical files; ``progress(days done, days)`` after each day.
+    canonical files; ``progress(days done, days)`` after each day; ``wilayah`` the area (codes as
+    ``flows.wilayah.parse_area`` returns them; None: OKU Selatan, the zone of today byte for byte).
     Out: the summary. Write into an empty directory: files of an earlier generation with other
     arguments are not removed.
     Fails: UserError when end is before start; ValueError for a negative ``rows_per_day``, a seed
@@ -61,7 +63,7 @@ def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_pe
     """
     _check_arguments(start, end, rows_per_day)
     out_dir = Path(out_dir)
-    plan = _plan(start, end, seed, rows_per_day, calibrate_to, dirt)
+    plan = _plan(start, end, seed, rows_per_day, calibrate_to, dirt, tuple(wilayah or DEFAULT_AREA))
     carry = _Carry(_Serials(seed), _Pool([]))
     ledger = _Ledger()
     for i in range(len(plan.days)):

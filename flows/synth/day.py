@@ -14,7 +14,7 @@ import polars as pl
 
 from flows.synth.codes import DINAS, JEMPUT_BOLA, KECAMATAN, LAINNYA, R, ROW_REASONS, SEKOLAH
 from flows.synth.calendar import _choice, _closed, days_to_birthday, DIRT_RATE, REPEAT_BARU_RATE, _school_break, _trend, ULANG_RATE, WEEKDAY_FACTOR, WEEKDAY_MEAN, _ymd
-from flows.synth.regions import MUARA_DUA, _Regions
+from flows.synth.regions import _Regions
 from flows.synth.people import _ages, _births, _bursts, _names, _office_seconds, _regions, _Serials, _status
 from flows.synth.dirt import _dialect, _file_flags, _strings, _with_duplicates
 from flows.synth.plan import _Plan
@@ -93,7 +93,7 @@ def _day_rows(rng: np.random.Generator, plan: _Plan, i: int, serials: _Serials,
     closed = _closed(day) and rows_per_day is None  # a benchmark volume: every day an office day
     friday = day.weekday() == 4
     visits = np.asarray(o.visits.get(i, []), dtype=np.int64)
-    jb_sizes, sch_sizes, n_rep, n_base = _how_many(rng, day, rows_per_day, closed, len(visits))
+    jb_sizes, sch_sizes, n_rep, n_base = _how_many(rng, day, rows_per_day, closed, len(visits), reg.volume)
     rep = _coming_back(rng, pool, n_rep, day)
     n_rep = rep.height if rep is not None else 0
     if n_base is None:  # a fixed volume: new persons at offices make up the rest
@@ -104,14 +104,14 @@ def _day_rows(rng: np.random.Generator, plan: _Plan, i: int, serials: _Serials,
     if n_rep:
         frame = pl.concat([frame, _again(rng, reg, rep, closed, friday).select(frame.columns)], how="vertical")
     if o.down[i].any():
-        frame = _redirect(rng, frame, o.down[i])
+        frame = _redirect(rng, frame, o.down[i], reg.capital_of)
     frame = frame.with_row_index("seq")
     if plan.outage[i].any():
         frame = frame.filter(~pl.col("file_kec").is_in(np.flatnonzero(plan.outage[i]).tolist()))
     return frame.sort("file_kec", "seconds", "seq")
 
 
-def _redirect(rng: np.random.Generator, frame: pl.DataFrame, down: np.ndarray) -> pl.DataFrame:
+def _redirect(rng: np.random.Generator, frame: pl.DataFrame, down: np.ndarray, capital_of: np.ndarray) -> pl.DataFrame:
     """The KECAMATAN rows of a log whose office device is broken (``down`` per kecamatan): 45 % of
     these persons go to the Disdukcapil office instead (DINAS, in Muara Dua's log, a DINAS device),
     the others wait (their rows are dropped)."""
@@ -120,19 +120,19 @@ def _redirect(rng: np.random.Generator, frame: pl.DataFrame, down: np.ndarray) -
     move = hit & (u < 0.45)
     return frame.with_columns(
         channel=pl.Series(np.where(move, DINAS, frame["channel"].to_numpy()), dtype=pl.Int64),
-        file_kec=pl.Series(np.where(move, MUARA_DUA, frame["file_kec"].to_numpy()), dtype=pl.Int64),
+        file_kec=pl.Series(np.where(move, capital_of[frame["file_kec"].to_numpy()], frame["file_kec"].to_numpy()), dtype=pl.Int64),
         device=pl.Series(np.where(move, device, frame["device"].to_numpy()), dtype=pl.Int64),
     ).filter(pl.Series(~hit | move))
 
 
 def _how_many(rng: np.random.Generator, day: date, rows_per_day: int | None, closed: bool,
-              planned: int = 0) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+              planned: int = 0, reg_volume: float = 1.0) -> tuple[np.ndarray, np.ndarray, int, int | None]:
     """The day's volume: the sizes of its jemput-bola visits (the ``planned`` ones take the place of
     drawn ones; with the realistic volume there are at least as many as planned) and school visits,
     how many persons recorded BARU before come back (at most), how many new persons come to an office
     (None for a fixed ``rows_per_day``: the rest of it, once the returns are known)."""
     if rows_per_day is None:
-        lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1)
+        lam = WEEKDAY_MEAN / 1.04 * WEEKDAY_FACTOR[day.weekday()] * _trend(day) * (0.03 if closed and day.weekday() < 5 else 1) * reg_volume
         visits = not closed
         n_jb = max(int(rng.poisson(lam * 0.15 / 45)), planned) if visits else 0
         n_sch = int(rng.poisson(lam * 0.07 / 30)) if visits and not _school_break(day) else 0
@@ -173,7 +173,7 @@ def _where_when(rng: np.random.Generator, reg: _Regions, n_base: int, jb: tuple,
         base_ch = _choice(rng, n_base, np.cumsum([0.38, 0.58, 0.04]))
         base_ch = np.array([DINAS, KECAMATAN, LAINNYA])[base_ch]
     desa = np.where(base_ch == DINAS, _choice(rng, n_base, np.cumsum(reg.dinas_w)), _choice(rng, n_base, reg.rec_cum))
-    file_kec = np.where(base_ch == DINAS, MUARA_DUA, reg.desa_kec[desa])
+    file_kec = np.where(base_ch == DINAS, reg.capital_of[reg.desa_kec[desa]], reg.desa_kec[desa])
     cross = (base_ch == KECAMATAN) & (rng.random(n_base) < 0.05)  # recorded at a neighbouring office
     file_kec = np.where(cross, rng.integers(0, len(reg.kec), n_base), file_kec)
     seconds = _office_seconds(rng, n_base, friday)
@@ -240,7 +240,7 @@ def _again(rng: np.random.Generator, reg: _Regions, rep: pl.DataFrame, closed: b
     n_rep = rep.height
     ch = np.where(closed | (rng.random(n_rep) < 0.5), DINAS, KECAMATAN)
     r_desa = rep["desa"].to_numpy()
-    r_file = np.where(ch == DINAS, MUARA_DUA, reg.desa_kec[r_desa])
+    r_file = np.where(ch == DINAS, reg.capital_of[reg.desa_kec[r_desa]], reg.desa_kec[r_desa])
     return rep.select(POOL_COLUMNS).with_columns(
         file_kec=pl.Series(r_file, dtype=pl.Int64), channel=pl.Series(ch, dtype=pl.Int64),
         seconds=pl.Series(_office_seconds(rng, n_rep, friday), dtype=pl.Int64),

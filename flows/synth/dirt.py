@@ -60,6 +60,7 @@ def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: d
         kec_code=pl.Series(reg.kec.tolist(), dtype=pl.Utf8).gather(rows["file_kec"]),
         desa_code=pl.Series(reg.desa.tolist(), dtype=pl.Utf8).gather(desa_i),
         desa_bps=pl.Series(reg.desa_bps.tolist(), dtype=pl.Utf8).gather(desa_i),
+        desa_other_kab=pl.Series(reg.desa_other_kab.tolist(), dtype=pl.Utf8).gather(desa_i),
         status_s=pl.Series(STATUS, dtype=pl.Utf8).gather(status_i),
         channel_s=pl.Series(CHANNELS, dtype=pl.Utf8).gather(channel_i),
         date_fmt=pl.Series(np.asarray(flags["date_fmt"], dtype=np.int64)[fk]),
@@ -88,7 +89,7 @@ def _strings(rng: np.random.Generator, reg: _Regions, rows: pl.DataFrame, day: d
         .when(pl.col("channel") == SEKOLAH).then(pl.format("SEKOLAH-0{}", "device"))
         .otherwise(pl.format("KEC-{}-0{}", "kec_code", "device")),
     )
-    helpers = ["kec_code", "desa_code", "desa_bps", "status_s", "channel_s", "date_fmt", "lower_file", "t_file"]
+    helpers = ["kec_code", "desa_code", "desa_bps", "desa_other_kab", "status_s", "channel_s", "date_fmt", "lower_file", "t_file"]
     if not dirt or n == 0:
         return out.drop(helpers)
     return _dirt_and_quirks(rng, reg, out, rows["reason"].to_numpy(), day, hms).drop(helpers)
@@ -170,7 +171,7 @@ def _dirty(sub: pl.DataFrame, reg: _Regions, day: date, hms: pl.Expr) -> pl.Data
         status_kawin=pl.when(r == R["status_kawin_invalid"]).then(_pick(v, ["JANDA", "DUDA", None, "NIKAH"]))
         .otherwise(pl.col("status_kawin")),
         kode_desa=pl.when(r == R["kode_desa_unknown"]).then(
-            _pick(v, [kode.str.slice(0, 9) + "9999", "16.08" + kode.str.slice(5),
+            _pick(v, [kode.str.slice(0, 9) + "9999", pl.col("desa_other_kab"),
                       pl.col("desa_bps"), None, kode.str.slice(0, 8)]))
         .otherwise(kode),
         waktu_rekam=pl.when(r == R["waktu_rekam_invalid"]).then(

@@ -14,7 +14,7 @@ import numpy as np
 
 from flows.synth.codes import DUPLICATE, REQUEST_COLUMNS, REQUEST_REASONS
 from flows.synth.calendar import _choice, _closed, REQUEST_DIRT, REQUEST_RATE, REQUEST_WAIT
-from flows.synth.regions import MUARA_DUA, _Regions
+from flows.synth.regions import _Regions
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _breakdowns(rng: np.random.Generator, reg: _Regions, days: list[date], reali
     down = np.zeros((len(days), nk), dtype=bool)
     if not realistic:
         return down, []
-    single = np.flatnonzero((reg.n_devices == 1) & (np.arange(nk) != MUARA_DUA))
+    single = np.flatnonzero((reg.n_devices == 1) & ~np.isin(np.arange(nk), reg.capitals))
     a, b = (int(k) for k in rng.choice(single, 2, replace=False))
     length, back = int(rng.integers(8, 13)), int(rng.integers(7, 11))
     weekdays = [i for i, d in enumerate(days) if d.weekday() < 5]
@@ -111,7 +111,7 @@ def _letters(rng: np.random.Generator, reg: _Regions, days: list[date], loadable
     by registration day."""
     letters = []
     for i, d in enumerate(days):
-        n = int(rng.poisson(REQUEST_RATE)) if not _closed(d) else 0
+        n = int(rng.poisson(REQUEST_RATE * reg.volume)) if not _closed(d) else 0
         desa, wait, delay = _choice(rng, n, reg.jb_cum), rng.random(n) < REQUEST_WAIT, rng.integers(2, 16, n)
         for j in range(n):
             v = None if wait[j] else _visit_day(days, loadable, i + int(delay[j]), int(reg.desa_kec[desa[j]]))
@@ -233,7 +233,7 @@ def _bad_requests(rng: np.random.Generator, reg: _Regions, days: list[date], let
         after = day + timedelta(days=1 + v)
         k, value = {
             "kode_desa_unknown": (0, [kode[:8], kode[:9] + "9999", str(reg.desa_bps[other[j]]), None,
-                                      "16.08" + kode[5:]]),
+                                      str(reg.desa_other_kab[other[j]])]),
             "tanggal_surat_invalid": (1, [after.isoformat(), f"{day.year}-02-30", f"31/04/{day.year}", None,
                                           after.strftime("%d/%m/%Y")]),
             "nomor_surat_invalid": (2, [f"{nomor} (susulan)", f"No. {nomor}", nomor.replace("/", " / ", 1),

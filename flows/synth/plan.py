@@ -14,7 +14,8 @@ import numpy as np
 from flows.dates import check_range
 from flows.dates import days as log_dates
 from flows.synth.calendar import _closed
-from flows.synth.regions import MUARA_DUA, _Regions
+from flows.synth.regions import _Regions
+from flows.wilayah import DEFAULT_AREA
 from flows.synth.outreach import _Outreach, _outreach
 
 
@@ -33,6 +34,7 @@ class _Plan:
     defects: dict              # (day index, kecamatan index) -> (reason code, how): logs rejected whole
     day_seeds: list            # one numpy SeedSequence per day
     outreach: _Outreach        # long device breakdowns, village requests, planned jemput-bola visits
+    area: tuple[str, ...] = DEFAULT_AREA  # the area written for (flows.wilayah)
 
     @property
     def snapshot_date(self) -> date:
@@ -48,7 +50,7 @@ def _check_arguments(start: date, end: date, rows_per_day: int | None) -> None:
 
 
 def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate_to: tuple[int, int] | None,
-          dirt: bool) -> _Plan:
+          dirt: bool, area: tuple[str, ...] = DEFAULT_AREA) -> _Plan:
     """In: the checked arguments of ``generate``. Out: the plan. Every draw comes from a child of
     ``SeedSequence(seed)``: the first draws the regions (so they depend on the seed alone), the second
     the broken devices, then the rejected files (with dirt), the third spawns one seed per day, the
@@ -56,7 +58,7 @@ def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate
     Fails: ValueError from numpy for a seed it refuses (negative)."""
     root = np.random.SeedSequence(seed)
     s_regions, s_plan, s_days, s_outreach = root.spawn(4)
-    reg = _Regions(np.random.default_rng(s_regions))
+    reg = _Regions(np.random.default_rng(s_regions), area)
     days = log_dates(start, end)
     plan_rng = np.random.default_rng(s_plan)
     realistic = rows_per_day is None
@@ -64,7 +66,7 @@ def _plan(start: date, end: date, seed: int, rows_per_day: int | None, calibrate
     defects = _defects(plan_rng, reg, days, outage) if dirt else {}
     outreach = _outreach(np.random.default_rng(s_outreach), reg, days, outage, defects, realistic, dirt)
     return _Plan(seed, start, end, rows_per_day, calibrate_to, dirt, reg, days, outage, defects,
-                 s_days.spawn(len(days)), outreach)
+                 s_days.spawn(len(days)), outreach, area)
 
 
 def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realistic: bool) -> np.ndarray:
@@ -75,7 +77,7 @@ def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realisti
         return out
     p = np.full(nk, 0.006)
     p[reg.fragile] = 0.035
-    p[MUARA_DUA] = 0.0  # the Disdukcapil office never stops
+    p[reg.capitals] = 0.0  # the Disdukcapil office never stops
     for i in range(len(days) + 6):  # spells may start before the window
         starts = rng.random(nk) < p
         length = rng.integers(1, 7, nk)
@@ -88,7 +90,7 @@ def _outages(rng: np.random.Generator, reg: _Regions, days: list[date], realisti
 def _defects(rng: np.random.Generator, reg: _Regions, days: list[date], outage: np.ndarray) -> dict:
     """(day index, kecamatan index) -> (reason code, how): a handful of files rejected whole."""
     nk = len(reg.kec)
-    per_kind = max(1, round(len(days) / 30))
+    per_kind = max(1, round(len(days) / 30 * reg.volume))
     slots = [(i, k) for i, d in enumerate(days) if not _closed(d) for k in range(nk) if not outage[i, k]]
     if not slots:
         return {}

@@ -16,8 +16,8 @@ import polars as pl
 
 from flows.read import PENDUDUK_COLUMNS
 from flows.synth.codes import CHANNELS, DUPLICATE, MANIFEST, REQUEST_REASONS, ROW_REASONS
-from flows.synth.calendar import DEFAULT_WAJIB
 from flows.synth.regions import _Regions
+from flows.wilayah import DEFAULT_AREA
 from flows.synth.plan import _Plan
 from flows.synth.write import _Ledger
 
@@ -83,7 +83,7 @@ def _snapshot(reg: _Regions, new: np.ndarray, calibrate_to: tuple[int, int] | No
         wajib = _allocate(w_total, reg.pop, new, np.full(nd, w_total))
         sudah = _allocate(s_total - int(new.sum()), reg.pop * reg.coverage, zero, wajib - new)
     else:
-        wajib = _allocate(DEFAULT_WAJIB, reg.pop, zero, np.full(nd, DEFAULT_WAJIB))
+        wajib = _allocate(reg.wajib_total, reg.pop, zero, np.full(nd, reg.wajib_total))
         sudah = np.round(wajib * reg.coverage).astype(np.int64)
         wajib = np.maximum(wajib, sudah + new)  # never a negative backlog at the end
     wajib_lk = np.round(wajib * reg.male_share).astype(np.int64)
@@ -104,9 +104,36 @@ def _finish(out_dir: Path, plan: _Plan, ledger: _Ledger) -> GenerateSummary:
         snap.write_csv(fh)
     ledger.files_written += 1
     expected = _manifest(plan, ledger, new, first_any, by_channel, snap)
+    if plan.area != DEFAULT_AREA:
+        expected["wilayah"] = list(plan.area)
+        expected["kabupaten_snapshots"] = _kabupaten_snapshot(out_dir, plan, ledger, snap)
     (out_dir / MANIFEST).write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
     return GenerateSummary(out_dir, ledger.files_written, ledger.rows_written, ledger.dirty_rows,
                            len(ledger.rejected), plan.snapshot_date, expected)
+
+
+def _kabupaten_snapshot(out_dir: Path, plan: _Plan, ledger: _Ledger, snap: pl.DataFrame) -> list[dict]:
+    """For an area other than OKU Selatan: a later snapshot of its first kab/kota, in the middle of the window,
+    ``penduduk/<date>/<kode_kabupaten>.csv`` (contract section 4): its desa with the same wajib KTP and the
+    new wajib-KTP recordings up to that date added to sudah rekam, so the marts end on the same figures.
+    Out: [{path, kode_kabupaten, snapshot_date}] (empty for a one-day window). Fails: OSError."""
+    if len(plan.days) < 2:
+        return []
+    kab, at = plan.reg.kab[0], plan.days[len(plan.days) // 2]
+    upto, _, _ = ledger.first_recordings(len(plan.reg.desa), until=at)
+    mine = np.char.startswith(plan.reg.desa.astype(str), kab + ".")
+    lk_share = plan.reg.male_share
+    room_pr = snap["wajib_ktp_pr"].to_numpy() - snap["sudah_rekam_pr"].to_numpy()
+    add_pr = np.minimum(upto - np.round(upto * lk_share).astype(np.int64), room_pr)  # sudah <= wajib per sex
+    add_lk = upto - add_pr
+    later = snap.with_columns(sudah_rekam_lk=pl.Series(snap["sudah_rekam_lk"].to_numpy() + add_lk),
+                              sudah_rekam_pr=pl.Series(snap["sudah_rekam_pr"].to_numpy() + add_pr)).filter(pl.Series(mine))
+    rel = f"penduduk/{at.isoformat()}/{kab}.csv"
+    (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    with (out_dir / rel).open("wb") as fh:
+        later.write_csv(fh)
+    ledger.files_written += 1
+    return [{"path": rel, "kode_kabupaten": kab, "snapshot_date": at.isoformat()}]
 
 
 def _manifest(plan: _Plan, ledger: _Ledger, new: np.ndarray, first_any: int, by_channel: np.ndarray,

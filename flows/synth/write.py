@@ -66,7 +66,7 @@ class _Ledger:
             self.candidates.append(pl.DataFrame({
                 "nik_int": rows["nik_int"].to_numpy()[good],
                 "ts": d.day.toordinal() * 86_400 + rows["seconds"].to_numpy()[good],
-                "desa": rows["desa"].to_numpy()[good].astype(np.int16),
+                "desa": rows["desa"].to_numpy()[good].astype(np.int32),
                 "wajib": (umur >= 17) | (rows["status"].to_numpy()[good] != 0),
                 "channel": rows["channel"].to_numpy()[good].astype(np.int8),
             }))
@@ -77,14 +77,16 @@ class _Ledger:
         j = bisect.bisect_left(days, r.toordinal())
         return date.fromordinal(days[j]) if j < len(days) and days[j] <= end.toordinal() else None
 
-    def first_recordings(self, nd: int) -> tuple[np.ndarray, int, np.ndarray]:
-        """The persons whose first clean BARU row falls in the window. Out: those wajib KTP at it per
-        desa (``nd`` desa), all of them, all of them per channel."""
+    def first_recordings(self, nd: int, until: date | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+        """The persons whose first clean BARU row falls in the window (with ``until``: on or before that
+        date). Out: those wajib KTP at it per desa (``nd`` desa), all of them, all of them per channel."""
         new = np.zeros(nd, dtype=np.int64)
         first_any = 0
         by_channel = np.zeros(len(CHANNELS), dtype=np.int64)
         if self.candidates:
             c = pl.concat(self.candidates).sort("nik_int", "ts").unique("nik_int", keep="first", maintain_order=True)
+            if until is not None:
+                c = c.filter(pl.col("ts") < (until.toordinal() + 1) * 86_400)
             wajib = c["wajib"].to_numpy()
             new = np.bincount(c["desa"].to_numpy()[wajib].astype(np.int64), minlength=nd)
             first_any = c.height
@@ -163,13 +165,20 @@ def _write_rejected(out_dir: Path, reg: _Regions, d: _Day, k: int, part: pl.Data
     elif kind == "missing_columns":  # an old export template without id_alat (or status_kawin)
         _write(out_dir / rel, part, d.dialects[k], drop="status_kawin" if how % 3 == 2 else "id_alat")
     elif kind == "unknown_kecamatan":  # saved under a wrong name
-        name = [reg.kec_file_name[k], f"{kec} (1)", kec.replace(".09.", ".9.")][how % 3]
+        name = [reg.kec_file_name[k], f"{kec} (1)", _typo(kec)][how % 3]
         rel = f"rekam/{day}/{name}.csv"
         _write(out_dir / rel, part, d.dialects[k])
     else:  # folder_not_a_date: the day typed backwards
         rel = f"rekam/{how}/{kec}.csv"
         _write(out_dir / rel, part, d.dialects[k])
     return rel
+
+
+def _typo(kec: str) -> str:
+    """A kecamatan code as typed without its zero padding (``16.09.05`` -> ``16.9.05``), or without its dots
+    when the kab/kota number has no leading zero (``16.71.01`` -> ``167101``): never a code of the list."""
+    prov, kab, rest = kec.split(".", 2)
+    return f"{prov}.{kab[1:]}.{rest}" if kab.startswith("0") else kec.replace(".", "")
 
 
 SMALL_FILE_ROWS = 20_000  # up to this many rows a log is written by the csv module (less overhead), above by Polars
