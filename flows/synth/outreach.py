@@ -71,6 +71,10 @@ def _breakdowns(rng: np.random.Generator, reg: _Regions, days: list[date], reali
     if not realistic:
         return down, []
     single = np.flatnonzero((reg.n_devices == 1) & ~np.isin(np.arange(nk), reg.capitals))
+    if len(single) < 2:  # a small kab/kota whose offices all have several devices: any but the capital
+        single = np.flatnonzero(~np.isin(np.arange(nk), reg.capitals))
+    if len(single) < 2:
+        return down, []
     a, b = (int(k) for k in rng.choice(single, 2, replace=False))
     length, back = int(rng.integers(8, 13)), int(rng.integers(7, 11))
     weekdays = [i for i, d in enumerate(days) if d.weekday() < 5]
