@@ -28,10 +28,15 @@ def bps_table() -> pl.DataFrame:
     return pl.read_csv(BPS_TABLE, infer_schema=False)
 
 
-# Populations for an area other than OKU Selatan (docs/generator.md, "Any area"): a kab/kota's wajib KTP is
-# OKU Selatan's published 270,764 scaled by its weighted number of desa/kelurahan, where a desa counts 1,
-# a kelurahan of a kabupaten 2 and a kelurahan of a kota 8 (towns are denser). Not BPS figures.
-TOWN_UNITS = {"desa": 1.0, "kelurahan": 2.0, "kota": 8.0}
+# Populations for an area other than OKU Selatan (docs/generator.md, "Any area"). A kab/kota's wajib KTP is
+# OKU Selatan's published 270,764 scaled by the ratio of its population to OKU Selatan's. The populations of
+# Sumatera Selatan's kab/kota are the 2020 census (BPS, Sensus Penduduk 2020; their sum is the province's
+# 8,467,432); elsewhere a kab/kota counts as many "OKU Selatan desa" as its weighted desa (TOWN_UNITS).
+SP2020 = {"16.01": 367_603, "16.02": 769_348, "16.03": 612_900, "16.04": 430_071, "16.05": 395_570,
+          "16.06": 622_206, "16.07": 836_914, "16.08": 649_394, "16.09": 408_981, "16.10": 416_549,
+          "16.11": 333_622, "16.12": 194_900, "16.13": 188_861, "16.71": 1_668_848, "16.72": 143_844,
+          "16.73": 234_166, "16.74": 193_196}
+TOWN_UNITS = {"desa": 1.0, "kelurahan": 2.0, "kota": 3.0}  # a desa 1, a kelurahan 2, a kelurahan of a kota 3
 REGENCY_KECAMATAN = 19  # OKU Selatan's kecamatan: the realistic volume scales with the area's kecamatan
 
 
@@ -47,11 +52,19 @@ def _table(area: tuple[str, ...]) -> pl.DataFrame:
                           kota=pl.col("kode_kabupaten").is_in(sorted(kota)))
 
 
-def _units(area: tuple[str, ...]) -> float:
-    """The area's weighted number of desa (TOWN_UNITS): the base of its population."""
-    t = _table(area).filter(pl.col("jenis") != "kecamatan")
+def _units(kode_kabupaten: str) -> float:
+    """A kab/kota's weighted number of desa (TOWN_UNITS)."""
+    t = _table((kode_kabupaten,)).filter(pl.col("jenis") != "kecamatan")
     kind = np.where(t["jenis"].to_numpy() == "kelurahan", np.where(t["kota"].to_numpy(), "kota", "kelurahan"), "desa")
     return float(sum(TOWN_UNITS[k] for k in kind.tolist()))
+
+
+def population(kode_kabupaten: str) -> float:
+    """A kab/kota's population: the 2020 census for Sumatera Selatan (SP2020), else OKU Selatan's
+    population per weighted desa times the kab/kota's weighted desa (an estimate, docs/generator.md)."""
+    if kode_kabupaten in SP2020:
+        return float(SP2020[kode_kabupaten])
+    return SP2020["16.09"] / _units("16.09") * _units(kode_kabupaten)
 
 
 class _Regions:
@@ -80,7 +93,7 @@ class _Regions:
         capital = self.desa_kec == self.capital_of[self.desa_kec]
         town = np.where(self.kelurahan, np.where(capital, 3.0, 2.0), 1.0)  # Muaradua is the capital
         pop = rng.lognormal(0.0, 0.5, nd) * town
-        self.pop = pop / pop.sum() if area == DEFAULT_AREA else self._scaled(pop, desa["kota"].to_numpy())
+        self.pop = pop / pop.sum() if area == DEFAULT_AREA else self._scaled(pop)
         self.coverage = np.clip(rng.normal(DEFAULT_COVERAGE, 0.06, nd) + 0.05 * self.kelurahan, 0.55, 0.93)
         self.male_share = rng.uniform(0.505, 0.535, nd)
         backlog = self.pop * (1.0 - self.coverage)
@@ -116,15 +129,15 @@ class _Regions:
         for members, cap in zip(self.kab_kec, self.capitals):
             self.capital_of[members] = cap
         self.volume = 1.0 if default else len(self.kec) / REGENCY_KECAMATAN
-        self.wajib_total = DEFAULT_WAJIB if default else int(round(DEFAULT_WAJIB * _units(self.area) / _units(DEFAULT_AREA)))
+        share = sum(population(k) for k in self.kab) / population(DEFAULT_AREA[0])
+        self.wajib_total = DEFAULT_WAJIB if default else int(round(DEFAULT_WAJIB * share))
         wrong = "16.08" if default else None  # OKU Selatan's BPS regency number; elsewhere kab/kota 00 (none has it)
         self.desa_other_kab = np.array([(wrong or d[:3] + "00") + d[5:] for d in self.desa.tolist()])
 
-    def _scaled(self, pop: np.ndarray, kota: np.ndarray) -> np.ndarray:
-        """Population shares with each kab/kota's sum in proportion to its weighted desa (TOWN_UNITS)."""
-        unit = np.where(self.kelurahan, np.where(kota, TOWN_UNITS["kota"], TOWN_UNITS["kelurahan"]), TOWN_UNITS["desa"])
+    def _scaled(self, pop: np.ndarray) -> np.ndarray:
+        """Population shares with each kab/kota's sum in proportion to its ``population``."""
         kab_of_desa = np.searchsorted(np.array(self.kab), np.array([d[:5] for d in self.desa.tolist()]))
-        target = np.bincount(kab_of_desa, unit, minlength=len(self.kab))
+        target = np.array([population(k) for k in self.kab])
         have = np.bincount(kab_of_desa, pop, minlength=len(self.kab))
         scaled = pop * (target / have)[kab_of_desa]
         return scaled / scaled.sum()
