@@ -23,13 +23,13 @@ import polars as pl
 import pytest
 
 from flows import synth as g
+from flows.errors import UserError
+from flows.synth import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.synth.calendar import _closed
 from flows.synth.regions import _Regions
 from flows.synth.snapshot import _snapshot
 from flows.synth.write import _write
 from flows.validate import suite_spec
-from flows.errors import UserError
-from flows.synth import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.wilayah import desa_codes, kecamatan_codes
 
 DEMO = dict(start=date(2025, 1, 1), end=date(2025, 2, 28), seed=2025, calibrate_to=(270_764, 213_572))
@@ -156,7 +156,7 @@ def judge(root: Path) -> dict:
             else:
                 good.append((path, line, p))
     first = {}
-    for path, line, p in sorted((x for x in good if x[2]["jenis"] == "BARU"), key=lambda x: (x[2]["at"], str(x[0]), x[1])):
+    for _path, _line, p in sorted((x for x in good if x[2]["jenis"] == "BARU"), key=lambda x: (x[2]["at"], str(x[0]), x[1])):
         first.setdefault(p["nik"], p)
     new = Counter(p["desa"] for p in first.values() if p["umur"] >= 17 or p["status"] != "BELUM KAWIN")
     return {"rejected": rejected, "quarantine": dict(quarantine), "good": good, "first": first, "new": new}

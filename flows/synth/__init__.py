@@ -30,14 +30,14 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from flows.synth.people import _Serials
-from flows.synth.plan import _check_arguments, _plan
-from flows.synth.day import _Carry, _day, _Pool
-from flows.synth.write import _Ledger, _write_day, _write_requests
-from flows.synth.snapshot import _finish, GenerateSummary
 from flows.synth.calendar import days_to_birthday, exact_age
 from flows.synth.codes import COLUMNS, FILE_REASONS, MANIFEST, REQUEST_COLUMNS, REQUEST_REASONS, ROW_REASONS
+from flows.synth.day import _Carry, _day, _Pool
+from flows.synth.people import _Serials
+from flows.synth.plan import _check_arguments, _plan
 from flows.synth.regions import bps_table
+from flows.synth.snapshot import GenerateSummary, _finish
+from flows.synth.write import _Ledger, _write_day, _write_requests
 from flows.wilayah import DEFAULT_AREA
 
 __all__ = ["COLUMNS", "FILE_REASONS", "MANIFEST", "REQUEST_COLUMNS", "REQUEST_REASONS", "ROW_REASONS",

@@ -10,7 +10,6 @@ from datetime import date
 
 import numpy as np
 
-
 DEFAULT_WAJIB = 270_764        # published wajib KTP of OKU Selatan (reference README)
 
 

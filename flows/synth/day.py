@@ -12,13 +12,24 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from flows.synth.codes import DINAS, JEMPUT_BOLA, KECAMATAN, LAINNYA, R, ROW_REASONS, SEKOLAH
-from flows.synth.calendar import _choice, _closed, days_to_birthday, DIRT_RATE, REPEAT_BARU_RATE, _school_break, _trend, ULANG_RATE, WEEKDAY_FACTOR, WEEKDAY_MEAN, _ymd
-from flows.synth.regions import _Regions
-from flows.synth.people import _ages, _births, _bursts, _names, _office_seconds, _regions, _Serials, _status
+from flows.synth.calendar import (
+    DIRT_RATE,
+    REPEAT_BARU_RATE,
+    ULANG_RATE,
+    WEEKDAY_FACTOR,
+    WEEKDAY_MEAN,
+    _choice,
+    _closed,
+    _school_break,
+    _trend,
+    _ymd,
+    days_to_birthday,
+)
+from flows.synth.codes import DINAS, JEMPUT_BOLA, KECAMATAN, LAINNYA, ROW_REASONS, SEKOLAH, R
 from flows.synth.dirt import _dialect, _file_flags, _strings, _with_duplicates
+from flows.synth.people import _ages, _births, _bursts, _names, _office_seconds, _regions, _Serials, _status
 from flows.synth.plan import _Plan
-
+from flows.synth.regions import _Regions
 
 LOADABLE, BROKEN, REJECTED = 0, 1, 2  # what becomes of a kecamatan's log on a day
 

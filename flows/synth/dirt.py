@@ -11,9 +11,23 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from flows.synth.codes import (BARU, CHANNELS, DINAS, FEMALE, JEMPUT_BOLA, JENIS_REKAM, LAINNYA, MALE, R, ROW_REASONS,
-                               SEKOLAH, SEXES, STATUS, ULANG)
 from flows.synth.calendar import DUPLICATE_RATE
+from flows.synth.codes import (
+    BARU,
+    CHANNELS,
+    DINAS,
+    FEMALE,
+    JEMPUT_BOLA,
+    JENIS_REKAM,
+    LAINNYA,
+    MALE,
+    ROW_REASONS,
+    SEKOLAH,
+    SEXES,
+    STATUS,
+    ULANG,
+    R,
+)
 from flows.synth.regions import _Regions
 
 

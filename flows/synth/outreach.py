@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from flows.synth.calendar import REQUEST_DIRT, REQUEST_RATE, REQUEST_WAIT, _choice, _closed
 from flows.synth.codes import DUPLICATE, REQUEST_COLUMNS, REQUEST_REASONS
-from flows.synth.calendar import _choice, _closed, REQUEST_DIRT, REQUEST_RATE, REQUEST_WAIT
 from flows.synth.regions import _Regions
 
 

@@ -11,10 +11,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from flows.synth.codes import JEMPUT_BOLA, LAINNYA, SEKOLAH
 from flows.synth.calendar import _choice, _from_ymd, _ymd
+from flows.synth.codes import JEMPUT_BOLA, LAINNYA, SEKOLAH
 from flows.synth.regions import _Regions
-
 
 # NIK regions of people who first registered outside the regency (migrants, returnees).
 OTHER_KABUPATEN = np.array([1601, 1602, 1603, 1608, 1671, 1672, 1801, 1806, 1709, 3171, 3174, 3275])

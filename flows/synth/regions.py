@@ -14,7 +14,6 @@ import polars as pl
 from flows.synth.calendar import DEFAULT_COVERAGE, DEFAULT_WAJIB, KEC_DEVICES
 from flows.wilayah import DEFAULT_AREA, kabupaten_codes, name, wilayah
 
-
 # The generator's own data: OKU Selatan's kecamatan and desa with their BPS codes and spellings
 # (kode_bps, nama_bps), which name the synthetic files the way kecamatan offices do. The BPS
 # numbering is not part of the Kepmendagri list the pipeline uses (flows/wilayah.py) and never

@@ -6,20 +6,20 @@ In: the output folder, the plan, the ledger. Out: ``penduduk/<date>.csv``, the m
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-import json
 
 import numpy as np
 import polars as pl
 
 from flows.read import PENDUDUK_COLUMNS
 from flows.synth.codes import CHANNELS, DUPLICATE, MANIFEST, REQUEST_REASONS, ROW_REASONS
-from flows.synth.regions import _Regions
-from flows.wilayah import DEFAULT_AREA
 from flows.synth.plan import _Plan
+from flows.synth.regions import _Regions
 from flows.synth.write import _Ledger
+from flows.wilayah import DEFAULT_AREA
 
 
 @dataclass(frozen=True)

@@ -6,23 +6,23 @@ updated. Fails: OSError from the files.
 
 from __future__ import annotations
 
+import bisect
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-import bisect
-import csv
-import io
 
 import numpy as np
 import polars as pl
 
 from flows.read import REKAM_COLUMNS
-from flows.synth.codes import CHANNELS, JEMPUT_BOLA, ROW_REASONS
 from flows.synth.calendar import exact_age
-from flows.synth.regions import _Regions
+from flows.synth.codes import CHANNELS, JEMPUT_BOLA, ROW_REASONS
+from flows.synth.day import BROKEN, LOADABLE, _Day
 from flows.synth.plan import _Plan
-from flows.synth.day import BROKEN, _Day, LOADABLE
+from flows.synth.regions import _Regions
 
 
 @dataclass
