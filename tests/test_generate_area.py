@@ -118,3 +118,18 @@ def test_ektp_generate_takes_an_area_and_writes_it(tmp_path, capsys):
     assert {p.stem for p in out.glob("rekam/*/*.csv")} <= kecamatan_codes(("16.72",)) | {
         Path(r["path"]).stem for r in manifest["expected_rejected_files"]}
     assert Counter(p.parent.name for p in out.glob("rekam/*/*.csv"))
+
+
+def test_a_two_kab_kota_zone_runs_through_the_real_flow_with_marts_for_both(prefect_api, landing, monkeypatch):
+    s = generate(landing.raw, date(2025, 1, 6), date(2025, 1, 17), seed=5, wilayah=TWO)
+    monkeypatch.setenv("EKTP_WILAYAH", ",".join(TWO))
+    landing.run("2025-01-17", start="2025-01-06")
+    rows = landing.query("select kode_kabupaten, wajib_ktp, sudah_rekam from mart.backlog_kabupaten "
+                         "where as_of_date = '2025-01-17' order by 1", published=True)
+    assert [k for k, _, _ in rows] == list(TWO)
+    assert sum(w for _, w, _ in rows) == s.expected["snapshot_totals"]["wajib_ktp"]
+    assert sum(x for _, _, x in rows) == s.expected["snapshot_totals"]["sudah_rekam"] + s.expected["expected_new_wajib_total"]
+    (kab,) = s.expected["kabupaten_snapshots"]
+    assert landing.query("select status from audit.file_loads where source_file = ?", [kab["path"]]) == [("loaded",)]
+    kecamatan = {k for (k,) in landing.query("select distinct kode_kecamatan from mart.backlog_kecamatan", published=True)}
+    assert kecamatan == set(kecamatan_codes(TWO))
