@@ -29,8 +29,8 @@ def bps_table() -> pl.DataFrame:
 
 # Populations for an area other than OKU Selatan (docs/generator.md, "Any area"). A kab/kota's wajib KTP is
 # OKU Selatan's published 270,764 scaled by the ratio of its population to OKU Selatan's. The populations of
-# Sumatera Selatan's kab/kota are the 2020 census (BPS, Sensus Penduduk 2020; their sum is the province's
-# 8,467,432), typed in, not checked against a BPS file here (docs/generator.md); elsewhere a kab/kota counts as many "OKU Selatan desa" as its weighted desa (TOWN_UNITS).
+# Sumatera Selatan's kab/kota are the 2020 census (BPS, Sensus Penduduk 2020; their sum is
+# 8,466,973), typed in, not checked against a BPS file here (docs/generator.md); elsewhere a kab/kota counts as many "OKU Selatan desa" as its weighted desa (TOWN_UNITS).
 SP2020 = {"16.01": 367_603, "16.02": 769_348, "16.03": 612_900, "16.04": 430_071, "16.05": 395_570,
           "16.06": 622_206, "16.07": 836_914, "16.08": 649_394, "16.09": 408_981, "16.10": 416_549,
           "16.11": 333_622, "16.12": 194_900, "16.13": 188_861, "16.71": 1_668_848, "16.72": 143_844,
