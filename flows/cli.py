@@ -307,21 +307,13 @@ def cmd_backfill(args) -> int:
     return 0
 
 
-def _only_default_area(what: str) -> None:
-    """The generator (and so the demo) writes OKU Selatan only, so far: refuse another area in one line."""
-    from flows.settings import load_settings
-    from flows.wilayah import DEFAULT_AREA
-
-    if load_settings().wilayah != DEFAULT_AREA:
-        raise UserError(f"The {what} covers Kabupaten OKU Selatan (16.09) only, so far; run it without --wilayah "
-                        "and without EKTP_WILAYAH.")
-
-
 def cmd_generate(args) -> int:
-    from flows.generate import generate
+    from flows.synth import generate
+
+    from flows.settings import load_settings
 
     check_range(args.start, args.end, "--start", "--end")
-    _only_default_area("generator")
+    area = load_settings().wilayah
     total = (args.end - args.start).days + 1
 
     tty = sys.stderr.isatty()
@@ -333,7 +325,7 @@ def cmd_generate(args) -> int:
             print(f"  generated {done}/{total} day(s)", file=sys.stderr, flush=True)
 
     s = generate(args.out, args.start, args.end, seed=args.seed, rows_per_day=args.rows_per_day,
-                 dirt=not args.clean, progress=progress)
+                 dirt=not args.clean, progress=progress, wilayah=area)
     print(f"Wrote {s.files_written:,} file(s), {s.rows_written:,} row(s) ({s.dirty_rows:,} dirty, "
           f"{s.rejected_files} file(s) meant to be rejected) to {s.out_dir}; snapshot {s.snapshot_date}.")
     return 0
@@ -344,7 +336,6 @@ def cmd_demo(args) -> int:
     from flows.summary import regency_text
     from flows.warehouse import connect_reader
 
-    _only_default_area("demo")
     settings = _settings(must_exist=False)
     with demo.demo_key():
         demo.prepare(settings)

@@ -22,7 +22,7 @@ import pytest
 
 from flows.cli import main
 from flows.errors import UserError
-from flows.generate import bps_table
+from flows.synth import bps_table
 from flows.wilayah import (AreaError, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes, parse_area,
                            region_frame)
 from tests.harness import build, load_landing, rec, snapshot

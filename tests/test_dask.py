@@ -27,7 +27,7 @@ START, END = date(2025, 1, 1), date(2025, 1, 2)
 
 @pytest.fixture(scope="module")
 def raw_zone(tmp_path_factory):
-    from flows.generate import generate
+    from flows.synth import generate
 
     out = tmp_path_factory.mktemp("dask_raw") / "raw"
     generate(out, START, END, seed=7, rows_per_day=200, dirt=True)

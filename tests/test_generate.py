@@ -22,9 +22,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from flows import generate as g
+from flows import synth as g
 from flows.errors import UserError
-from flows.generate import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
+from flows.synth import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
+from flows.synth.calendar import _closed
+from flows.synth.regions import _Regions
+from flows.synth.snapshot import _snapshot
+from flows.synth.write import _write
+from flows.validate import suite_spec
 from flows.wilayah import desa_codes, kecamatan_codes
 
 DEMO = dict(start=date(2025, 1, 1), end=date(2025, 2, 28), seed=2025, calibrate_to=(270_764, 213_572))
@@ -151,7 +156,7 @@ def judge(root: Path) -> dict:
             else:
                 good.append((path, line, p))
     first = {}
-    for path, line, p in sorted((x for x in good if x[2]["jenis"] == "BARU"), key=lambda x: (x[2]["at"], str(x[0]), x[1])):
+    for _path, _line, p in sorted((x for x in good if x[2]["jenis"] == "BARU"), key=lambda x: (x[2]["at"], str(x[0]), x[1])):
         first.setdefault(p["nik"], p)
     new = Counter(p["desa"] for p in first.values() if p["umur"] >= 17 or p["status"] != "BELUM KAWIN")
     return {"rejected": rejected, "quarantine": dict(quarantine), "good": good, "first": first, "new": new}
@@ -299,10 +304,10 @@ def test_uncalibrated_snapshot_keeps_the_regency_wajib_and_about_three_quarters_
 
 
 def test_uncalibrated_snapshot_raises_wajib_where_new_recordings_would_go_negative():
-    reg = g._Regions(np.random.default_rng(1))
+    reg = _Regions(np.random.default_rng(1))
     new = np.zeros(len(reg.desa), dtype=np.int64)
     new[[0, 100, 258]] = 5_000  # more new wajib KTP than these desa have
-    snap = g._snapshot(reg, new, None).with_columns(
+    snap = _snapshot(reg, new, None).with_columns(
         wajib=pl.col("wajib_ktp_lk") + pl.col("wajib_ktp_pr"), sudah=pl.col("sudah_rekam_lk") + pl.col("sudah_rekam_pr"))
     backlog = snap["wajib"].to_numpy() - snap["sudah"].to_numpy() - new
     assert backlog.min() == 0 and (backlog[[0, 100, 258]] == 0).all()
@@ -330,7 +335,7 @@ def test_every_row_reason_and_file_defect_appears_in_two_months_of_dirt(demo):
 
 
 def test_reason_codes_are_the_validators():
-    suite = json.loads((Path(g.__file__).parent.parent / "expectations" / "rekam_log.json").read_text())
+    suite = suite_spec("rekam_log")
     # two expectations may share a reason (id_alat_invalid: the characters, then no NIK or date in it)
     assert list(dict.fromkeys(e["meta"]["reason"] for e in suite["expectations"])) == [*ROW_REASONS, "duplicate_row"]
 
@@ -494,7 +499,7 @@ def test_small_and_large_file_writers_give_the_same_bytes(tmp_path, dialect):
     for drop in (None, "id_alat"):
         out = {}
         for name, data, engine in (("csv", rows, "csv"), ("polars", rows, "polars"), ("tuples", rows.rows(), None)):
-            g._write(tmp_path / f"{name}.csv", data, dialect, drop=drop, engine=engine)
+            _write(tmp_path / f"{name}.csv", data, dialect, drop=drop, engine=engine)
             out[name] = (tmp_path / f"{name}.csv").read_bytes()
         assert out["csv"] == out["polars"] == out["tuples"], out
 
@@ -619,7 +624,7 @@ def requests(demo) -> dict:
 
 
 def test_request_reason_codes_are_the_validators():
-    suite = json.loads((Path(g.__file__).parent.parent / "expectations" / "permohonan.json").read_text())
+    suite = suite_spec("permohonan")
     assert list(dict.fromkeys(e["meta"]["reason"] for e in suite["expectations"])) == list(REQUEST_REASONS)
 
 
@@ -636,7 +641,7 @@ def test_every_request_row_satisfies_or_breaks_exactly_the_rule_the_manifest_say
 
 
 def test_request_files_are_registered_on_office_days_with_letters_dated_a_few_days_before(demo, requests):
-    assert requests["headers"] and not any(g._closed(d) for d in requests["headers"])
+    assert requests["headers"] and not any(_closed(d) for d in requests["headers"])
     assert all(h in (list(g.REQUEST_COLUMNS), list(g.REQUEST_COLUMNS[:3])) for h in requests["headers"].values())
     assert 2 <= len(requests["valid"]) / (59 / 7) <= 6, "a few letters a week in the whole regency"
     assert all(0 <= (reg - surat).days <= 10 for reg, _, _, surat in requests["valid"])
