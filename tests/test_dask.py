@@ -76,55 +76,6 @@ def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, m
     assert n_batches > load_settings().parallel_window
 
 
-def _worker_umask() -> int:
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
-
-
-@pytest.mark.slow
-def test_the_local_cluster_spills_into_a_private_folder_of_the_run_never_a_pre_created_dask_scratch_space(
-        tmp_path, monkeypatch):
-    """Another user of the host creates ``<tmp>/dask-scratch-space`` first (Dask's default scratch
-    and spill place), world-writable and theirs, hoping to read or swap the batches (NIKs) the
-    workers spill. The local cluster a run starts must use a folder the run created itself (mode
-    700, ours), with workers under umask 077, and remove it afterwards. The shared temporary
-    directory is this test's own (TMPDIR), not the machine's /tmp, which other users' runs share."""
-    import contextlib
-    import stat
-    import tempfile
-    from pathlib import Path
-
-    from flows.parallel import SCRATCH_PREFIX, dask_task_runner
-
-    shared = tmp_path / "tmp"
-    shared.mkdir()
-    shared.chmod(0o1777)                                       # like /tmp
-    monkeypatch.setenv("TMPDIR", str(shared))                  # the worker processes' temporary directory
-    monkeypatch.setattr(tempfile, "tempdir", str(shared))      # this process's
-    trap = shared / "dask-scratch-space"
-    trap.mkdir()
-    trap.chmod(0o777)
-    with contextlib.suppress(PermissionError):
-        os.chown(trap, 65534, 65534)                           # someone else's (needs root; else just open to all)
-    before = set(shared.iterdir())
-
-    runner = dask_task_runner(n_workers=1).duplicate()         # the copy a flow run enters
-    with runner:
-        local_dirs = runner.client.run(lambda dask_worker: dask_worker.local_directory)
-        umasks = runner.client.run(_worker_umask)
-        created = sorted(set(shared.iterdir()) - before)
-        assert [p.name.startswith(SCRATCH_PREFIX) for p in created] == [True], created
-        scratch = created[0]
-        st = scratch.stat()
-        assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.getuid()
-        assert local_dirs and all(Path(d).resolve().is_relative_to(scratch.resolve()) for d in local_dirs.values())
-        assert all(stat.S_IMODE(Path(d).stat().st_mode) == 0o700 for d in local_dirs.values())
-        assert set(umasks.values()) == {0o077}
-    assert list(trap.iterdir()) == []                          # the trap was never used
-    assert not scratch.exists()                                # and the run's own folder is gone
-
-
 def test_pseudonymise_is_hmac_sha256(key):
     import hashlib
     import hmac
