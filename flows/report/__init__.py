@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from flows.files import atomic_write
+from flows.runsummary import RunSummary
 from flows.report.data import ReportData, feedback_in_folder, load_report_data
 from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.report.render import DEFAULT_TITLE, WIB, environment, escape_value, harden, render_report
@@ -46,11 +47,18 @@ __all__ = [
 ]
 
 
+def plain_summary(summary: RunSummary | dict | None) -> dict | None:
+    """The run summary as the page lists it: its plain form, without the page's own path."""
+    if isinstance(summary, RunSummary):
+        return {k: v for k, v in summary.to_dict().items() if k != "report"}
+    return summary
+
+
 def write_report(
     con: duckdb.DuckDBPyConnection,
     out_path: Path,
     *,
-    run_summary: dict | None = None,
+    run_summary: RunSummary | dict | None = None,
     title: str | None = None,
 ) -> Path:
     """Render the marts in `con` (plus an optional run summary) to one HTML file at `out_path`.
@@ -59,13 +67,15 @@ def write_report(
     path. Raises ValueError when a mart table exists but lacks a contract column; OSError when
     the file cannot be written. Missing or empty marts are not errors: the page says so.
 
-    The feedback section links the files of `run_summary["feedback"]`; without it (a page
-    rewritten by `ektp restore`), the files found in `out_path.parent.parent / "feedback"`.
+    The run section lists `run_summary` (the run's `RunSummary`, or its plain form); the feedback
+    section links the files of its feedback; without it (a page rewritten by `ektp restore`), the
+    files found in `out_path.parent.parent / "feedback"`.
     """
     out_path = Path(out_path)
+    run_summary = plain_summary(run_summary)
     data = load_report_data(con)
     feedback = None
-    if not (run_summary and "feedback" in run_summary):
+    if not (run_summary and run_summary.get("feedback") is not None):
         folder = out_path.absolute().parent.parent / "feedback"
         found = feedback_in_folder(folder)
         feedback = {"files": found, "folder": str(folder), "source": "folder"} if found is not None else None
