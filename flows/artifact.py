@@ -56,16 +56,25 @@ def run_markdown(s: RunSummary, report_path: Path | None = None) -> str:
 
 
 def _backlog(s: RunSummary) -> list[str]:
-    """The area's backlog (the regency's for one kab/kota)."""
+    """The area's backlog (the regency's for one kab/kota); with several kab/kota, one row for each
+    and the area's total row."""
     b = s.backlog
     if not b:
         return []
     change = s.backlog_change
     ch = "" if change is None else f" ({'+' if change > 0 else ''}{change:,} since the previous run)"
-    return ["## Regency backlog", "",
-            "| as of | wajib KTP | sudah rekam | belum rekam | % rekam |", "|---|---:|---:|---:|---:|",
-            f"| {md(b.as_of_date)} | {_n(b.wajib_ktp)} | {_n(b.sudah_rekam)} | {_n(b.belum_rekam)}{ch} "
-            f"| {md(b.pct_rekam)} |", ""]
+    if not s.kabupaten:
+        return ["## Regency backlog", "",
+                "| as of | wajib KTP | sudah rekam | belum rekam | % rekam |", "|---|---:|---:|---:|---:|",
+                f"| {md(b.as_of_date)} | {_n(b.wajib_ktp)} | {_n(b.sudah_rekam)} | {_n(b.belum_rekam)}{ch} "
+                f"| {md(b.pct_rekam)} |", ""]
+    lines = [f"## Area backlog ({len(s.kabupaten)} kab/kota)", "", f"As of {md(b.as_of_date)}.", "",
+             "| kode | kab/kota | wajib KTP | sudah rekam | belum rekam | % rekam |", "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {md(k.kode_kabupaten)} | {md(k.nama_kabupaten)} | {_n(k.backlog.wajib_ktp)} | {_n(k.backlog.sudah_rekam)} "
+              f"| {_n(k.backlog.belum_rekam)} | {md(k.backlog.pct_rekam)} |" for k in s.kabupaten]
+    lines.append(f"| **Wilayah** | | **{_n(b.wajib_ktp)}** | **{_n(b.sudah_rekam)}** | **{_n(b.belum_rekam)}**{ch} "
+                 f"| **{md(b.pct_rekam)}** |")
+    return lines + [""]
 
 
 def _outreach(o: Outreach) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 
 from flows.escape import terminal
-from flows.run import at_least, regency_backlog
+from flows.run import at_least, kabupaten_lines, regency_backlog
 from flows.runsummary import Backlog, Outreach, RunSummary
 from flows.settings import Settings
 
@@ -52,13 +52,17 @@ def run_lines(s: RunSummary, settings: Settings) -> list[str]:
 
 
 def backlog_lines(s: RunSummary) -> list[str]:
-    """The area's backlog (the regency's for one kab/kota)."""
+    """The area's backlog (the regency's for one kab/kota) and, when the area has several kab/kota,
+    one line for each (``s.kabupaten``, from mart.backlog_kabupaten at the same date)."""
     b = s.backlog
     if not b:
         return []
     ch = s.backlog_change
     change = f"; {'+' if ch > 0 else ''}{ch:,} since the previous run" if ch is not None else ""
-    return [f"  backlog as of {b.as_of_date}: {_counts(b)}{change}"]
+    label = f"area backlog ({len(s.kabupaten)} kab/kota)" if s.kabupaten else "backlog"
+    lines = [f"  {label} as of {b.as_of_date}: {_counts(b)}{change}"]
+    lines += [f"    {k.kode_kabupaten} {terminal(k.nama_kabupaten)}: {_counts(k.backlog)}" for k in s.kabupaten]
+    return lines
 
 
 def _counts(b: Backlog) -> str:
@@ -105,6 +109,11 @@ def regency_text(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     area = ", ".join(names) if len(names) <= 2 else f"The area ({len(names)} kab/kota)"
     lines = [f"{area}, as of {as_of}:",
              f"  wajib KTP   {w:>9,}", f"  sudah rekam {s:>9,}", f"  belum rekam {b:>9,} ({pct:.2f} %)"]
+    per_kab = kabupaten_lines(con, as_of)
+    if per_kab:
+        lines.append("Per kab/kota (wajib KTP, sudah rekam, belum rekam, % rekam):")
+        lines += [f"  {k.kode_kabupaten} {terminal(k.nama_kabupaten)}: {k.backlog.wajib_ktp:,}, {k.backlog.sudah_rekam:,}, "
+                  f"{k.backlog.belum_rekam:,} ({_pct(k.backlog.pct_rekam)} %)" for k in per_kab]
     if top:
         lines.append(f"Largest backlog: Kecamatan {top[0]}, {top[1]:,} belum rekam ({top[2]:.2f} % recorded)")
     total = channels[5] or 0
