@@ -8,11 +8,11 @@ regency's for one kab/kota; and its change since the previous date), `mart.backl
 and the requests (no date: each request as it stands), `mart.kalender` (the days off the grid
 shows as such) and `mart.ambang_batas` (the thresholds the page states: it never restates a
 number of days). With a ``kode_kabupaten`` it reads only that kab/kota's rows (its own page,
-``report/<kode>.html``); without one, the area's, and ``load_kabupaten_rows`` gives the area
+``report/KODE.html``); without one, the area's, and ``load_kabupaten_rows`` gives the area
 page's table of its kab/kota (mart.backlog_kabupaten, with the kecamatan of mart.kecamatan_service
-suspected of a broken device and the open requests of each). An absent mart counts as empty; a mart that lacks a column of the contract (or
-one the page reads, such as `mart.device_activity.diam`) is an error (ValueError). Nothing here
-formats or draws.
+suspected of a broken device and the open requests of each). An absent mart counts as empty; a
+mart that lacks a column of the contract (or one the page reads, such as
+`mart.device_activity.diam`) is an error (ValueError). Nothing here formats or draws.
 
 `feedback_in_folder(folder)` lists the kecamatan's feedback files (`KODE/YYYY-MM-DD.csv`) found in
 a folder, for a page written without a run summary.
