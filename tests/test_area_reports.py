@@ -79,6 +79,7 @@ def test_the_area_page_leads_with_a_table_of_its_kab_kota_whose_figures_are_thos
     page = out.read_text(encoding="utf-8")
     table = _section(page, "kabupaten")
     assert table and page.index('id="kabupaten"') < page.index('id="backlog"')   # before the kecamatan
+    assert "Ringkasan wilayah" in _section(page, "ringkasan")                    # the area's headline
     broken = dict(wh.query("""select kode_kabupaten, count(*) filter (where diduga_alat_rusak) from mart.kecamatan_service
                               where as_of_date = (select max(as_of_date) from mart.kecamatan_service) group by all"""))
     waiting = dict(wh.query("""select left(kode_kecamatan, 5), count(*) from mart.outreach_requests
@@ -104,6 +105,7 @@ def test_each_kab_kota_page_gives_the_figures_of_backlog_kabupaten_and_only_its_
         shown = set(re.findall(r"\b(\d{2}\.\d{2}\.\d{2})\b", _section(page, "backlog")))
         assert shown == own and f"{other}." not in page
         assert '<a href="../report.html">' in page and 'id="kabupaten"' not in page
+        assert "Ringkasan kabupaten" in head
 
 
 def test_the_area_page_shows_the_kab_kota_table_instead_of_the_grid_and_each_kab_kota_page_keeps_its_grid(two):

@@ -59,6 +59,7 @@ RUN_LABELS: dict[str, str] = {
     "quarantine_by_kecamatan": "Karantina per kecamatan",
     "backlog": "Backlog kabupaten",
     "backlog_change": "Perubahan belum rekam",
+    "kabupaten": "Backlog per kabupaten/kota",
     "rejected_files": "Rincian file ditolak",
     "missing_logs_on_last_date": "Log belum masuk (tanggal terakhir)",
     "data_problems": "Masalah data (baris)",
