@@ -441,9 +441,9 @@ def test_a_thousand_nested_folders_are_reported_never_fatal(prefect_api, tmp_pat
     try:
         summary = landing.run("2025-01-01")
         deep = [r for r in summary.rejected_files if r.error.startswith("folder_too_deep")]
-        assert len(deep) == 1 and re.fullmatch(r"rekam/\?/#[0-9a-f]{12}", deep[0]["source_file"])
+        assert len(deep) == 1 and re.fullmatch(r"rekam/\?/#[0-9a-f]{12}", deep[0].source_file)
         assert summary.files_loaded == 2 and summary.rows_loaded == 2
-        assert landing.run("2025-01-01")["files_rejected"] == 0        # reported once, then known
+        assert landing.run("2025-01-01").files_rejected == 0        # reported once, then known
     finally:
         _remove_deep(landing.raw / "rekam" / "d")
 
