@@ -18,7 +18,6 @@ import os
 import re
 import stat
 
-import duckdb
 import pytest
 
 from flows.report import write_report
