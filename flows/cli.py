@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flows.dates import check_range
 from flows.errors import PipelineCheckFailed, StageFailed, UserError, storage_error
+from flows.runsummary import RunSummary
 
 QUIET = (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
          ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
@@ -243,7 +244,7 @@ def _use_reporter() -> None:
     set_reporter(RichReporter() if sys.stderr.isatty() else LineReporter())
 
 
-def _run_flow(fn, **params) -> dict:
+def _run_flow(fn, **params) -> RunSummary:
     """Run a flow in this process; surface a UserError raised anywhere inside it as itself."""
     try:
         return fn(**params)
@@ -259,7 +260,7 @@ def _run_flow(fn, **params) -> dict:
         raise
 
 
-def print_summary(s: dict, settings) -> None:
+def print_summary(s: RunSummary, settings) -> None:
     from flows.summary import run_lines
 
     print("\n".join(run_lines(s, settings)))

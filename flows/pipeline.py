@@ -42,6 +42,7 @@ from flows.load import Prepared, RawFile, fetch_files, prepare_logs
 from flows.migrate import upgrade, verify_key
 from flows.progress import reporter
 from flows.publish import backup, publish
+from flows.runsummary import Feedback, RunSummary
 from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
 from flows.warehouse import connect_reader, connect_writer, private_files, secure_files, writer_lock
 from flows.wilayah import kecamatan_codes
@@ -141,11 +142,11 @@ def build_task(con, run_id: str) -> list:
 
 @task(name="feedback", cache_policy=NO_CACHE)
 @contained("feedback")
-def feedback_task(con, settings: Settings) -> dict:
+def feedback_task(con, settings: Settings) -> Feedback:
     got = write_feedback(con, settings.feedback_dir)
     if got.written or got.removed:
         get_run_logger().info("feedback files: %d written, %d removed, %d in all", got.written, got.removed, len(got.files))
-    return {"written": got.written, "removed": got.removed, "files": list(got.files), "folder": str(settings.feedback_dir)}
+    return Feedback(written=got.written, removed=got.removed, files=list(got.files), folder=str(settings.feedback_dir))
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -162,7 +163,7 @@ def backup_task(settings: Settings, run_id: str) -> Path:
 
 @task(name="report", cache_policy=NO_CACHE)
 @contained("report")
-def report_task(settings: Settings, summary: dict) -> Path:
+def report_task(settings: Settings, summary: RunSummary) -> Path:
     from flows.report import write_report
 
     con = connect_reader(settings.published_path)
@@ -207,8 +208,9 @@ def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: 
 
 
 def execute(flow_name: str, last_date: date, start_date: date | None = None,
-            kecamatan: list[str] | None = None, force: bool = False) -> dict:
-    """The body shared by both flows; call it inside a flow run."""
+            kecamatan: list[str] | None = None, force: bool = False) -> RunSummary:
+    """The body shared by both flows; call it inside a flow run. Returns the run summary, built
+    once at the end of the run from every fact the run gathered (flows.run.finish_run)."""
     settings = load_settings()
     resolve_key(settings)  # fail early and clearly when there is no usable key
     unknown = sorted(set(kecamatan or []) - kecamatan_codes(settings.wilayah))
@@ -240,10 +242,11 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
                 progress.advance(len(files), rows)
             progress.stop()
             checks = build_task(con, run_id)
-            summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, moved)
-            summary["key_warning"] = weak_key_warning(settings)
+            feedback = feedback_task(con, settings)
+            facts = steps.RunFacts(upgrade=moved, key_warning=weak_key_warning(settings), feedback=feedback,
+                                   report=str(settings.report_path))
+            summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, facts)
             record_area(con, settings.wilayah, run_id)
-            summary["feedback"] = feedback_task(con, settings)
             con.execute("checkpoint")
             publish_task(con, settings)
         except BaseException as exc:
@@ -255,34 +258,33 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
         if failure is not None:
             raise failure
         backup_task(settings, run_id)
-        summary["report"] = str(report_task(settings, summary))
+        report_task(settings, summary)
     logger.info("run %s: %d file(s) loaded, %d rejected, %d row(s) loaded, %d quarantined",
-                run_id, summary["files_loaded"], summary["files_rejected"], summary["rows_loaded"],
-                summary["rows_quarantined"])
+                run_id, summary.files_loaded, summary.files_rejected, summary.rows_loaded, summary.rows_quarantined)
     _artifact(summary)
     return summary
 
 
-def _artifact(summary: dict) -> None:
+def _artifact(summary: RunSummary) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     try:
-        create_markdown_artifact(key="ektp-run-report", markdown=run_markdown(summary, Path(summary["report"])),
-                                 description=f"e-KTP run {summary['run_id']}")
+        create_markdown_artifact(key="ektp-run-report", markdown=run_markdown(summary, Path(summary.report)),
+                                 description=f"e-KTP run {summary.run_id}")
     except Exception as exc:  # an artifact is a courtesy; never fail a completed run on it
         get_run_logger().warning("could not create the run artifact: %s", type(exc).__name__)
 
 
 @flow(name="ektp-nightly", log_prints=False)
 @contained("nightly")
-def nightly(run_date: DateText | None = None) -> dict:
+def nightly(run_date: DateText | None = None) -> RunSummary:
     """Load every new or changed file dated on or before run_date (default: yesterday, Asia/Jakarta), rebuild the marts."""
     settings = load_settings()
     day = parse_date_param("run_date", run_date, settings.tz) if run_date else settings.yesterday()
     return execute("nightly", day)
 
 
-def _backfill(start: str, end: str, kecamatan: list[str] | None, force: bool) -> dict:
+def _backfill(start: str, end: str, kecamatan: list[str] | None, force: bool) -> RunSummary:
     """The body of both backfill flows: the dates checked (one line naming the parameter), then ``execute``."""
     tz = load_settings().tz
     first, last = parse_date_param("start", start, tz), parse_date_param("end", end, tz)
@@ -296,13 +298,13 @@ def _backfill(start: str, end: str, kecamatan: list[str] | None, force: bool) ->
 
 @flow(name="ektp-backfill", log_prints=False)
 @contained("backfill")
-def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> dict:
+def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> RunSummary:
     """Load the log dates start..end (optionally only some kecamatan); unchanged files are skipped."""
     return _backfill(start, end, kecamatan, force=False)
 
 
 @flow(name="ektp-backfill-force", log_prints=False)
 @contained("backfill")
-def forced_backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> dict:
+def forced_backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> RunSummary:
     """`ektp backfill --force` only, never a deployment: the same, reloading unchanged files of the window."""
     return _backfill(start, end, kecamatan, force=True)

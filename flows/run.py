@@ -20,6 +20,7 @@ from flows.area import reread_versions, supersede_renamed
 from flows.discover import Candidate, Plan
 from flows.landing import LandingZone
 from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_requests, prepare_snapshot, write_batch
+from flows.runsummary import Backlog, Feedback, KabupatenLine, Outreach, RejectedFile, RunSummary
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
 from flows.wilayah import kabupaten_codes, kecamatan_codes
@@ -137,19 +138,31 @@ def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list, 
     return run_checks(con, run_id), current
 
 
-def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> dict | None:
+def regency_backlog(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> Backlog | None:
     """The area's backlog (mart.backlog_wilayah: the sum of its kab/kota; the regency's when the
-    area is one kab/kota) at ``as_of``, or at its latest date."""
+    area is one kab/kota) at ``as_of``, or at its latest date; None when the mart has no row there."""
     row = con.execute("""
         select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam from mart.backlog_wilayah
         where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_wilayah))""",
                       [as_of]).fetchall()
-    row = row[0] if row else None
-    if row is None:
+    if not row:
         return None
-    as_of_date, wajib, sudah, belum, pct = row
-    return {"as_of_date": as_of_date.isoformat(), "wajib_ktp": int(wajib), "sudah_rekam": int(sudah),
-            "belum_rekam": int(belum), "pct_rekam": pct}
+    as_of_date, wajib, sudah, belum, pct = row[0]
+    return Backlog(as_of_date.isoformat(), int(wajib), int(sudah), int(belum), pct)
+
+
+def kabupaten_lines(con: duckdb.DuckDBPyConnection, as_of: date | str | None = None) -> list[KabupatenLine]:
+    """One line per kab/kota of ``mart.backlog_kabupaten`` at ``as_of`` (default: its latest date),
+    by code, when the marts hold more than one kab/kota; [] for a single one (its line is the area's)."""
+    got = con.execute("""
+        select kode_kabupaten, nama_kabupaten, as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
+        from mart.backlog_kabupaten
+        where as_of_date = coalesce(?::date, (select max(as_of_date) from mart.backlog_kabupaten))
+        order by kode_kabupaten""", [as_of]).fetchall()
+    if len(got) < 2:
+        return []
+    return [KabupatenLine(kode, nama, Backlog(d.isoformat(), int(w), int(s), int(b), pct))
+            for kode, nama, d, w, s, b, pct in got]
 
 
 def _dicts(cur) -> list[dict]:
@@ -157,7 +170,7 @@ def _dicts(cur) -> list[dict]:
     return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, row)} for row in cur.fetchall()]
 
 
-def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
+def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> Outreach:
     """What to do next, at the latest date of the marts (contract section 9), in short: the desa
     to visit first, the requests waiting longest, the kecamatan whose device seems broken, the
     silent devices, and the thresholds of both (mart.ambang_batas, their one definition). Plain
@@ -179,15 +192,15 @@ def outreach(con: duckdb.DuckDBPyConnection, top: int = 5) -> dict:
         order by hari_diam desc, id_alat"""))
     open_count = con.execute("select count(*) from mart.outreach_requests where tanggal_dilayani is null").fetchall()[0][0]
     ambang = _dicts(con.execute("select hari_kerja_alat_rusak, hari_diam_alat from mart.ambang_batas"))
-    return {"priority": priority, "open_requests": int(open_count), "waiting": waiting, "flagged": flagged, "silent": silent,
-            "ambang": ambang[0] if ambang else {}}
+    return Outreach(priority=priority, open_requests=int(open_count), waiting=waiting, flagged=flagged, silent=silent,
+                    ambang=ambang[0] if ambang else {})
 
 
-def at_least(outreach_: dict, threshold: str) -> str:
-    """"N or more" for a threshold of ``outreach``'s "ambang" (e.g. ``hari_diam_alat``), as the
-    artifact and summaries say it; "the threshold or more" when it is not known (an older summary)."""
-    value = (outreach_.get("ambang") or {}).get(threshold)
-    return f"{value:,} or more" if isinstance(value, int) else "the threshold or more"
+def at_least(outreach_: Outreach, threshold: str) -> str:
+    """"N or more" for a threshold of ``outreach_.ambang`` (e.g. ``hari_diam_alat``), as the
+    artifact and summaries say it; "the threshold or more" when it is not known."""
+    value = outreach_.threshold(threshold)
+    return f"{value:,} or more" if value is not None else "the threshold or more"
 
 
 def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int]]) -> None:
@@ -204,9 +217,19 @@ def remember_mtimes(con: duckdb.DuckDBPyConnection, touched: list[tuple[str, int
         con.unregister("touched_files")
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What the flow knows of a run beside the warehouse, for its summary: the upgrade of an older
+    warehouse, the weak-key warning, the feedback files written, and where the report goes."""
+    upgrade: dict = field(default_factory=dict)
+    key_warning: str | None = None
+    feedback: Feedback | None = None
+    report: str | None = None
+
+
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: RunTotals,
-               checks: list, last_date: date, upgrade: dict | None = None) -> dict:
-    """Close the run record and return the run summary (plain, privacy-safe)."""
+               checks: list, last_date: date, facts: RunFacts = RunFacts()) -> RunSummary:
+    """Close the run record and return the run summary (privacy-safe), the one place it is built."""
     backlog = regency_backlog(con)
     prev = con.execute("""select belum_rekam, backlog_as_of from audit.runs
                           where status = 'completed' and belum_rekam is not null and run_id <> ?
@@ -214,34 +237,39 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, totals: 
     missing = [r[0] for r in con.execute(
         "select kode_kecamatan || ' ' || nama_kecamatan from mart.log_completeness where tanggal = ? and status = 'missing' order by 1",
         [last_date]).fetchall()]
-    summary = {
-        "run_id": run_id,
-        "last_date": last_date.isoformat(),
-        "files_loaded": len(totals.loaded),
-        "files_rejected": len(totals.rejected),
-        "files_replaced": sum(1 for f in totals.files if f.replaces),
-        "files_unchanged": plan.unchanged,
-        "files_later": plan.later,
-        "rows_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "rekam"),
-        "requests_loaded": sum(f.rows_loaded for f in totals.loaded if f.kind == "permohonan"),
-        "rows_quarantined": sum(f.rows_quarantined for f in totals.loaded),
-        "quarantine_by_reason": dict(totals.reasons.most_common()),
-        "quarantine_by_kecamatan": dict(sorted(totals.quarantine_by_kecamatan.items())),
-        "rejected_files": [{"source_file": f.source_file, "error": f.error} for f in totals.rejected],
-        "missing_logs_on_last_date": missing,
-        "backlog": backlog,
-        "backlog_change": (backlog["belum_rekam"] - prev[0]) if backlog and prev else None,
-        "data_problems": {c.name: c.violations for c in checks if c.severity == "data" and c.violations},
-        "upgrade": upgrade or {},
-        "outreach": outreach(con),
-    }
+    loaded = totals.loaded
+    summary = RunSummary(
+        run_id=run_id,
+        last_date=last_date.isoformat(),
+        files_loaded=len(loaded),
+        files_rejected=len(totals.rejected),
+        files_replaced=sum(1 for f in totals.files if f.replaces),
+        files_unchanged=plan.unchanged,
+        files_later=plan.later,
+        rows_loaded=sum(f.rows_loaded for f in loaded if f.kind == "rekam"),
+        requests_loaded=sum(f.rows_loaded for f in loaded if f.kind == "permohonan"),
+        rows_quarantined=sum(f.rows_quarantined for f in loaded),
+        quarantine_by_reason=dict(totals.reasons.most_common()),
+        quarantine_by_kecamatan=dict(sorted(totals.quarantine_by_kecamatan.items())),
+        rejected_files=[RejectedFile(f.source_file, f.error) for f in totals.rejected],
+        missing_logs_on_last_date=missing,
+        backlog=backlog,
+        backlog_change=(backlog.belum_rekam - prev[0]) if backlog and prev else None,
+        kabupaten=kabupaten_lines(con, backlog.as_of_date) if backlog else [],
+        data_problems={c.name: c.violations for c in checks if c.severity == "data" and c.violations},
+        upgrade=dict(facts.upgrade),
+        outreach=outreach(con),
+        key_warning=facts.key_warning,
+        feedback=facts.feedback,
+        report=facts.report,
+    )
     remember_mtimes(con, plan.touched)
     con.execute("""update audit.runs set status = 'completed', finished_at = ?, files_loaded = ?, files_rejected = ?,
                    files_unchanged = ?, rows_loaded = ?, rows_quarantined = ?, backlog_as_of = ?, belum_rekam = ?
                    where run_id = ?""",
-                [now_utc(), summary["files_loaded"], summary["files_rejected"], plan.unchanged,
-                 summary["rows_loaded"], summary["rows_quarantined"],
-                 backlog["as_of_date"] if backlog else None, backlog["belum_rekam"] if backlog else None, run_id])
+                [now_utc(), summary.files_loaded, summary.files_rejected, plan.unchanged,
+                 summary.rows_loaded, summary.rows_quarantined,
+                 backlog.as_of_date if backlog else None, backlog.belum_rekam if backlog else None, run_id])
     return summary
 
 

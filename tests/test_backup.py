@@ -67,7 +67,7 @@ def test_restore_a_kept_generation_then_a_run_catches_up(history):
     assert marts_and_versions(landing.published) == states[1][1]
     # the next run reloads what changed since that generation and ends where the last run ended
     summary = landing.run(DAYS[-1])
-    assert summary["files_loaded"] == 2 and summary["files_unchanged"] == 3
+    assert summary.files_loaded == 2 and summary.files_unchanged == 3
     assert marts_and_versions(landing.warehouse) == states[-1][0]
     assert marts_and_versions(landing.published) == states[-1][1]
 

@@ -51,7 +51,7 @@ def test_a_quarantined_line_and_a_rejected_log_get_feedback_and_a_clean_log_none
     rejected = list(csv.reader(io.StringIO(_feedback(landing, "16.09.02", "2025-01-02").read_text("utf-8-sig")), delimiter=";"))
     assert rejected[1:] == [["", "missing_columns", sentences()["missing_columns"]]]
     assert not _feedback(landing, "16.09.03", "2025-01-02").exists()
-    assert sorted(summary["feedback"]["files"]) == ["16.09.01/2025-01-02.csv", "16.09.02/2025-01-02.csv"]
+    assert sorted(summary.feedback.files) == ["16.09.01/2025-01-02.csv", "16.09.02/2025-01-02.csv"]
 
 
 def test_a_feedback_file_holds_no_nik_name_or_birth_date(landing):
@@ -86,7 +86,7 @@ def test_a_corrected_re_send_removes_the_feedback_and_only_what_changed_is_rewri
     summary = landing.run("2025-01-02")
     assert not _feedback(landing, "16.09.01", "2025-01-02").exists()
     assert kept.stat().st_mtime_ns == stamp - 10**9                      # unchanged: not rewritten
-    assert (summary["feedback"]["written"], summary["feedback"]["removed"]) == (0, 1)
+    assert (summary.feedback.written, summary.feedback.removed) == (0, 1)
 
 
 def test_versions_loaded_before_feedback_existed_get_theirs_at_the_next_run(landing):
@@ -96,7 +96,7 @@ def test_versions_loaded_before_feedback_existed_get_theirs_at_the_next_run(land
     landing.run("2025-01-02")
     shutil.rmtree(landing.data_dir / "feedback")        # as a warehouse built before this feature
     summary = landing.run("2025-01-02")
-    assert summary["files_loaded"] == 0 and summary["feedback"]["written"] == 2
+    assert summary.files_loaded == 0 and summary.feedback.written == 2
     assert _feedback(landing, "16.09.01", "2025-01-02").exists()
 
 
@@ -107,7 +107,7 @@ def test_a_file_rejected_for_its_name_belongs_to_no_kecamatan_and_gets_no_feedba
     bad.write_text(HEADER + "\n")
     landing.log("2025-01-02", "16.09.03", [row(waktu="2025-01-02 09:00:00")])
     summary = landing.run("2025-01-02")
-    assert summary["files_rejected"] == 1 and summary["feedback"]["files"] == []
+    assert summary.files_rejected == 1 and summary.feedback.files == []
     assert not (landing.data_dir / "feedback").exists() or not list((landing.data_dir / "feedback").rglob("*.csv"))
 
 
@@ -143,7 +143,7 @@ def test_each_request_rule_quarantines_with_its_reason_and_valid_requests_load(l
         ("2025-01-01", "16.09.01.1013", "2025-01-01", "140/1/2025", None),
         ("2025-01-02", "16.09.01.1013", "2025-01-01", "140/1/DS.1013/2025", 120),
         ("2025-01-02", "16.09.02.2012", "2025-01-02", "7/DS/2025", None)]
-    assert summary["requests_loaded"] == 3 and summary["quarantine_by_reason"]["permohonan perkiraan_warga_invalid"] == 2
+    assert summary.requests_loaded == 3 and summary.quarantine_by_reason["permohonan perkiraan_warga_invalid"] == 2
     assert landing.query("select count(*) from mart.outreach_requests") == [(3,)]
     # requests never get feedback files (the office registers them itself)
     assert not (landing.data_dir / "feedback").exists() or not list((landing.data_dir / "feedback").rglob("*.csv"))
@@ -156,7 +156,7 @@ def test_a_re_sent_request_file_replaces_the_old_requests(landing):
     landing.run("2025-01-02")
     _requests(landing, "2025-01-02", ["16.09.01.1013,2025-01-01,140/1/2025,50"])
     summary = landing.run("2025-01-02")
-    assert summary["files_replaced"] == 1
+    assert summary.files_replaced == 1
     assert landing.query("select kode_desa, perkiraan_warga from landing.permohonan") == [("16.09.01.1013", 50)]
 
 

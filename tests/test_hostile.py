@@ -411,7 +411,7 @@ def test_no_nik_or_name_in_warehouse_quarantine_report_artifact_or_prefect_logs(
     assert q and _leaks(q, niks, names) == []
     report = (landing.data_dir / "warehouse" / "report.html").read_text(encoding="utf-8")
     assert _leaks(report, niks, names) == []
-    assert _leaks(run_markdown(summary, Path(summary["report"])), niks, names) == []
+    assert _leaks(run_markdown(summary, Path(summary.report)), niks, names) == []
     assert _leaks(repr(summary), niks, names) == []
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()

@@ -43,8 +43,8 @@ def test_loading_the_same_landing_zone_twice_changes_nothing(landing):
     first = landing.run("2025-01-02")
     before = _snapshot_of_tables(landing)
     second = landing.run("2025-01-02")
-    assert first["files_loaded"] == 3 and first["rows_loaded"] == 3 and first["rows_quarantined"] == 1
-    assert second["files_loaded"] == 0 and second["files_unchanged"] == 3 and second["rows_loaded"] == 0
+    assert first.files_loaded == 3 and first.rows_loaded == 3 and first.rows_quarantined == 1
+    assert second.files_loaded == 0 and second.files_unchanged == 3 and second.rows_loaded == 0
     assert _snapshot_of_tables(landing) == before
 
 
@@ -82,7 +82,7 @@ def test_a_touched_but_unchanged_file_is_hashed_once_then_known_by_its_mtime(lan
     real = LandingZone.read
     monkeypatch.setattr(LandingZone, "read", lambda self, rel, *a: hashed.append(rel.rsplit("/", 1)[-1]) or real(self, rel, *a))
     second = landing.run("2025-01-02")
-    assert hashed == ["16.09.01.csv"] and second["files_unchanged"] == 3 and second["files_loaded"] == 0
+    assert hashed == ["16.09.01.csv"] and second.files_unchanged == 3 and second.files_loaded == 0
     assert landing.query("select mtime_ns from audit.file_loads where source_file = 'rekam/2025-01-01/16.09.01.csv'"
                          " and status <> 'superseded'") == [(new_mtime,)]
     assert _snapshot_of_tables(landing) == before        # no new file version, same rows and marts
@@ -102,7 +102,7 @@ def test_resent_corrected_file_replaces_its_rows_and_quarantine(landing):
         row(nik=NIKS[3], nama=NAMES[3], jk="P", lahir="2004-04-24", waktu="2025-01-01 09:10:00"),
     ])
     summary = landing.run("2025-01-02")
-    assert summary["files_loaded"] == 1 and summary["files_replaced"] == 1
+    assert summary.files_loaded == 1 and summary.files_replaced == 1
     src = "rekam/2025-01-01/16.09.01.csv"
     assert landing.query("select count(*) from landing.rekam where source_file = ?", [src]) == [(3,)]
     assert landing.query("select count(*) from audit.quarantine where source_file = ?", [src]) == [(0,)]
@@ -117,7 +117,7 @@ def test_late_file_for_an_earlier_day_is_picked_up_by_the_next_run(landing):
     assert landing.query("select status from mart.log_completeness where tanggal = '2025-01-01' and kode_kecamatan = '16.09.05'") == [("missing",)]
     landing.log("2025-01-01", "16.09.05", [row(nik="1609054505050005", desa="16.09.05.2001", waktu="2025-01-01 11:00:00")])
     summary = landing.run("2025-01-03")
-    assert summary["files_loaded"] == 1
+    assert summary.files_loaded == 1
     assert landing.query("select status, rows_loaded from mart.log_completeness where tanggal = '2025-01-01' and kode_kecamatan = '16.09.05'") == [("loaded", 1)]
 
 
@@ -126,7 +126,7 @@ def test_logs_and_snapshots_dated_after_the_run_date_are_left_untouched(landing)
     landing.snapshot("2025-01-02", wajib=200, sudah=150)
     landing.log("2025-01-03", "16.09.03", [row(nik="1609034505050007", desa="16.09.03.2020", waktu="2025-01-03 08:00:00")])
     summary = landing.run("2025-01-01")
-    assert summary["files_later"] == 3  # the 2025-01-02 log, the 2025-01-02 snapshot, the 2025-01-03 log
+    assert summary.files_later == 3  # the 2025-01-02 log, the 2025-01-02 snapshot, the 2025-01-03 log
     assert landing.query("select distinct log_date::varchar from audit.file_loads order by 1") == [("2024-12-31",), ("2025-01-01",)]
     assert landing.query("select max(tanggal)::varchar from mart.participation_trend") == [("2025-01-01",)]
 
@@ -135,7 +135,7 @@ def test_a_rejected_file_never_stops_the_other_files(landing):
     _zone(landing)
     landing.log("2025-01-02", "16.09.04", data=b"")
     summary = landing.run("2025-01-02")
-    assert summary["files_rejected"] == 1 and summary["files_loaded"] == 3
+    assert summary.files_rejected == 1 and summary.files_loaded == 3
     assert landing.query("select status, error from mart.log_completeness where tanggal = '2025-01-02' and kode_kecamatan = '16.09.04'") == [
         ("rejected", "empty_file: the file is empty (0 bytes)")]
 
@@ -173,13 +173,13 @@ def test_validation_outcomes_are_kept_per_run(landing):
     _zone(landing)
     summary = landing.run("2025-01-02")
     rows = landing.query("select reason, element_count, unexpected_count from audit.validation_results where run_id = ? and suite = 'rekam_log'",
-                         [summary["run_id"]])
+                         [summary.run_id])
     from flows.validate import rules
 
     assert len(rows) == len(rules("rekam_log")) == 19  # every expectation's outcome is kept
     assert ("nik_not_16_digits", 4, 1) in rows and ("jenis_kelamin_invalid", 4, 0) in rows
     snapshot_rows = landing.query("select count(*) from audit.validation_results where run_id = ? and suite = 'penduduk_snapshot' and success",
-                                  [summary["run_id"]])
+                                  [summary.run_id])
     assert snapshot_rows == [(len(rules("penduduk_snapshot")),)]
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from flows.run import regency_backlog
+from flows.runsummary import Backlog
 from flows.warehouse import SQL_DIR, run_checks
 from flows.wilayah import desa_codes
 from tests.harness import build, header_only, log_file, rec, rejected, snapshot
@@ -158,8 +159,8 @@ def test_the_regency_backlog_is_the_sum_of_its_kecamatan(scenario):
     assert scenario.rows("mart.backlog_kabupaten", "as_of_date::varchar, " + BACKLOG) == [
         ("2024-12-31", 51600, 41280, 10320, 80.0), ("2025-01-01", 51600, 41283, 10317, 80.01),
         ("2025-01-02", 51600, 41300, 10300, 80.04), ("2025-01-03", 51600, 41301, 10299, 80.04)]
-    assert regency_backlog(scenario.con) == {"as_of_date": "2025-01-03", "wajib_ktp": 51600, "sudah_rekam": 41301,
-                                             "belum_rekam": 10299, "pct_rekam": 80.04}
+    assert regency_backlog(scenario.con) == Backlog(as_of_date="2025-01-03", wajib_ktp=51600, sudah_rekam=41301,
+                                                    belum_rekam=10299, pct_rekam=80.04)
 
 
 def test_participation_carries_the_backlog_of_its_kecamatan_and_date(scenario):

@@ -758,18 +758,17 @@ def test_the_service_check_returns_a_date_missing_or_doubling_a_kecamatan(tamper
 def test_the_summary_and_the_artifact_state_the_thresholds_of_the_mart(tamper):
     from flows.artifact import run_markdown
     from flows.run import outreach
+    from flows.runsummary import Outreach, RunSummary
 
-    def artifact(o: dict) -> str:
-        return run_markdown({"run_id": "r", "last_date": "2025-01-10", "files_loaded": 0, "files_rejected": 0,
-                             "files_replaced": 0, "files_unchanged": 0, "rows_loaded": 0, "rows_quarantined": 0,
-                             "outreach": o})
+    def artifact(o: Outreach) -> str:
+        return run_markdown(RunSummary(run_id="r", last_date="2025-01-10", outreach=o))
     from flows.summary import outreach_lines
 
     o = outreach(tamper.con)
-    assert o["ambang"] == {"hari_kerja_alat_rusak": 5, "hari_diam_alat": 7}
+    assert o.ambang == {"hari_kerja_alat_rusak": 5, "hari_diam_alat": 7}
     # on 01-10 every kecamatan but 16.09.02 is flagged: 16.09.01 at 5, the 17 that never recorded on site at 7
-    assert len(o["flagged"]) == 18 and "16.09.02" not in {k["kode_kecamatan"] for k in o["flagged"]}
-    assert [s["id_alat"] for s in o["silent"]] == ["KEC01-A"]          # diam on 01-10 (7 days); SEK05-01 recorded
+    assert len(o.flagged) == 18 and "16.09.02" not in {k["kode_kecamatan"] for k in o.flagged}
+    assert [s["id_alat"] for s in o.silent] == ["KEC01-A"]          # diam on 01-10 (7 days); SEK05-01 recorded
     lines = outreach_lines(o)
     assert any(line.startswith("  device suspected broken (5 or more working days without a KECAMATAN recording): "
                                "Muara Dua (5), ") for line in lines)

@@ -35,7 +35,7 @@ def test_an_analyst_holding_the_published_copy_open_does_not_stop_a_run(landing)
         assert holder.stdout.readline().strip() == "1"
         landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 08:00:00")])
         summary = landing.run("2025-01-02")  # must not fail or wait because of the reader
-        assert summary["rows_loaded"] == 1
+        assert summary.rows_loaded == 1
         holder.stdin.write("\n")
         holder.stdin.flush()
         assert holder.stdout.readline().strip() == "1"  # the reader keeps its consistent old copy
@@ -63,7 +63,7 @@ def test_a_failed_run_leaves_the_published_copy_untouched(landing, tmp_path, mon
     # the file's batch was committed before the marts failed: the rerun loads nothing again,
     # rebuilds the marts and publishes them (it finishes the job)
     summary = landing.run("2025-01-02")
-    assert summary["files_loaded"] == 0 and summary["files_unchanged"] == 3
+    assert summary.files_loaded == 0 and summary.files_unchanged == 3
     assert landing.query("select sum(rekam_total) from mart.participation_trend", published=True) == [(2,)]
 
 

@@ -409,13 +409,12 @@ def test_markdown_html_and_terminal_escaping_leave_no_link_image_markup_or_contr
     from flows.artifact import run_markdown
     from flows.escape import terminal
     from flows.report.render import environment
+    from flows.runsummary import RejectedFile, RunSummary
 
-    summary = {"run_id": "r", "last_date": "2025-01-01", "files_loaded": 0, "files_rejected": 1, "files_replaced": 0,
-               "files_unchanged": 0, "rows_loaded": 0, "rows_quarantined": 0, "quarantine_by_reason": {},
-               "quarantine_by_kecamatan": {}, "missing_logs_on_last_date": ["16.09.01 <b>x</b>"],
-               "rejected_files": [{"source_file": "[click](http://evil.example) ![i](http://evil.example/i.png)",
-                                   "error": "<img src=x onerror=alert(1)> | `code` *em*"}],
-               "data_problems": {}, "backlog": None}
+    summary = RunSummary(run_id="r", last_date="2025-01-01", files_rejected=1,
+                         missing_logs_on_last_date=["16.09.01 <b>x</b>"],
+                         rejected_files=[RejectedFile("[click](http://evil.example) ![i](http://evil.example/i.png)",
+                                                      "<img src=x onerror=alert(1)> | `code` *em*")])
     html = MarkdownIt("commonmark").enable("table").render(run_markdown(summary))
     assert "<a " not in html and "<img" not in html and "<b>" not in html and "<code>" not in html and "<em>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -441,10 +440,10 @@ def test_a_thousand_nested_folders_are_reported_never_fatal(prefect_api, tmp_pat
         os.close(fd)
     try:
         summary = landing.run("2025-01-01")
-        deep = [r for r in summary["rejected_files"] if r["error"].startswith("folder_too_deep")]
-        assert len(deep) == 1 and re.fullmatch(r"rekam/\?/#[0-9a-f]{12}", deep[0]["source_file"])
-        assert summary["files_loaded"] == 2 and summary["rows_loaded"] == 2
-        assert landing.run("2025-01-01")["files_rejected"] == 0        # reported once, then known
+        deep = [r for r in summary.rejected_files if r.error.startswith("folder_too_deep")]
+        assert len(deep) == 1 and re.fullmatch(r"rekam/\?/#[0-9a-f]{12}", deep[0].source_file)
+        assert summary.files_loaded == 2 and summary.rows_loaded == 2
+        assert landing.run("2025-01-01").files_rejected == 0        # reported once, then known
     finally:
         _remove_deep(landing.raw / "rekam" / "d")
 
@@ -524,7 +523,7 @@ def test_a_file_swapped_for_a_symlink_after_listing_is_never_followed(prefect_ap
     _swap_after_listing(monkeypatch, swap)
     with _deadline(120):
         summary = landing.run("2025-01-01")
-    rejected = {r["source_file"]: r["error"].split(":")[0] for r in summary["rejected_files"]}
+    rejected = {r.source_file: r.error.split(":")[0] for r in summary.rejected_files}
     assert rejected == {"rekam/2025-01-01/16.09.01.csv": "symlink", "rekam/2025-01-01/16.09.03.csv": "symlink",
                         "rekam/2025-01-01/16.09.04.csv": "symlink"}
     assert landing.query("select count(*) from landing.rekam") == [(0,)]
@@ -541,9 +540,9 @@ def test_a_fifo_swapped_in_after_listing_cannot_hang_the_run(prefect_api, tmp_pa
     _swap_after_listing(monkeypatch, swap)
     with _deadline(120):
         summary = landing.run("2025-01-01")
-    assert [(r["source_file"], r["error"].split(":")[0]) for r in summary["rejected_files"]] == [
+    assert [(r.source_file, r.error.split(":")[0]) for r in summary.rejected_files] == [
         ("rekam/2025-01-01/16.09.05.csv", "not_a_regular_file")]
-    assert summary["rows_loaded"] == 2
+    assert summary.rows_loaded == 2
 
 
 def test_the_bytes_parsed_are_the_bytes_hashed(tmp_path):
@@ -1129,7 +1128,7 @@ def test_a_log_dated_in_year_1_is_rejected_and_the_date_spine_starts_at_the_real
     landing.log("0001-01-01", "16.09.01", [])                  # header only: v2 loaded it
     landing.log("2010-12-31", "16.09.02", [row(waktu="2010-12-31 08:00:00")])
     summary = landing.run("2025-01-01")
-    rejected = {r["source_file"]: r["error"].split(":")[0] for r in summary["rejected_files"]}
+    rejected = {r.source_file: r.error.split(":")[0] for r in summary.rejected_files}
     assert rejected == {"rekam/0001-01-01/16.09.01.csv": "date_before_2011", "rekam/2010-12-31/16.09.02.csv": "date_before_2011"}
     assert landing.query("select min(tanggal), max(tanggal) from core.date_spine") == landing.query(
         "select date '2025-01-01', date '2025-01-01'")

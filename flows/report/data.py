@@ -7,9 +7,12 @@ regency's for one kab/kota; and its change since the previous date), `mart.backl
 `mart.device_activity`), each at its own latest date except the trend, the grid (every date)
 and the requests (no date: each request as it stands), `mart.kalender` (the days off the grid
 shows as such) and `mart.ambang_batas` (the thresholds the page states: it never restates a
-number of days). An absent mart counts as empty; a mart that lacks a column of the contract (or
-one the page reads, such as `mart.device_activity.diam`) is an error (ValueError). Nothing here
-formats or draws.
+number of days). With a ``kode_kabupaten`` it reads only that kab/kota's rows (its own page,
+``report/KODE.html``); without one, the area's, and ``load_kabupaten_rows`` gives the area
+page's table of its kab/kota (mart.backlog_kabupaten, with the kecamatan of mart.kecamatan_service
+suspected of a broken device and the open requests of each). An absent mart counts as empty; a
+mart that lacks a column of the contract (or one the page reads, such as
+`mart.device_activity.diam`) is an error (ValueError). Nothing here formats or draws.
 
 `feedback_in_folder(folder)` lists the kecamatan's feedback files (`KODE/YYYY-MM-DD.csv`) found in
 a folder, for a page written without a run summary.
@@ -87,7 +90,7 @@ REQUESTS_TOP = 20  # open requests shown, longest waiting first
 SILENT_TOP = 50  # silent devices shown, longest silent first
 
 # A feedback file as the pipeline names it: KODE_KECAMATAN/YYYY-MM-DD.csv (flows/feedback.py).
-FEEDBACK_KECAMATAN = re.compile(r"16\.09\.[0-9]{2}")
+FEEDBACK_KECAMATAN = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")
 FEEDBACK_FILE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv")
 
 
@@ -96,8 +99,13 @@ class ReportData:
     """What the page needs, already reduced to the latest dates and regency-wide daily totals."""
 
     missing_tables: list[str] = field(default_factory=list)
-    # the names of the area's kab/kota (core.kabupaten), for the page's title
+    # the kab/kota this page is filtered to (its own page, report/<kode>.html); None: the area's page
+    kode_kabupaten: str | None = None
+    # the names of the area's kab/kota (core.kabupaten; of the page's kab/kota only), for the title
     area_names: list[str] = field(default_factory=list)
+    # the area page's kab/kota table (load_kabupaten_rows), when the area has more than one
+    kabupaten_rows: list[dict] = field(default_factory=list)
+    kabupaten_date: Any = None
     # backlog_wilayah: the row of its latest as_of_date and the one before it (dicts with
     # as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam)
     regency: dict | None = None
@@ -168,13 +176,21 @@ class ReportData:
         return None
 
 
-def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
-    """Query the marts of TABLE_COLUMNS; an absent table counts as empty, a table missing a column is an error."""
-    data = ReportData()
+def load_report_data(con: duckdb.DuckDBPyConnection, kode_kabupaten: str | None = None) -> ReportData:
+    """Query the marts of TABLE_COLUMNS; an absent table counts as empty, a table missing a column is an error.
+
+    ``kode_kabupaten``: only that kab/kota's rows (its kecamatan, desa, requests and devices; its
+    headline from mart.backlog_kabupaten), for its own page; None: the whole area, and the kab/kota
+    table when the area has more than one."""
+    data = ReportData(kode_kabupaten=kode_kabupaten)
     present = _present_tables(con, data)
     _load_area_names(con, data)
-    if "backlog_wilayah" in present:
+    if kode_kabupaten is not None:
+        _load_kabupaten_headline(con, data)
+    elif "backlog_wilayah" in present:
         _load_regency(con, data)
+        data.kabupaten_rows = load_kabupaten_rows(con, present)
+        data.kabupaten_date = data.kabupaten_rows[0]["as_of_date"] if data.kabupaten_rows else None
     if "backlog_kecamatan" in present:
         _load_kecamatan(con, data)
     if "participation_trend" in present:
@@ -183,7 +199,8 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         data.grid_rows = rows(
             con,
             """select tanggal, kode_kecamatan, nama_kecamatan, status, rows_loaded, rows_quarantined
-               from mart.log_completeness order by kode_kecamatan, tanggal""",
+               from mart.log_completeness where kode_kecamatan like ? order by kode_kecamatan, tanggal""",
+            [_within(data)],
         )
     if "backlog" in present:
         _load_desa(con, data)
@@ -219,13 +236,60 @@ def _present_tables(con: duckdb.DuckDBPyConnection, data: ReportData) -> dict[st
     return present
 
 
+def _within(data: ReportData) -> str:
+    """The LIKE pattern of the page's kecamatan codes: its kab/kota's (``16.09.%``), or every one."""
+    return "%" if data.kode_kabupaten is None else f"{data.kode_kabupaten}.%"
+
+
 def _load_area_names(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    """The kab/kota of the area, from the region dimension (none when the copy has no core.kabupaten)."""
-    found = con.execute("""select count(*) from duckdb_tables()
-                           where schema_name = 'core' and table_name = 'kabupaten'""").fetchall()[0][0]
-    if found:
+    """The kab/kota of the area (of the page), from the region dimension (none when the copy has no core.kabupaten)."""
+    if table_columns(con, "core", "kabupaten") is not None:
         data.area_names = [r["nama_kabupaten"] for r in rows(
-            con, "select nama_kabupaten from core.kabupaten order by kode_kabupaten")]
+            con, "select nama_kabupaten from core.kabupaten where kode_kabupaten like ? order by kode_kabupaten",
+            [data.kode_kabupaten or "%"])]
+
+
+def load_kabupaten_rows(con: duckdb.DuckDBPyConnection, present: dict[str, set[str]]) -> list[dict]:
+    """One row per kab/kota of mart.backlog_kabupaten at its latest date (as_of_date, kode_kabupaten,
+    nama_kabupaten, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam), with its kecamatan suspected
+    of a broken device (mart.kecamatan_service at its latest date: ``alat_rusak``) and its open
+    village requests (``permohonan_terbuka``); [] when the mart holds fewer than two kab/kota."""
+    if table_columns(con, "mart", "backlog_kabupaten") is None:
+        return []
+    found = rows(con, """select as_of_date, kode_kabupaten, nama_kabupaten, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
+                         from mart.backlog_kabupaten
+                         where as_of_date = (select max(as_of_date) from mart.backlog_kabupaten)
+                         order by kode_kabupaten""")
+    if len(found) < 2:
+        return []
+    broken: dict[str, int] = {}
+    if "kecamatan_service" in present:
+        broken = {r["k"]: int(r["n"]) for r in rows(con, """
+            select left(kode_kecamatan, 5) as k, count(*) filter (where diduga_alat_rusak) as n from mart.kecamatan_service
+            where as_of_date = (select max(as_of_date) from mart.kecamatan_service) group by all""")}
+    waiting: dict[str, int] = {}
+    if "outreach_requests" in present:
+        waiting = {r["k"]: int(r["n"]) for r in rows(con, """
+            select left(kode_kecamatan, 5) as k, count(*) as n from mart.outreach_requests
+            where tanggal_dilayani is null group by all""")}
+    for r in found:
+        r["alat_rusak"] = broken.get(r["kode_kabupaten"], 0)
+        r["permohonan_terbuka"] = waiting.get(r["kode_kabupaten"], 0)
+    return found
+
+
+def _load_kabupaten_headline(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    """The page's kab/kota: its rows of mart.backlog_kabupaten at the latest date and the one before."""
+    if table_columns(con, "mart", "backlog_kabupaten") is None:
+        return
+    latest = rows(
+        con,
+        """select as_of_date, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
+           from mart.backlog_kabupaten where kode_kabupaten = ? order by as_of_date desc limit 2""",
+        [data.kode_kabupaten],
+    )
+    data.regency = latest[0] if latest else None
+    data.regency_prev = latest[1] if len(latest) > 1 else None
 
 
 def _load_regency(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
@@ -239,16 +303,15 @@ def _load_regency(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
 
 
 def _load_kecamatan(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    latest = rows(con, "select max(as_of_date) as d from mart.backlog_kecamatan")
-    if not latest or latest[0]["d"] is None:
+    data.kec_date = _latest(con, "backlog_kecamatan", data)
+    if data.kec_date is None:
         return
-    data.kec_date = latest[0]["d"]
     data.kec_rows = rows(
         con,
         """select kode_kecamatan, nama_kecamatan, wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
-           from mart.backlog_kecamatan where as_of_date = ?
+           from mart.backlog_kecamatan where as_of_date = ? and kode_kecamatan like ?
            order by belum_rekam desc nulls last, kode_kecamatan""",
-        [data.kec_date],
+        [data.kec_date, _within(data)],
     )
 
 
@@ -258,7 +321,8 @@ def _load_trend(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_laju: b
         con,
         f"""select tanggal, sum(rekam_baru) as rekam_baru, {sums},
                    sum(rekam_baru_7h) as rekam_baru_7h, count(rekam_baru_7h) as n_7h
-            from mart.participation_trend group by tanggal order by tanggal""",
+            from mart.participation_trend where kode_kecamatan like ? group by tanggal order by tanggal""",
+        [_within(data)],
     )
     if not data.trend_days:
         return
@@ -269,42 +333,41 @@ def _load_trend(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_laju: b
         con,
         f"""select kode_kecamatan, nama_kecamatan, rekam_baru, rekam_baru_7h, {laju},
                    belum_rekam, pct_rekam, proyeksi_tuntas
-            from mart.participation_trend where tanggal = ?
+            from mart.participation_trend where tanggal = ? and kode_kecamatan like ?
             order by belum_rekam desc nulls last, kode_kecamatan""",
-        [data.pace_date],
+        [data.pace_date, _within(data)],
     )
 
 
 def _load_desa(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    latest = rows(con, "select max(as_of_date) as d from mart.backlog")
-    if not latest or latest[0]["d"] is None:
+    data.desa_date = _latest(con, "backlog", data)
+    if data.desa_date is None:
         return
-    data.desa_date = latest[0]["d"]
     data.desa_top = rows(
         con,
         """select kode_desa, nama_desa, kode_kecamatan, nama_kecamatan,
                   wajib_ktp, sudah_rekam, belum_rekam, pct_rekam
-           from mart.backlog where as_of_date = ?
+           from mart.backlog where as_of_date = ? and kode_kecamatan like ?
            order by belum_rekam desc nulls last, kode_desa limit 10""",
-        [data.desa_date],
+        [data.desa_date, _within(data)],
     )
     counts = rows(
         con,
         """select count(*) as n, count(*) filter (where belum_rekam < 0) as neg
-           from mart.backlog where as_of_date = ?""",
-        [data.desa_date],
+           from mart.backlog where as_of_date = ? and kode_kecamatan like ?""",
+        [data.desa_date, _within(data)],
     )
     data.desa_count = int(counts[0]["n"])
     data.desa_negative = int(counts[0]["neg"])
 
 
-def _latest(con: duckdb.DuckDBPyConnection, table: str) -> Any:
-    """max(as_of_date) of the mart `table`; None when it is empty."""
-    return rows(con, f"select max(as_of_date) as d from mart.{table}")[0]["d"]
+def _latest(con: duckdb.DuckDBPyConnection, table: str, data: ReportData) -> Any:
+    """max(as_of_date) of the mart `table` (of the page's kecamatan); None when it has no such row."""
+    return rows(con, f"select max(as_of_date) as d from mart.{table} where kode_kecamatan like ?", [_within(data)])[0]["d"]
 
 
 def _load_priority(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_alasan: bool) -> None:
-    data.priority_date = _latest(con, "outreach_priority")
+    data.priority_date = _latest(con, "outreach_priority", data)
     if data.priority_date is None:
         return
     data.has_alasan = has_alasan
@@ -313,15 +376,15 @@ def _load_priority(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_alas
         con,
         f"""select peringkat, kode_kecamatan, nama_kecamatan, kode_desa, nama_desa, belum_rekam, pct_rekam,
                    jemput_bola_terakhir, hari_sejak_jemput_bola, permohonan_terbuka, permohonan_tertua, {alasan}
-            from mart.outreach_priority where as_of_date = ? and peringkat <= ?
+            from mart.outreach_priority where as_of_date = ? and peringkat <= ? and kode_kecamatan like ?
             order by peringkat, kode_desa""",
-        [data.priority_date, PRIORITY_TOP],
+        [data.priority_date, PRIORITY_TOP, _within(data)],
     )
     counts = rows(
         con,
         """select count(*) as n, count(*) filter (where permohonan_terbuka > 0) as open
-           from mart.outreach_priority where as_of_date = ?""",
-        [data.priority_date],
+           from mart.outreach_priority where as_of_date = ? and kode_kecamatan like ?""",
+        [data.priority_date, _within(data)],
     )[0]
     data.priority_count, data.priority_open = int(counts["n"]), int(counts["open"])
 
@@ -330,7 +393,8 @@ def _load_requests(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     counts = rows(
         con,
         """select count(*) as n, count(*) filter (where tanggal_dilayani is null) as open
-           from mart.outreach_requests""",
+           from mart.outreach_requests where kode_kecamatan like ?""",
+        [_within(data)],
     )[0]
     data.requests_any = counts["n"] > 0
     data.requests_open = int(counts["open"])
@@ -339,23 +403,23 @@ def _load_requests(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
         con,
         """select tanggal_daftar, tanggal_surat, nomor_surat, kode_kecamatan, kode_desa, nama_desa,
                   perkiraan_warga, hari_menunggu
-           from mart.outreach_requests where tanggal_dilayani is null
+           from mart.outreach_requests where tanggal_dilayani is null and kode_kecamatan like ?
            order by hari_menunggu desc nulls last, tanggal_daftar, kode_desa, nomor_surat limit ?""",
-        [REQUESTS_TOP],
+        [_within(data), REQUESTS_TOP],
     )
 
 
 def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.service_date = _latest(con, "kecamatan_service")
+    data.service_date = _latest(con, "kecamatan_service", data)
     if data.service_date is None:
         return
     every = rows(
         con,
         """select kode_kecamatan, nama_kecamatan, rekam_kecamatan_terakhir, hari_kerja_tanpa_rekam,
                   perangkat_aktif_7h, diduga_alat_rusak
-           from mart.kecamatan_service where as_of_date = ?
+           from mart.kecamatan_service where as_of_date = ? and kode_kecamatan like ?
            order by hari_kerja_tanpa_rekam desc nulls last, kode_kecamatan""",
-        [data.service_date],
+        [data.service_date, _within(data)],
     )
     data.service_count = len(every)
     data.service_flagged = [r for r in every if r["diduga_alat_rusak"]]
@@ -363,22 +427,22 @@ def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
 
 
 def _load_devices(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.devices_date = _latest(con, "device_activity")
+    data.devices_date = _latest(con, "device_activity", data)
     if data.devices_date is None:
         return
     counts = rows(
         con,
         """select count(*) as n, count(*) filter (where diam) as silent
-           from mart.device_activity where as_of_date = ?""",
-        [data.devices_date],
+           from mart.device_activity where as_of_date = ? and kode_kecamatan like ?""",
+        [data.devices_date, _within(data)],
     )[0]
     data.devices_count, data.devices_silent_count = int(counts["n"]), int(counts["silent"])
     data.devices_silent = rows(
         con,
         """select id_alat, kode_kecamatan, pertama_aktif, terakhir_aktif, hari_diam, rekam_7h
-           from mart.device_activity where as_of_date = ? and diam
+           from mart.device_activity where as_of_date = ? and diam and kode_kecamatan like ?
            order by hari_diam desc, id_alat limit ?""",
-        [data.devices_date, SILENT_TOP],
+        [data.devices_date, _within(data), SILENT_TOP],
     )
 
 

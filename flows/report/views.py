@@ -40,6 +40,9 @@ FEEDBACK_PER_KECAMATAN = 10  # newest feedback files linked per kecamatan before
 # Where the feedback files are, seen from the page: warehouse/report.html and feedback/ are both
 # in the data directory (flows.settings: report_path, feedback_dir).
 FEEDBACK_HREF = "../feedback/"
+# The pages of the area's kab/kota, seen from the area's page warehouse/report.html; and back.
+KABUPATEN_HREF = "report/"
+AREA_HREF = "../report.html"
 
 RUN_LABELS: dict[str, str] = {
     "run_id": "ID run",
@@ -56,6 +59,7 @@ RUN_LABELS: dict[str, str] = {
     "quarantine_by_kecamatan": "Karantina per kecamatan",
     "backlog": "Backlog kabupaten",
     "backlog_change": "Perubahan belum rekam",
+    "kabupaten": "Backlog per kabupaten/kota",
     "rejected_files": "Rincian file ditolak",
     "missing_logs_on_last_date": "Log belum masuk (tanggal terakhir)",
     "data_problems": "Masalah data (baris)",
@@ -72,6 +76,7 @@ def page_context(
     """Everything page.html.j2 reads. `feedback_info`: the run summary's "feedback" dict, or the
     files found in the folder (`source` "folder"); None: nothing known."""
     latest = data.kec_date or data.pace_date or data.desa_date
+    on_kab_page = data.kode_kabupaten is not None
     return {
         "title": title,
         "subtitle": f"Data per {fmt_date(latest)}" if latest is not None else f"{NO_DATA} ({NO_DATA_EN})",
@@ -82,14 +87,19 @@ def page_context(
         "headline": headline(data) if data.regency else None,
         "backlog": backlog(data) if data.kec_rows else None,
         "trend": trend(data) if data.trend_days else None,
-        "grid": completeness(data) if data.grid_rows else None,
+        "kabupaten": kabupaten_table(data) if data.kabupaten_rows else None,
+        "area_href": AREA_HREF if on_kab_page else None,
+        # an area of several kab/kota: each grid on its kab/kota's page, the table instead here
+        "grid": completeness(data) if data.grid_rows and not data.kabupaten_rows else None,
+        "grid_per_kabupaten": bool(data.kabupaten_rows),
         "pace": pace(data) if data.pace_rows else None,
         "desa": desa(data) if data.desa_top else None,
         "priority": priority(data) if data.priority_top else None,
         "requests": requests(data) if data.requests_any else None,
         "service": service(data) if data.service_count else None,
         "devices": devices(data) if data.devices_count else None,
-        "feedback": feedback(feedback_info, data.kecamatan_names) if isinstance(feedback_info, dict) else None,
+        "feedback": (feedback(feedback_info, data.kecamatan_names, ("../" if on_kab_page else "") + FEEDBACK_HREF)
+                     if isinstance(feedback_info, dict) else None),
         "channels": CHANNELS,
         "limits": {"priority": PRIORITY_TOP, "silent_days": fmt_int(data.silent_days),
                    "broken_days": fmt_int(data.broken_days)},
@@ -128,6 +138,32 @@ def headline(data: ReportData) -> dict:
             "mean": fmt_dec(last["rekam_baru_7h"] if last["n_7h"] else None),
         }
     return view
+
+
+# --- 1b. the area's kab/kota (an area of several) ---------------------------------------------
+
+
+def kabupaten_table(data: ReportData) -> dict:
+    """One row per kab/kota of the area (flows.report.data.load_kabupaten_rows), linking its page."""
+    rows = [
+        {
+            "name": r["nama_kabupaten"], "kode": r["kode_kabupaten"], "href": f"{KABUPATEN_HREF}{r['kode_kabupaten']}.html",
+            "wajib": fmt_int(r["wajib_ktp"]), "sudah": fmt_int(r["sudah_rekam"]), "belum": fmt_int(r["belum_rekam"]),
+            "pct": fmt_pct(r["pct_rekam"]), "rusak": fmt_int(r["alat_rusak"]), "permohonan": fmt_int(r["permohonan_terbuka"]),
+            "neg": (num(r["belum_rekam"]) or 0) < 0,
+        }
+        for r in data.kabupaten_rows
+    ]
+    reg = data.regency if data.regency and data.regency["as_of_date"] == data.kabupaten_date else {}
+    return {
+        "as_of": fmt_date(data.kabupaten_date),
+        "count": fmt_int(len(rows)),
+        "rows": rows,
+        "total": {"wajib": fmt_int(reg.get("wajib_ktp")), "sudah": fmt_int(reg.get("sudah_rekam")),
+                  "belum": fmt_int(reg.get("belum_rekam")), "pct": fmt_pct(reg.get("pct_rekam")),
+                  "rusak": fmt_int(sum(r["alat_rusak"] for r in data.kabupaten_rows)),
+                  "permohonan": fmt_int(sum(r["permohonan_terbuka"] for r in data.kabupaten_rows))},
+    }
 
 
 # --- 2. backlog by kecamatan --------------------------------------------------------------
@@ -331,9 +367,10 @@ def devices(data: ReportData) -> dict:
 # --- 11. feedback files for the kecamatan -----------------------------------------------------
 
 
-def feedback(info: dict, names: dict[str, str]) -> dict:
+def feedback(info: dict, names: dict[str, str], href: str = FEEDBACK_HREF) -> dict:
     """The feedback files grouped by kecamatan (by code), newest first, FEEDBACK_PER_KECAMATAN
-    linked per kecamatan. Names the pipeline does not write are counted, never linked."""
+    linked per kecamatan (``href``: the feedback folder seen from the page). Names the pipeline
+    does not write are counted, never linked."""
     files = info.get("files")
     files = list(files) if isinstance(files, (list, tuple)) else []
     by_kecamatan: dict[str, set[str]] = {}
@@ -350,7 +387,7 @@ def feedback(info: dict, names: dict[str, str]) -> dict:
         hidden = len(days) - FEEDBACK_PER_KECAMATAN
         groups.append({
             "kode": kode, "name": names.get(kode), "count": fmt_int(len(days)),
-            "links": [{"day": d, "href": f"{FEEDBACK_HREF}{kode}/{d}.csv"} for d in days[:FEEDBACK_PER_KECAMATAN]],
+            "links": [{"day": d, "href": f"{href}{kode}/{d}.csv"} for d in days[:FEEDBACK_PER_KECAMATAN]],
             "more": f"… dan {fmt_int(hidden)} file lebih lama" if hidden > 0 else "",
         })
     linked = sum(len(days) for days in by_kecamatan.values())
