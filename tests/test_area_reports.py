@@ -77,7 +77,7 @@ def test_the_area_page_leads_with_a_table_of_its_kab_kota_whose_figures_are_thos
     wh, out = two
     page = out.read_text(encoding="utf-8")
     table = _section(page, "kabupaten")
-    assert table and page.index('id="kabupaten"') < page.index('id="backlog"')   # before the kecamatan
+    assert table and page.index('id="kabupaten"') < page.index('id="tren"')      # it leads the page
     assert "Ringkasan wilayah" in _section(page, "ringkasan")                    # the area's headline
     broken = dict(wh.query("""select kode_kabupaten, count(*) filter (where diduga_alat_rusak) from mart.kecamatan_service
                               where as_of_date = (select max(as_of_date) from mart.kecamatan_service) group by all"""))
@@ -107,10 +107,12 @@ def test_each_kab_kota_page_gives_the_figures_of_backlog_kabupaten_and_only_its_
         assert "Ringkasan kabupaten" in head
 
 
-def test_the_area_page_shows_the_kab_kota_table_instead_of_the_grid_and_each_kab_kota_page_keeps_its_grid(two):
+def test_the_area_page_leaves_kecamatan_desa_and_device_detail_to_the_kab_kota_pages_which_keep_their_grid(two):
     _, out = two
     area = out.read_text(encoding="utf-8")
-    assert 'data-chart="completeness-grid"' not in area and 'href="#kabupaten"' in _section(area, "kelengkapan")
+    assert 'data-chart="completeness-grid"' not in area and "halaman tiap kab/kota" in _section(area, "rincian")
+    for section in ("backlog", "kelengkapan", "laju", "desa", "prioritas", "alat-rusak", "alat-diam"):
+        assert f'id="{section}"' not in area, section          # a province's 241 kecamatan are not listed here
     for kode in TWO:
         page = (out.parent / "report" / f"{kode}.html").read_text(encoding="utf-8")
         assert page.count('data-chart="completeness-grid"') == 1
