@@ -97,5 +97,6 @@ def portal_lines(settings: Settings) -> list[str]:
         lines.append(f"  {name:<15} {'kantor (every kecamatan)' if kantor else 'kecamatan ' + kode:<25} {password}")
     exe = Path(sys.argv[0])
     command = str(exe.resolve()) if exe.name == "ektp" else "ektp"
-    lines.append(f"Start it: {command} portal --data-dir {settings.data_dir}   then open http://127.0.0.1:8765/")
+    area = "" if settings.wilayah == DEFAULT_AREA else f" --wilayah {','.join(settings.wilayah)}"
+    lines.append(f"Start it: {command} portal --data-dir {settings.data_dir}{area}   then open http://127.0.0.1:8765/")
     return lines
