@@ -55,7 +55,9 @@ def dump(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo"
         printed = _run("demo", "--data-dir", str(demo))
-        summary = printed[printed.index("Kabupaten OKU Selatan"):]
+        # from the area's summary on ("<area>, as of <date>:", flows.summary.regency_text; the area's
+        # name comes from the region list since issue 18), after the run's id and paths
+        summary = printed[printed.rindex("\n", 0, printed.index(", as of ")) + 1:]
         (out / "demo.summary.txt").write_text(summary)
         _dump_warehouse(demo / "warehouse" / "ektp.duckdb", out, "demo")
         year = Path(tmp) / "year"
