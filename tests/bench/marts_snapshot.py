@@ -26,7 +26,7 @@ import duckdb
 
 EKTP = str(Path(sys.executable).with_name("ektp"))
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
-       "EKTP_NIK_KEY": os.environ.get("EKTP_NIK_KEY", "bench-key-not-secret-0123456789")}
+       "EKTP_NIK_KEY": os.environ.get("EKTP_NIK_KEY", "bench-key-not-secret-0123456789abcdef")}
 
 
 def _run(*args: str) -> str:
