@@ -134,13 +134,6 @@ def unread_identity(id_key: bytes, what: str) -> str:
     return hmac.new(id_key, what.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def snapshot_kabupaten(source_file: str) -> str | None:
-    """The kab/kota a snapshot's landing name covers (``penduduk/<date>/<kode_kabupaten>.csv``), or
-    None for a snapshot of the whole area (``penduduk/<date>.csv``)."""
-    parts = source_file.split("/")
-    return parts[2][:-4] if len(parts) == 3 and parts[0] == "penduduk" else None
-
-
 def _dated_name(parts: list[str], layout: Layout, codes: frozenset[str]) -> tuple[date | None, str | None, str | None]:
     """(date, code, reason) of a path of ``layout``'s depth: ``<date>.csv`` or ``<date>/<code>.csv``."""
     if layout.code is None:
