@@ -250,10 +250,12 @@ def _file_frame(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, files: list[FileOutcome],
-                rekam: pl.DataFrame | None = None, penduduk: pl.DataFrame | None = None,
-                quarantine: pl.DataFrame | None = None, validation: list[dict] | None = None,
-                permohonan: pl.DataFrame | None = None) -> None:
-    """Write whole file versions in ONE transaction (replace earlier versions of the same paths)."""
+                feed: Feed | None = None, rows: pl.DataFrame | None = None, quarantine: pl.DataFrame | None = None,
+                validation: list[dict] | None = None) -> None:
+    """Write whole file versions in ONE transaction: ``rows`` (the landing rows of ``feed``, its
+    ``table_columns``), their quarantine, their audit records and ``validation`` (the suite's
+    outcome). Every earlier version of the same paths is replaced: its rows in every feed's landing
+    table and its quarantine entries are deleted, its audit record is marked superseded."""
     if not files:
         return
     now = now_utc()
@@ -263,27 +265,14 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
         con.register("batch_paths", paths)
         con.execute("""update audit.file_loads set status = 'superseded', superseded_at = ?
                        where status <> 'superseded' and source_file in (select source_file from batch_paths)""", [now])
-        con.execute("delete from landing.rekam where source_file in (select source_file from batch_paths)")
-        con.execute("delete from landing.penduduk where source_file in (select source_file from batch_paths)")
-        con.execute("delete from landing.permohonan where source_file in (select source_file from batch_paths)")
+        for table in (f.table for f in FEEDS.values()):
+            con.execute(f"delete from {table} where source_file in (select source_file from batch_paths)")
         con.execute("delete from audit.quarantine where source_file in (select source_file from batch_paths)")
-        if rekam is not None and rekam.height:
-            con.register("batch_rekam", rekam)
-            cols = ", ".join(REKAM.table_columns)
-            con.execute(f"insert into landing.rekam ({cols}, run_id) select {cols}, ? from batch_rekam", [run_id])
-            con.unregister("batch_rekam")
-        if penduduk is not None and penduduk.height:
-            con.register("batch_penduduk", penduduk)
-            con.execute("""insert into landing.penduduk
-                           select snapshot_date, kode_desa, wajib_ktp_lk, wajib_ktp_pr, sudah_rekam_lk, sudah_rekam_pr,
-                                  source_file, file_sha256, line_number, ? from batch_penduduk""", [run_id])
-            con.unregister("batch_penduduk")
-        if permohonan is not None and permohonan.height:
-            con.register("batch_permohonan", permohonan)
-            con.execute("""insert into landing.permohonan
-                           select tanggal_daftar, kode_desa, tanggal_surat, nomor_surat, perkiraan_warga,
-                                  source_file, file_sha256, line_number, ? from batch_permohonan""", [run_id])
-            con.unregister("batch_permohonan")
+        if feed is not None and rows is not None and rows.height:
+            con.register("batch_rows", rows)
+            cols = ", ".join(feed.table_columns)
+            con.execute(f"insert into {feed.table} ({cols}, run_id) select {cols}, ? from batch_rows", [run_id])
+            con.unregister("batch_rows")
         if quarantine is not None and quarantine.height:
             con.register("batch_quarantine", quarantine)
             con.execute("""insert into audit.quarantine

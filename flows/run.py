@@ -109,8 +109,7 @@ def load_feed(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, fee
     files = fetch_files(zone, plan.of(feed), plan, settings.max_file_bytes, force)
     for group in ([[f] for f in files] if feed.batching == "each" else [files] if files else []):
         prepared = prepare(feed, group, key, settings.gx_slice_rows, settings.wilayah)
-        write_batch(con, run_id, 0, prepared.files, quarantine=prepared.quarantine, validation=prepared.validation,
-                    **{feed.kind: prepared.rows})
+        write_batch(con, run_id, 0, prepared.files, feed, prepared.rows, prepared.quarantine, prepared.validation)
         totals.add(prepared.files, prepared, feed=feed.reason_prefix)
 
 
@@ -129,8 +128,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan,
 def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,
                    totals: RunTotals) -> None:
     """Write one prepared batch of recording logs (a task per batch, flows.pipeline)."""
-    write_batch(con, run_id, batch_no, prepared.files, rekam=prepared.rows, quarantine=prepared.quarantine,
-                validation=prepared.validation)
+    write_batch(con, run_id, batch_no, prepared.files, REKAM, prepared.rows, prepared.quarantine, prepared.validation)
     totals.add(prepared.files, prepared, feed=REKAM.reason_prefix)
 
 

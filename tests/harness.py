@@ -287,6 +287,7 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
     from flows import run as steps
     from flows.area import check_area, record_area
     from flows.landing import LandingZone
+    from flows.feeds import REKAM
     from flows.load import fetch_files, prepare_logs, write_batch
     from flows.settings import load_settings
 
@@ -304,7 +305,7 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
             batches = [logs] if order is None else [[logs[i]] for i in order]
             for n, batch in enumerate(batches, start=1):
                 p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key_bytes, area=area)
-                write_batch(con, RUN_ID, n, p.files, rekam=p.rows, quarantine=p.quarantine)
+                write_batch(con, RUN_ID, n, p.files, REKAM, p.rows, p.quarantine)
     record_area(con, area, RUN_ID)
     build_models(con)
     return Warehouse(con)
