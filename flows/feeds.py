@@ -22,7 +22,6 @@ import polars as pl
 
 from flows.pseudonym import pseudonymise
 from flows.read import PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS
-from flows.validate import PENDUDUK_SUITE, PERMOHONAN_SUITE, REKAM_SUITE
 from flows.wilayah import desa_codes, desa_of_kabupaten
 
 # the kinds of codes a landing name may carry, and what a name with another stem is refused for
@@ -56,8 +55,9 @@ class Feed:
 
     - ``layouts``: its landing names (at most one per depth).
     - ``columns`` / ``optional``: the header columns it must / may have (``flows.read``).
-    - ``suite``: its suite in ``expectations/``; ``validate``: the function of ``flows.validate``
-      that derives the suite's columns and runs it (by name, so it is looked up when called).
+    - ``suite``: its suite, ``expectations/<suite>.json`` (``flows.validate`` takes the name from
+      here); ``validate``: the function of ``flows.validate`` that derives the suite's columns and
+      runs it (by name, so it is looked up when called).
     - ``whole``: any broken rule rejects the file whole, with the error code ``invalid`` (a
       snapshot is validated whole), else each bad row is quarantined with its reason and the rest
       is loaded.
@@ -139,7 +139,7 @@ REKAM = Feed(
     kind="rekam",
     layouts=(Layout("rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv", code="kecamatan"),),
     columns=REKAM_COLUMNS, optional=(),
-    suite=REKAM_SUITE, validate="validate_rekam", whole=False,
+    suite="rekam_log", validate="validate_rekam", whole=False,
     table="landing.rekam",
     table_columns=("person_id", "jenis_kelamin", "umur", "status_kawin", "kode_desa", "waktu_rekam",
                    "jenis_rekam", "lokasi_rekam", "id_alat", "source_file", "file_sha256", "line_number"),
@@ -151,7 +151,7 @@ PENDUDUK = Feed(
     layouts=(Layout("penduduk/<YYYY-MM-DD>.csv"),
              Layout("penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv", code="kabupaten", coverage="code")),
     columns=PENDUDUK_COLUMNS, optional=(),
-    suite=PENDUDUK_SUITE, validate="validate_penduduk", whole=True,
+    suite="penduduk_snapshot", validate="validate_penduduk", whole=True,
     table="landing.penduduk",
     table_columns=("snapshot_date", "kode_desa", "wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk",
                    "sudah_rekam_pr", "source_file", "file_sha256", "line_number"),
@@ -163,7 +163,7 @@ PERMOHONAN = Feed(
     kind="permohonan",
     layouts=(Layout("permohonan/<YYYY-MM-DD>.csv"),),
     columns=PERMOHONAN_COLUMNS, optional=PERMOHONAN_OPTIONAL,
-    suite=PERMOHONAN_SUITE, validate="validate_permohonan", whole=False,
+    suite="permohonan", validate="validate_permohonan", whole=False,
     table="landing.permohonan",
     table_columns=("tanggal_daftar", "kode_desa", "tanggal_surat", "nomor_surat", "perkiraan_warga",
                    "source_file", "file_sha256", "line_number"),
