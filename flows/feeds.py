@@ -98,7 +98,10 @@ class Feed:
 
 def _rekam_rows(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """landing.rekam rows of validated log rows: the NIK becomes its pseudonym, the name and birth
-    date are dropped (contract section 5)."""
+    date are dropped (contract section 5). Raises ValueError without a key (an empty key would
+    make pseudonyms anyone can recompute)."""
+    if not key:
+        raise ValueError("recording logs need the pseudonym key to be loaded (none was given)")
     return good.select(
         pseudonymise(good["nik"], key).alias("person_id"),
         pl.col("jenis_kelamin_norm").alias("jenis_kelamin"),

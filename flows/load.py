@@ -201,13 +201,14 @@ def _prepare_whole(feed: Feed, raw: RawFile, area: tuple[str, ...]) -> Prepared:
     return out
 
 
-def prepare(feed: Feed, files: list[RawFile], key: bytes | None = b"", slice_rows: int = DEFAULT_SLICE_ROWS,
+def prepare(feed: Feed, files: list[RawFile], key: bytes | None, slice_rows: int = DEFAULT_SLICE_ROWS,
             area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
     """Parse and validate files of ``feed`` as its description says (``flows.feeds``): a feed
     validated ``whole`` file by file (one file rejected whole when any rule breaks), any other in
     one GX call for the batch (bad rows quarantined with their reason). ``rows``: the landing
     rows of what passed (none when ``key`` is None: a check only); ``key``: the pseudonym key, for
-    a feed whose landing rows hold a pseudonym. ``area``: the run's area (Settings.wilayah)."""
+    a feed whose landing rows hold a pseudonym (the logs refuse an empty one: ValueError).
+    ``area``: the run's area (Settings.wilayah)."""
     if not feed.whole:
         return _prepare_rows(feed, files, key, slice_rows, area)
     out = Prepared()

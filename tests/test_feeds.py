@@ -68,3 +68,20 @@ def test_a_kab_kota_snapshot_covers_its_kab_kota_and_an_area_snapshot_the_area()
     assert coverage("penduduk/2025-01-06/16.09.csv", ("16",)) == desa_of_kabupaten("16.09")
     assert coverage("penduduk/2025-01-06.csv", DEFAULT_AREA) == desa_codes(DEFAULT_AREA)
     assert coverage("rekam/2025-01-06/16.09.01.csv", DEFAULT_AREA) == desa_codes(DEFAULT_AREA)
+
+
+def test_logs_are_never_pseudonymised_under_an_empty_key():
+    """A caller that forgets the key (run.load_feed's default is b"") gets an error, not pseudonyms
+    anyone could recompute; with the key the same batch loads."""
+    from flows.discover import Candidate
+    from flows.feeds import REKAM
+    from flows.load import RawFile, prepare
+    from tests.harness import TEST_KEY
+    from tests.helpers import HEADER, row
+
+    rel = "rekam/2025-01-06/16.09.01.csv"
+    data = (HEADER + "\n" + row(waktu="2025-01-06 08:00:00") + "\n").encode()
+    raw = RawFile(Candidate(rel, rel, "rekam", date(2025, 1, 6), "16.09.01", len(data), 0, sha256="0" * 64), data)
+    with pytest.raises(ValueError, match="pseudonym key"):
+        prepare(REKAM, [raw], b"")
+    assert prepare(REKAM, [raw], TEST_KEY.encode()).rows.height == 1
