@@ -28,10 +28,10 @@ from datetime import date
 import duckdb
 
 from flows.dates import EARLIEST_RUN_DATE, parse_iso_date
+from flows.feeds import CODE_REASONS, FEEDS, PENDUDUK, PERMOHONAN, REKAM, Feed, Layout
 from flows.landing import Entry
 
-FEEDS = ("rekam", "penduduk", "permohonan")
-
+_PATTERNS = [layout.pattern for feed in FEEDS.values() for layout in feed.layouts]
 # rejection sentences for a file's name or type: fixed, never quoting the name
 NAME_REASONS = {
     "folder_not_a_date": "the folder is not a date (expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv)",
@@ -39,8 +39,8 @@ NAME_REASONS = {
     "unknown_kabupaten": "the file name is not a kab/kota code of the area (e.g. 16.09) followed by .csv "
                          "(expected penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv)",
     "name_not_a_date": "the file name is not a date (expected <YYYY-MM-DD>.csv directly in its folder)",
-    "unexpected_path": "not a landing name (rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv, penduduk/<YYYY-MM-DD>.csv, "
-                       "penduduk/<YYYY-MM-DD>/<kode_kabupaten>.csv or permohonan/<YYYY-MM-DD>.csv)",
+    "unexpected_path": "not a landing name ({})".format(   # every layout of every feed (flows.feeds)
+        " or ".join([", ".join(_PATTERNS[:-1]), _PATTERNS[-1]] if len(_PATTERNS) > 1 else _PATTERNS)),
     "symlink": "a symbolic link; links are never followed (put the file itself in place)",
     "not_a_regular_file": "not a regular file (a pipe, socket or device); only plain files are read",
     "folder_too_deep": "a folder nested too deep under raw/; it was not searched",
@@ -84,21 +84,24 @@ class Plan:
     later: int = 0              # files dated after the run's last date, left untouched
     touched: list[tuple[str, int]] = field(default_factory=list)  # (source_file, new mtime_ns): same bytes, new mtime
 
-    def _of(self, kind: str) -> list[Candidate]:
-        return sorted((c for c in self.candidates if c.kind == kind), key=lambda c: c.source_file)
+    def of(self, feed: Feed) -> list[Candidate]:
+        """The candidates of ``feed`` in path order; the batched feed (the logs) also takes every
+        entry rejected for its name or type outside the feeds' folders."""
+        kinds = {feed.kind, "other"} if feed.batching == "batches" else {feed.kind}
+        return sorted((c for c in self.candidates if c.kind in kinds), key=lambda c: c.source_file)
 
     @property
     def snapshots(self) -> list[Candidate]:
-        return self._of("penduduk")
+        return self.of(PENDUDUK)
 
     @property
     def requests(self) -> list[Candidate]:
-        return self._of("permohonan")
+        return self.of(PERMOHONAN)
 
     @property
     def logs(self) -> list[Candidate]:
         """Recording logs, and every entry rejected for its name or type outside penduduk/ and permohonan/."""
-        return sorted((c for c in self.candidates if c.kind in ("rekam", "other")), key=lambda c: c.source_file)
+        return self.of(REKAM)
 
 
 def name_hash(rel: str, key: bytes) -> str:
@@ -110,12 +113,11 @@ def hashed_name(rel: str, key: bytes) -> str:
     """The stored form of a path that is not a landing name."""
     parts = rel.split("/")
     h = "#" + name_hash(rel, key)
-    if parts[0] == "rekam" and len(parts) > 1:
+    feed = FEEDS.get(parts[0]) if len(parts) > 1 else None
+    if feed is not None and feed.dated_folder:
         folder = parts[1] if len(parts) > 2 and parse_iso_date(parts[1]) is not None else "?"
-        return f"rekam/{folder}/{h}"
-    if parts[0] in ("penduduk", "permohonan") and len(parts) > 1:
-        return f"{parts[0]}/{h}"
-    return f"?/{h}"
+        return f"{feed.kind}/{folder}/{h}"
+    return f"{feed.kind}/{h}" if feed is not None else f"?/{h}"
 
 
 def identity_key(source_file: str, key: bytes) -> bytes:
@@ -132,52 +134,35 @@ def unread_identity(id_key: bytes, what: str) -> str:
     return hmac.new(id_key, what.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def snapshot_kabupaten(source_file: str) -> str | None:
-    """The kab/kota a snapshot's landing name covers (``penduduk/<date>/<kode_kabupaten>.csv``), or
-    None for a snapshot of the whole area (``penduduk/<date>.csv``)."""
-    parts = source_file.split("/")
-    return parts[2][:-4] if len(parts) == 3 and parts[0] == "penduduk" else None
-
-
-def _snapshot_name(parts: list[str], kabupaten: frozenset[str]) -> tuple[date | None, str | None]:
-    """(date, reason) of a path under penduduk/: the area's snapshot or a kab/kota's (contract section 4)."""
-    if len(parts) == 3:
-        day = parse_iso_date(parts[1])
-        if day is None:
-            return None, "folder_not_a_date"
-        if not parts[2].endswith(".csv") or parts[2][:-4] not in kabupaten:
-            return day, "unknown_kabupaten"
-        return day, None
-    if len(parts) != 2:
-        return None, "unexpected_path"
-    day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
-    return day, None if day is not None else "name_not_a_date"
+def _dated_name(parts: list[str], layout: Layout, codes: frozenset[str]) -> tuple[date | None, str | None, str | None]:
+    """(date, code, reason) of a path of ``layout``'s depth: ``<date>.csv`` or ``<date>/<code>.csv``."""
+    if layout.code is None:
+        day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
+        return day, None, None if day is not None else "name_not_a_date"
+    day = parse_iso_date(parts[1])
+    if day is None:
+        return None, None, "folder_not_a_date"
+    if not parts[2].endswith(".csv") or parts[2][:-4] not in codes:
+        return day, None, CODE_REASONS[layout.code]
+    return day, parts[2][:-4], None
 
 
 def landing_name(rel: str, kecamatan: frozenset[str],
                  kabupaten: frozenset[str] = frozenset()) -> tuple[str, date | None, str | None, str | None]:
     """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name.
-    ``kecamatan`` and ``kabupaten``: the codes of the area (a log's stem, a snapshot folder's file)."""
+    The names are the layouts of the feeds (``flows.feeds``). ``kecamatan`` and ``kabupaten``: the
+    codes of the area (the stem of a name whose layout carries a code)."""
     parts = rel.split("/")
-    kind = parts[0] if parts[0] in FEEDS and len(parts) > 1 else "other"
-    if kind == "rekam":
-        day = parse_iso_date(parts[1]) if len(parts) > 2 else None
-        if len(parts) != 3:
-            return kind, day, None, "unexpected_path"
-        if day is None:
-            return kind, None, None, "folder_not_a_date"
-        if not parts[2].endswith(".csv") or parts[2][:-4] not in kecamatan:
-            return kind, day, None, "unknown_kecamatan"
-        return kind, day, parts[2][:-4], None
-    if kind == "penduduk":
-        day, reason = _snapshot_name(parts, kabupaten)
-        return kind, day, None, reason
-    if kind == "permohonan":
-        if len(parts) != 2:
-            return kind, None, None, "unexpected_path"
-        day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
-        return kind, day, None, None if day is not None else "name_not_a_date"
-    return kind, None, None, "unexpected_path"
+    feed = FEEDS.get(parts[0]) if len(parts) > 1 else None
+    if feed is None:
+        return "other", None, None, "unexpected_path"
+    layout = feed.layout(len(parts))
+    if layout is None:
+        # a feed dated by its folder keeps the folder's date (rekam/<date>/a/b.csv is of <date>)
+        day = parse_iso_date(parts[1]) if feed.dated_folder and len(parts) > 2 else None
+        return feed.kind, day, None, "unexpected_path"
+    day, code, reason = _dated_name(parts, layout, {"kecamatan": kecamatan, "kabupaten": kabupaten}.get(layout.code, frozenset()))
+    return feed.kind, day, code if layout.code == "kecamatan" else None, reason
 
 
 def classify(entry: Entry, key: bytes, kecamatan: frozenset[str], kabupaten: frozenset[str] = frozenset()) -> Candidate:
@@ -190,7 +175,7 @@ def classify(entry: Entry, key: bytes, kecamatan: frozenset[str], kabupaten: fro
     code = type_reason or reason
     if code is not None:
         cand.reject = (code, NAME_REASONS[code])
-    elif kind in ("rekam", "permohonan") and day is not None and day < FIRST_DATE:
+    elif kind in FEEDS and FEEDS[kind].since_2011 and day is not None and day < FIRST_DATE:
         cand.reject = ("date_before_2011", DATE_REASONS["date_before_2011"])
     if not cand.opened:
         # never opened: identified by what it is (a link by its target text, set by the caller)
@@ -221,7 +206,7 @@ def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | Non
         if cand.log_date is not None and cand.log_date > last_date:
             out.later += 1
             continue
-        if cand.kind == "rekam" and cand.log_date is not None:
+        if cand.kind in FEEDS and FEEDS[cand.kind].window == "run" and cand.log_date is not None:
             if start_date is not None and cand.log_date < start_date:
                 continue
             if only_kecamatan is not None and cand.kode_kecamatan not in only_kecamatan:

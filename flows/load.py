@@ -2,8 +2,9 @@
 
 ``fetch_files`` runs in the writer process: it reads each candidate once through the landing
 zone's descriptors and hashes those bytes, and drops files whose bytes did not change.
-``prepare_logs`` is pure (bytes in, frames out; no file, no warehouse), so batches can be prepared
-in parallel (Dask: the writer ships the bytes); ``write_batch`` is the single writer: one
+``prepare`` is pure (bytes in, frames out; no file, no warehouse) and reads the feed's description
+(``flows.feeds``), so batches can be prepared in parallel (Dask: the writer ships the bytes);
+``write_batch`` is the single writer: one
 transaction per batch of whole file versions, so after a crash the warehouse is exactly as before
 the batch and a rerun redoes it. Replacing a changed file deletes its old rows and quarantine
 entries and marks the old ``audit.file_loads`` version ``superseded`` in the same transaction.
@@ -18,19 +19,14 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from flows.discover import Candidate, Plan, snapshot_kabupaten, unread_identity
+import flows.validate as validation
+from flows.discover import Candidate, Plan, unread_identity
+from flows.feeds import FEEDS, PERMOHONAN, REKAM, Feed, coverage
 from flows.landing import LandingZone
-from flows.pseudonym import pseudonymise
-from flows.read import (PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS, FileRejected,
-                        parse_file, parse_files)
-from flows.validate import DEFAULT_SLICE_ROWS, validate_penduduk, validate_permohonan, validate_rekam
+from flows.read import FileRejected, parse_file, parse_files
+from flows.validate import DEFAULT_SLICE_ROWS
 from flows.warehouse import now_utc
-from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten, region_frame
-
-LANDING_REKAM_COLUMNS = (
-    "person_id", "jenis_kelamin", "umur", "status_kawin", "kode_desa", "waktu_rekam",
-    "jenis_rekam", "lokasi_rekam", "id_alat", "source_file", "file_sha256", "line_number",
-)
+from flows.wilayah import DEFAULT_AREA, desa_codes, region_frame
 QUARANTINE_SCHEMA = {"source_file": pl.Utf8, "line_number": pl.Int64, "reason": pl.Utf8,
                      "detail": pl.Utf8, "file_sha256": pl.Utf8}
 
@@ -55,7 +51,7 @@ class FileOutcome:
 @dataclass
 class Prepared:
     files: list[FileOutcome] = field(default_factory=list)
-    rows: pl.DataFrame | None = None          # landing.rekam rows (no NIK, no name)
+    rows: pl.DataFrame | None = None          # the feed's landing rows (no NIK, no name)
     quarantine: pl.DataFrame | None = None
     validation: list[dict] = field(default_factory=list)
 
@@ -159,85 +155,84 @@ def _finish(out: Prepared, validated: pl.DataFrame | None, malformed: list, read
     return good
 
 
-def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS,
-                 area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
-    """Parse and validate a batch of recording logs in one GX call; pseudonymise the good rows.
-    ``area``: the run's area (Settings.wilayah): a kode_desa outside it is unknown."""
+def _validator(feed: Feed):
+    """The feed's validation function of flows.validate, looked up when called."""
+    return getattr(validation, feed.validate)
+
+
+def _prepare_rows(feed: Feed, files: list[RawFile], key: bytes | None, slice_rows: int,
+                  area: tuple[str, ...]) -> Prepared:
+    """A batch of a feed whose bad rows are quarantined: parse, validate in one GX call against
+    the area's desa, and (``key`` not None) project the good rows onto the feed's landing table."""
     out = Prepared()
-    rows, readable, malformed = _parse_batch(files, REKAM_COLUMNS, (), out)
+    rows, readable, malformed = _parse_batch(files, feed.columns, feed.optional, out)
     validated = None
     if rows is not None:
-        validated, out.validation = validate_rekam(rows, slice_rows, desa_codes(area))
+        validated, out.validation = _validator(feed)(rows, slice_rows, desa_codes(area))
     good = _finish(out, validated, malformed, readable)
-    if good is not None:
-        out.rows = good.select(
-            pseudonymise(good["nik"], key).alias("person_id"),
-            pl.col("jenis_kelamin_norm").alias("jenis_kelamin"),
-            pl.col("umur").cast(pl.Int16),
-            pl.col("status_kawin_norm").alias("status_kawin"),
-            pl.col("kode_desa_norm").alias("kode_desa"),
-            pl.col("waktu_rekam_ts").alias("waktu_rekam"),
-            pl.col("jenis_rekam_norm").alias("jenis_rekam"),
-            pl.col("lokasi_rekam_norm").alias("lokasi_rekam"),
-            pl.col("id_alat").str.to_uppercase(),     # checked as sent, stored upper-cased (contract section 3)
-            "source_file", "file_sha256",
-            pl.col("line_number").cast(pl.Int32),
-        )
+    if good is not None and key is not None:
+        out.rows = feed.to_landing(good, key)
     return out
 
 
-def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS,
-                     area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
-    """Parse and validate a batch of village request files (contract section 9); ``rows`` are
-    the landing.permohonan rows of the valid requests."""
-    out = Prepared()
-    rows, readable, malformed = _parse_batch(files, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, out)
-    validated = None
-    if rows is not None:
-        validated, out.validation = validate_permohonan(rows, slice_rows, desa_codes(area))
-    good = _finish(out, validated, malformed, readable)
-    if good is not None:
-        out.rows = good.select(
-            "tanggal_daftar", pl.col("kode_desa_norm").alias("kode_desa"),
-            pl.col("tanggal_surat_date").alias("tanggal_surat"), "nomor_surat",
-            pl.col("perkiraan_warga_int").cast(pl.Int32).alias("perkiraan_warga"),
-            "source_file", "file_sha256", pl.col("line_number").cast(pl.Int32),
-        )
-    return out
-
-
-def snapshot_coverage(source_file: str, area: tuple[str, ...]) -> frozenset[str]:
-    """The desa a snapshot must hold (contract section 4): those of its kab/kota for
-    ``penduduk/<date>/<kode_kabupaten>.csv``, those of the whole area for ``penduduk/<date>.csv``."""
-    kabupaten = snapshot_kabupaten(source_file)
-    return desa_of_kabupaten(kabupaten) if kabupaten else desa_codes(area)
-
-
-def prepare_snapshot(raw: RawFile, area: tuple[str, ...] = DEFAULT_AREA) -> tuple[FileOutcome, pl.DataFrame | None, list[dict]]:
-    """Parse and validate one population snapshot against its coverage (``snapshot_coverage``:
-    every desa of it present, none outside it); any broken rule rejects it whole."""
+def _prepare_whole(feed: Feed, raw: RawFile, area: tuple[str, ...]) -> Prepared:
+    """One file of a feed validated whole against its coverage (``flows.feeds.coverage``: for a
+    snapshot every desa of it present, none outside it); any broken rule rejects it whole."""
     c = raw.cand
+    out = Prepared()
     if c.reject:
-        return _rejected(c, *c.reject), None, []
+        out.files.append(_rejected(c, *c.reject))
+        return out
     try:
-        res = parse_file(raw.data, PENDUDUK_COLUMNS)
+        res = parse_file(raw.data, feed.columns)
     except FileRejected as exc:
-        return _rejected(c, exc.code, exc.message), None, []
-    frame, problems, summary = validate_penduduk(res.rows, snapshot_coverage(c.source_file, area))
+        out.files.append(_rejected(c, exc.code, exc.message))
+        return out
+    frame, problems, out.validation = _validator(feed)(res.rows, coverage(c.source_file, area))
     if res.malformed:
         lines = ", ".join(str(ln) for ln, _ in res.malformed[:10])
         problems.insert(0, f"malformed_row: records that are not valid CSV (line {lines})")
     if problems:
-        return _rejected(c, "snapshot_invalid", "; ".join(problems)), None, summary
-    rows = frame.select(
-        pl.lit(c.log_date).alias("snapshot_date"),
-        pl.col("kode_desa_norm").alias("kode_desa"),
-        *[pl.col(f"{k}_int").alias(k) for k in ("wajib_ktp_lk", "wajib_ktp_pr", "sudah_rekam_lk", "sudah_rekam_pr")],
-        pl.lit(c.source_file).alias("source_file"), pl.lit(c.sha256).alias("file_sha256"),
-        pl.col("line_number").cast(pl.Int32),
-    )
-    outcome = _outcome(c, "loaded", rows_loaded=rows.height, extra_columns=res.extra_columns)
-    return outcome, rows, summary
+        out.files.append(_rejected(c, feed.invalid, "; ".join(problems)))
+        return out
+    out.rows = feed.to_landing(frame.with_columns(   # the file's own values (a batch gathers them per row)
+        log_date=pl.lit(c.log_date), source_file=pl.lit(c.source_file), file_sha256=pl.lit(c.sha256)), b"")
+    out.files.append(_outcome(c, "loaded", rows_loaded=out.rows.height, extra_columns=res.extra_columns))
+    return out
+
+
+def prepare(feed: Feed, files: list[RawFile], key: bytes | None, slice_rows: int = DEFAULT_SLICE_ROWS,
+            area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
+    """Parse and validate files of ``feed`` as its description says (``flows.feeds``): a feed
+    validated ``whole`` file by file (one file rejected whole when any rule breaks), any other in
+    one GX call for the batch (bad rows quarantined with their reason). ``rows``: the landing
+    rows of what passed (none when ``key`` is None: a check only); ``key``: the pseudonym key, for
+    a feed whose landing rows hold a pseudonym (the logs refuse an empty one: ValueError).
+    ``area``: the run's area (Settings.wilayah)."""
+    if not feed.whole:
+        return _prepare_rows(feed, files, key, slice_rows, area)
+    out = Prepared()
+    parts = []
+    for raw in files:
+        one = _prepare_whole(feed, raw, area)
+        out.files.extend(one.files)
+        out.validation.extend(one.validation)
+        parts += [one.rows] if one.rows is not None else []
+    out.rows = pl.concat(parts) if parts else None
+    return out
+
+
+def prepare_logs(files: list[RawFile], key: bytes, slice_rows: int = DEFAULT_SLICE_ROWS,
+                 area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
+    """``prepare`` for recording logs: one GX call for the batch; the good rows pseudonymised."""
+    return prepare(REKAM, files, key, slice_rows, area)
+
+
+def prepare_requests(files: list[RawFile], slice_rows: int = DEFAULT_SLICE_ROWS,
+                     area: tuple[str, ...] = DEFAULT_AREA) -> Prepared:
+    """``prepare`` for village request files (contract section 9); ``rows`` are the
+    landing.permohonan rows of the valid requests."""
+    return prepare(PERMOHONAN, files, b"", slice_rows, area)
 
 
 def _file_frame(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
@@ -256,10 +251,12 @@ def _file_frame(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, files: list[FileOutcome],
-                rekam: pl.DataFrame | None = None, penduduk: pl.DataFrame | None = None,
-                quarantine: pl.DataFrame | None = None, validation: list[dict] | None = None,
-                permohonan: pl.DataFrame | None = None) -> None:
-    """Write whole file versions in ONE transaction (replace earlier versions of the same paths)."""
+                feed: Feed | None = None, rows: pl.DataFrame | None = None, quarantine: pl.DataFrame | None = None,
+                validation: list[dict] | None = None) -> None:
+    """Write whole file versions in ONE transaction: ``rows`` (the landing rows of ``feed``, its
+    ``table_columns``), their quarantine, their audit records and ``validation`` (the suite's
+    outcome). Every earlier version of the same paths is replaced: its rows in every feed's landing
+    table and its quarantine entries are deleted, its audit record is marked superseded."""
     if not files:
         return
     now = now_utc()
@@ -269,27 +266,14 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
         con.register("batch_paths", paths)
         con.execute("""update audit.file_loads set status = 'superseded', superseded_at = ?
                        where status <> 'superseded' and source_file in (select source_file from batch_paths)""", [now])
-        con.execute("delete from landing.rekam where source_file in (select source_file from batch_paths)")
-        con.execute("delete from landing.penduduk where source_file in (select source_file from batch_paths)")
-        con.execute("delete from landing.permohonan where source_file in (select source_file from batch_paths)")
+        for table in (f.table for f in FEEDS.values()):
+            con.execute(f"delete from {table} where source_file in (select source_file from batch_paths)")
         con.execute("delete from audit.quarantine where source_file in (select source_file from batch_paths)")
-        if rekam is not None and rekam.height:
-            con.register("batch_rekam", rekam)
-            cols = ", ".join(LANDING_REKAM_COLUMNS)
-            con.execute(f"insert into landing.rekam ({cols}, run_id) select {cols}, ? from batch_rekam", [run_id])
-            con.unregister("batch_rekam")
-        if penduduk is not None and penduduk.height:
-            con.register("batch_penduduk", penduduk)
-            con.execute("""insert into landing.penduduk
-                           select snapshot_date, kode_desa, wajib_ktp_lk, wajib_ktp_pr, sudah_rekam_lk, sudah_rekam_pr,
-                                  source_file, file_sha256, line_number, ? from batch_penduduk""", [run_id])
-            con.unregister("batch_penduduk")
-        if permohonan is not None and permohonan.height:
-            con.register("batch_permohonan", permohonan)
-            con.execute("""insert into landing.permohonan
-                           select tanggal_daftar, kode_desa, tanggal_surat, nomor_surat, perkiraan_warga,
-                                  source_file, file_sha256, line_number, ? from batch_permohonan""", [run_id])
-            con.unregister("batch_permohonan")
+        if feed is not None and rows is not None and rows.height:
+            con.register("batch_rows", rows)
+            cols = ", ".join(feed.table_columns)
+            con.execute(f"insert into {feed.table} ({cols}, run_id) select {cols}, ? from batch_rows", [run_id])
+            con.unregister("batch_rows")
         if quarantine is not None and quarantine.height:
             con.register("batch_quarantine", quarantine)
             con.execute("""insert into audit.quarantine
@@ -343,10 +327,4 @@ def check_log(data: bytes, log_date, kode_kecamatan: str, slice_rows: int = DEFA
     rel = f"rekam/{log_date.isoformat()}/{kode_kecamatan}.csv"
     cand = Candidate(rel, rel, "rekam", log_date, kode_kecamatan, len(data), 0,
                      sha256=hashlib.sha256(data).hexdigest())
-    out = Prepared()
-    rows, readable, malformed = _parse_batch([RawFile(cand, data)], REKAM_COLUMNS, (), out)
-    validated = None
-    if rows is not None:
-        validated, out.validation = validate_rekam(rows, slice_rows, desa_codes(area))
-    _finish(out, validated, malformed, readable)
-    return out
+    return prepare(REKAM, [RawFile(cand, data)], None, slice_rows, area)

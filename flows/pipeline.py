@@ -38,7 +38,8 @@ from flows.discover import Candidate, Plan
 from flows.errors import UserError, contain_exception, contained
 from flows.feedback import write_feedback
 from flows.landing import LandingZone
-from flows.load import Prepared, RawFile, fetch_files, prepare_logs
+from flows.feeds import FEEDS, REKAM
+from flows.load import Prepared, RawFile, fetch_files, prepare
 from flows.migrate import upgrade, verify_key
 from flows.progress import reporter
 from flows.publish import backup, publish
@@ -105,24 +106,18 @@ def discover_task(settings: Settings, con, zone: LandingZone, last_date: date, s
     return plan
 
 
-@task(name="load-snapshots", cache_policy=NO_CACHE)
-@contained("load-snapshots")
-def load_snapshots_task(con, zone: LandingZone, plan: Plan, settings: Settings, run_id: str,
-                        totals: steps.RunTotals, force: bool) -> None:
-    steps.load_snapshots(con, zone, plan, settings, run_id, totals, force)
-
-
-@task(name="load-requests", cache_policy=NO_CACHE)
-@contained("load-requests")
-def load_requests_task(con, zone: LandingZone, plan: Plan, settings: Settings, run_id: str,
-                       totals: steps.RunTotals, force: bool) -> None:
-    steps.load_requests(con, zone, plan, settings, run_id, totals, force)
+@task(name="load-feed", cache_policy=NO_CACHE)
+def load_feed_task(con, zone: LandingZone, plan: Plan, kind: str, settings: Settings, run_id: str,
+                   totals: steps.RunTotals, force: bool) -> None:
+    """Load the new files of a feed of few files (flows.feeds: snapshots, requests)."""
+    feed = FEEDS[kind]
+    contained(feed.stage)(steps.load_feed)(con, zone, plan, feed, settings, run_id, totals, force)
 
 
 @task(name="prepare-batch", cache_policy=NO_CACHE)
 @contained("prepare-batch")
 def prepare_task(files: list[RawFile], settings: Settings) -> Prepared:
-    return prepare_logs(files, resolve_key(settings), settings.gx_slice_rows, settings.wilayah)
+    return prepare(REKAM, files, resolve_key(settings), settings.gx_slice_rows, settings.wilayah)
 
 
 @task(name="write-batch", cache_policy=NO_CACHE)
@@ -190,11 +185,11 @@ def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: 
     up to ``settings.parallel_window`` batches are prepared ahead on the workers, which receive
     the bytes (they need no access to the landing zone) while this process writes the oldest."""
     if not _parallel():
-        for batch_no, batch in enumerate(steps.batches(plan.logs, settings.batch_bytes, settings.batch_files), start=1):
+        for batch_no, batch in enumerate(steps.batches(plan.of(REKAM), settings.batch_bytes, settings.batch_files), start=1):
             files = _fetch(zone, batch, plan, settings, force)
             yield batch_no, files, prepare_task(quote(files), settings)
         return
-    numbered = enumerate(steps.batches(plan.logs, settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
+    numbered = enumerate(steps.batches(plan.of(REKAM), settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
     window: deque = deque()
     for batch_no, batch in numbered:
         files = _fetch(zone, batch, plan, settings, force)
@@ -232,9 +227,11 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             steps.start_run(con, run_id, flow_name, last_date, start_date)
             plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force, widened)
             totals = steps.RunTotals()
-            load_snapshots_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
-            load_requests_task(con, zone, quote(plan), settings, run_id, quote(totals), force)
-            logs = plan.logs
+            for feed in FEEDS.values():    # the feeds of few files first, then the log batches
+                if feed.batching != "batches":
+                    load_feed_task.with_options(name=feed.stage)(con, zone, quote(plan), feed.kind, settings, run_id,
+                                                                 quote(totals), force)
+            logs = plan.of(REKAM)
             progress.start(len(logs), sum(c.size for c in logs))
             for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
                 write_task(con, quote(prepared), run_id, batch_no, quote(totals))

@@ -19,7 +19,8 @@ from flows import discover
 from flows.area import reread_versions, supersede_renamed
 from flows.discover import Candidate, Plan
 from flows.landing import LandingZone
-from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare_requests, prepare_snapshot, write_batch
+from flows.feeds import PENDUDUK, PERMOHONAN, REKAM, Feed
+from flows.load import FileOutcome, Prepared, fetch_files, load_reference, prepare, write_batch
 from flows.runsummary import Backlog, Feedback, KabupatenLine, Outreach, RejectedFile, RunSummary
 from flows.settings import Settings
 from flows.warehouse import build_key, build_models, models_current, now_utc, run_checks
@@ -100,31 +101,36 @@ def batches(cands: list[Candidate], max_bytes: int, max_files: int) -> Iterator[
         yield batch
 
 
+def load_feed(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, feed: Feed, settings: Settings,
+              run_id: str, totals: RunTotals, force: bool = False, key: bytes = b"") -> None:
+    """Load every new or changed file of a feed that is not batched by size (its ``batching``):
+    ``each``, one file per transaction (a snapshot is validated whole); ``one``, every file in one
+    batch and one transaction (requests: few and small). ``key``: the pseudonym key, for a feed
+    whose landing rows hold a pseudonym. The logs go in batches (``load_log_batch``)."""
+    files = fetch_files(zone, plan.of(feed), plan, settings.max_file_bytes, force)
+    for group in ([[f] for f in files] if feed.batching == "each" else [files] if files else []):
+        prepared = prepare(feed, group, key, settings.gx_slice_rows, settings.wilayah)
+        write_batch(con, run_id, 0, prepared.files, feed, prepared.rows, prepared.quarantine, prepared.validation)
+        totals.add(prepared.files, prepared, feed=feed.reason_prefix)
+
+
 def load_snapshots(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
                    run_id: str, totals: RunTotals, force: bool = False) -> None:
-    for raw in fetch_files(zone, plan.snapshots, plan, settings.max_file_bytes, force):
-        outcome, rows, summary = prepare_snapshot(raw, settings.wilayah)
-        write_batch(con, run_id, 0, [outcome], penduduk=rows, validation=summary)
-        totals.add([outcome])
+    """Every new or changed population snapshot, one at a time (``load_feed``)."""
+    load_feed(con, zone, plan, PENDUDUK, settings, run_id, totals, force)
 
 
 def load_requests(con: duckdb.DuckDBPyConnection, zone: LandingZone, plan: Plan, settings: Settings,
                   run_id: str, totals: RunTotals, force: bool = False) -> None:
     """Every new or changed village request file (they are few and small): one batch, one transaction."""
-    files = fetch_files(zone, plan.requests, plan, settings.max_file_bytes, force)
-    if not files:
-        return
-    prepared = prepare_requests(files, settings.gx_slice_rows, settings.wilayah)
-    write_batch(con, run_id, 0, prepared.files, permohonan=prepared.rows, quarantine=prepared.quarantine,
-                validation=prepared.validation)
-    totals.add(prepared.files, prepared, feed="permohonan")
+    load_feed(con, zone, plan, PERMOHONAN, settings, run_id, totals, force)
 
 
 def load_log_batch(con: duckdb.DuckDBPyConnection, prepared: Prepared, run_id: str, batch_no: int,
                    totals: RunTotals) -> None:
-    write_batch(con, run_id, batch_no, prepared.files, rekam=prepared.rows,
-                quarantine=prepared.quarantine, validation=prepared.validation)
-    totals.add(prepared.files, prepared)
+    """Write one prepared batch of recording logs (a task per batch, flows.pipeline)."""
+    write_batch(con, run_id, batch_no, prepared.files, REKAM, prepared.rows, prepared.quarantine, prepared.validation)
+    totals.add(prepared.files, prepared, feed=REKAM.reason_prefix)
 
 
 def build_and_check(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list, str | None]:

@@ -18,12 +18,15 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from flows.feeds import PENDUDUK, PERMOHONAN, REKAM
 from flows.resources import project_dir
 from flows.wilayah import DEFAULT_AREA, desa_codes
 
 EXPECTATIONS_DIR = project_dir("expectations")
-REKAM_SUITE = "rekam_log"
-PENDUDUK_SUITE = "penduduk_snapshot"
+# each feed's suite, as its description names it (flows.feeds)
+REKAM_SUITE = REKAM.suite
+PENDUDUK_SUITE = PENDUDUK.suite
+PERMOHONAN_SUITE = PERMOHONAN.suite
 
 
 class ValidationError(Exception):
@@ -341,7 +344,6 @@ def validate_penduduk(rows: pl.DataFrame, coverage: frozenset[str] | None = None
     return frame, problems, summary
 
 
-PERMOHONAN_SUITE = "permohonan"
 PERMOHONAN_GX_COLUMNS = ("kode_desa_norm", "tanggal_surat_date", "tanggal_daftar", "nomor_surat", "perkiraan_warga",
                          "perkiraan_warga_int", "dup_seq")
 

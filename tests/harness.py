@@ -47,6 +47,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from flows.feeds import FEEDS, REKAM
 from flows.load import load_reference
 from flows.warehouse import SQL_DIR, build_models
 from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten
@@ -66,6 +67,8 @@ PENDUDUK_SCHEMA = {"snapshot_date": pl.Utf8, "kode_desa": pl.Utf8, "wajib_ktp_lk
 PERMOHONAN_SCHEMA = {"tanggal_daftar": pl.Utf8, "kode_desa": pl.Utf8, "tanggal_surat": pl.Utf8, "nomor_surat": pl.Utf8,
                      "perkiraan_warga": pl.Int32, "source_file": pl.Utf8, "file_sha256": pl.Utf8,
                      "line_number": pl.Int32, "run_id": pl.Utf8}
+# the landing table of each feed (flows.feeds: FEEDS[kind].table), as the tests give its rows
+LANDING_SCHEMAS = {"rekam": REKAM_SCHEMA, "penduduk": PENDUDUK_SCHEMA, "permohonan": PERMOHONAN_SCHEMA}
 FILE_SCHEMA = {"source_file": pl.Utf8, "sha256": pl.Utf8, "status": pl.Utf8, "rows_loaded": pl.Int64,
                "rows_quarantined": pl.Int64, "error": pl.Utf8, "loaded_at": pl.Utf8, "kind": pl.Utf8,
                "log_date": pl.Utf8, "kode_kecamatan": pl.Utf8, "run_id": pl.Utf8}
@@ -254,7 +257,8 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
 
     files = [dict(f) for f in files]
     current = {f["source_file"] for f in files if f["status"] != "superseded"}
-    for kind, given in (("rekam", rekam), ("penduduk", penduduk), ("permohonan", permohonan)):
+    landing = {"rekam": rekam, "penduduk": penduduk, "permohonan": permohonan}   # given rows, by feed
+    for kind, given in landing.items():
         counts: dict[str, int] = {}
         for r in given:
             counts[r["source_file"]] = counts.get(r["source_file"], 0) + 1
@@ -265,9 +269,8 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
                                    and r["file_sha256"] == f["sha256"])
 
     con = empty_warehouse(area)
-    _insert(con, "landing.rekam", rekam, REKAM_SCHEMA)
-    _insert(con, "landing.penduduk", penduduk, PENDUDUK_SCHEMA)
-    _insert(con, "landing.permohonan", permohonan, PERMOHONAN_SCHEMA)
+    for feed in FEEDS.values():
+        _insert(con, feed.table, landing[feed.kind], LANDING_SCHEMAS[feed.kind])
     _insert(con, "audit.file_loads", files, FILE_SCHEMA)
     build_models(con)
     return Warehouse(con)
@@ -287,7 +290,7 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
     from flows import run as steps
     from flows.area import check_area, record_area
     from flows.landing import LandingZone
-    from flows.load import fetch_files, prepare_logs, write_batch
+    from flows.load import fetch_files, prepare, write_batch
     from flows.settings import load_settings
 
     key_bytes = (key or os.environ.get("EKTP_NIK_KEY") or TEST_KEY).encode()
@@ -298,13 +301,14 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
         force = round_ > 0
         with LandingZone(Path(data_dir) / "raw") as zone:
             plan = steps.plan_run(settings, con, zone, key_bytes, last_date, force=force, widened=widened)
-            steps.load_snapshots(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
-            steps.load_requests(con, zone, plan, settings, RUN_ID, steps.RunTotals(), force)
-            logs = plan.logs
+            for feed in FEEDS.values():     # the feeds of few files (snapshots, requests), as a run loads them
+                if feed.batching != "batches":
+                    steps.load_feed(con, zone, plan, feed, settings, RUN_ID, steps.RunTotals(), force, key_bytes)
+            logs = plan.of(REKAM)
             batches = [logs] if order is None else [[logs[i]] for i in order]
             for n, batch in enumerate(batches, start=1):
-                p = prepare_logs(fetch_files(zone, batch, plan, settings.max_file_bytes, force), key_bytes, area=area)
-                write_batch(con, RUN_ID, n, p.files, rekam=p.rows, quarantine=p.quarantine)
+                p = prepare(REKAM, fetch_files(zone, batch, plan, settings.max_file_bytes, force), key_bytes, area=area)
+                write_batch(con, RUN_ID, n, p.files, REKAM, p.rows, p.quarantine)
     record_area(con, area, RUN_ID)
     build_models(con)
     return Warehouse(con)

@@ -58,24 +58,26 @@ def install(stage: str, marker: Path) -> None:
     import flows.publish as publish
     import flows.report as report
     import flows.run as run
+    import flows.validate as validate
+    from flows.feeds import REKAM
 
     if stage == "read":   # pause once the first batch of log files has been read and parsed
         real_parse = load.parse_files
 
         def parse_files(datas, columns, *a, **kw):
             res = real_parse(datas, columns, *a, **kw)
-            if columns == load.REKAM_COLUMNS:      # recording logs, not the snapshot or request files
+            if columns == REKAM.columns:      # recording logs, not the snapshot or request files
                 _pause(marker, stage)
             return res
         load.parse_files = parse_files
     elif stage == "validate":
-        real_validate = load.validate_rekam
+        real_validate = validate.validate_rekam   # flows.load looks the feed's function up when it calls it
 
         def validate_rekam(*a, **kw):
             res = real_validate(*a, **kw)
             _pause(marker, stage)
             return res
-        load.validate_rekam = validate_rekam
+        validate.validate_rekam = validate_rekam
     elif stage == "load":
         real_write = run.write_batch
 
