@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flows.dates import check_range
 from flows.errors import PipelineCheckFailed, StageFailed, UserError, storage_error
-from flows.runsummary import RunSummary
+from flows.outputs.runsummary import RunSummary
 
 QUIET = (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "1"),
          ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
@@ -213,7 +213,7 @@ def _set_area(args) -> bool:
     this process's environment for the flow; False (after one line on stderr) when a code is not
     a province or kab/kota of the region list."""
     from flows.escape import terminal
-    from flows.wilayah import AreaError, parse_area
+    from flows.reference.wilayah import AreaError, parse_area
 
     text = args.wilayah if args.wilayah is not None else os.environ.get("EKTP_WILAYAH")
     try:
@@ -261,7 +261,7 @@ def _run_flow(fn, **params) -> RunSummary:
 
 
 def print_summary(s: RunSummary, settings) -> None:
-    from flows.summary import run_lines
+    from flows.outputs.summary import run_lines
 
     print("\n".join(run_lines(s, settings)))
 
@@ -269,14 +269,14 @@ def print_summary(s: RunSummary, settings) -> None:
 def _flow(fn, dask: str | None):
     if not dask:
         return fn
-    from flows.parallel import check_address, dask_task_runner
+    from flows.orchestration.parallel import check_address, dask_task_runner
 
     address = None if dask == "local" else check_address(dask)
     return fn.with_options(task_runner=dask_task_runner(address))
 
 
 def cmd_run(args) -> int:
-    from flows import pipeline
+    from flows.orchestration import pipeline
 
     settings = _settings(need_key=True)
     flow = _flow(pipeline.nightly, args.dask)
@@ -287,8 +287,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    from flows import pipeline
-    from flows.wilayah import kecamatan_codes
+    from flows.orchestration import pipeline
+    from flows.reference.wilayah import kecamatan_codes
 
     from flows.settings import load_settings
 
@@ -333,9 +333,10 @@ def cmd_generate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from flows import demo, pipeline
-    from flows.summary import regency_text
-    from flows.warehouse import connect_reader
+    from flows.synth import demo
+    from flows.orchestration import pipeline
+    from flows.outputs.summary import regency_text
+    from flows.warehouse.database import connect_reader
 
     settings = _settings(must_exist=False)
     with demo.demo_key():
@@ -354,7 +355,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from flows.query import run_query
+    from flows.outputs.query import run_query
 
     run_query(_settings(), args.sql, sys.stdout, args.format, err=sys.stderr)
     return 0
@@ -362,7 +363,7 @@ def cmd_query(args) -> int:
 
 def cmd_rejects(args) -> int:
     from flows.escape import terminal
-    from flows.rejects import rejected_files
+    from flows.outputs.rejects import rejected_files
     from flows.settings import resolve_key
 
     settings = _settings()
@@ -398,14 +399,14 @@ def cmd_portal(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from flows.deploy import serve
+    from flows.orchestration.deploy import serve
 
     serve(_settings(), schedule=not args.no_schedule, insecure_api=args.insecure_api)
     return 0
 
 
 def cmd_backups(args) -> int:
-    from flows.publish import list_backups
+    from flows.outputs.publish import list_backups
 
     settings = _settings()
     found = list_backups(settings)
@@ -417,7 +418,7 @@ def cmd_backups(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from flows.publish import list_backups, restore_backup
+    from flows.outputs.publish import list_backups, restore_backup
 
     settings = _settings()
     found = list_backups(settings)

@@ -8,7 +8,7 @@ tomorrow in the pipeline's timezone (``check_run_dates``); both paths call it be
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from flows.errors import UserError
 
@@ -61,3 +61,8 @@ def check_range(start: date, end: date, start_name: str = "start", end_name: str
 def days(start: date, end: date) -> list[date]:
     """Every date from start to end, both included."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def now_utc() -> datetime:
+    """Now, in UTC (what audit tables record)."""
+    return datetime.now(timezone.utc)

@@ -9,7 +9,7 @@ The pseudonym key (contract section 5) comes from ``EKTP_NIK_KEY`` or from the f
 stops every run, even when ``EKTP_NIK_KEY`` is set. The key itself is not part of ``Settings``
 (settings travel as task parameters); ``resolve_key`` reads it in the process that needs it.
 A key shorter than MIN_KEY_LENGTH characters (bytes, for a key file) is refused for a new
-warehouse (flows.migrate.verify_key) and named as weak by every run on an existing one
+warehouse (flows.warehouse.migrate.verify_key) and named as weak by every run on an existing one
 (``weak_key_warning``); below LEGACY_MIN_KEY_LENGTH it is refused always.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.errors import UserError
-from flows.wilayah import DEFAULT_AREA, parse_area
+from flows.reference.wilayah import DEFAULT_AREA, parse_area
 
 TIMEZONE = "Asia/Jakarta"
 NIGHTLY_CRON = "0 1 * * *"           # 01:00 WIB
@@ -119,7 +119,7 @@ class Settings:
 
 def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
     """Read the settings from the environment (``data_dir`` > EKTP_DATA_DIR > ./data). Raises
-    ``flows.wilayah.AreaError`` (one line) when EKTP_WILAYAH holds a code that is not a province or
+    ``flows.reference.wilayah.AreaError`` (one line) when EKTP_WILAYAH holds a code that is not a province or
     kab/kota of the region list."""
     raw = data_dir if data_dir is not None else os.environ.get("EKTP_DATA_DIR") or "data"
     key_file = os.environ.get("EKTP_NIK_KEY_FILE", "").strip()

@@ -1,10 +1,10 @@
 """Build the SQL models of sql/order.txt from given rows, in memory: the unit-test harness of the models.
 
 No Prefect, no Great Expectations, no file: an in-memory DuckDB gets the tables of
-sql/schema.sql, the shipped region list (flows.load.load_reference), the landing rows a test
-gives, and is built by the real model runner (flows.warehouse.build_models) from the real SQL.
+sql/schema.sql, the shipped region list (flows.ingest.load.load_reference), the landing rows a test
+gives, and is built by the real model runner (flows.warehouse.database.build_models) from the real SQL.
 The runner writes the calendar first (core.hari_libur, core.kalender_tahun: the days off of the
-pinned holiday package for the years of the range, flows/workdays.py), so model tests see the
+pinned holiday package for the years of the range, flows/reference/workdays.py), so model tests see the
 same working days as a run.
 
     wh = build([rec(person="P1", desa=A, at="2025-01-01 08:00:00", umur=30),
@@ -31,7 +31,7 @@ A test states only what its rule needs; everything else has a valid default:
 
 ``load_landing`` is the second entry point: it loads the raw files of a landing zone through the
 plain functions of a run (area check, plan, fetch, parse, validate, pseudonymise, write, area
-record; flows.area, flows.run and flows.load), in one batch, one file per batch in a given order,
+record; flows.warehouse.area, flows.orchestration.run and flows.ingest.load), in one batch, one file per batch in a given order,
 or twice, and builds the models; under a given ``area``, and into a given warehouse (``into``:
 a second run on the same warehouse, e.g. one that widens its area).
 """
@@ -47,10 +47,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows.feeds import FEEDS, REKAM
-from flows.load import load_reference
-from flows.warehouse import SQL_DIR, build_models
-from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten
+from flows.ingest.feeds import FEEDS, REKAM
+from flows.ingest.load import load_reference
+from flows.warehouse.database import SQL_DIR, build_models
+from flows.reference.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 LOADED_AT = "2025-01-01 00:00:00+00"
@@ -67,7 +67,7 @@ PENDUDUK_SCHEMA = {"snapshot_date": pl.Utf8, "kode_desa": pl.Utf8, "wajib_ktp_lk
 PERMOHONAN_SCHEMA = {"tanggal_daftar": pl.Utf8, "kode_desa": pl.Utf8, "tanggal_surat": pl.Utf8, "nomor_surat": pl.Utf8,
                      "perkiraan_warga": pl.Int32, "source_file": pl.Utf8, "file_sha256": pl.Utf8,
                      "line_number": pl.Int32, "run_id": pl.Utf8}
-# the landing table of each feed (flows.feeds: FEEDS[kind].table), as the tests give its rows
+# the landing table of each feed (flows.ingest.feeds: FEEDS[kind].table), as the tests give its rows
 LANDING_SCHEMAS = {"rekam": REKAM_SCHEMA, "penduduk": PENDUDUK_SCHEMA, "permohonan": PERMOHONAN_SCHEMA}
 FILE_SCHEMA = {"source_file": pl.Utf8, "sha256": pl.Utf8, "status": pl.Utf8, "rows_loaded": pl.Int64,
                "rows_quarantined": pl.Int64, "error": pl.Utf8, "loaded_at": pl.Utf8, "kind": pl.Utf8,
@@ -287,10 +287,10 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
     reload). Then record the area and build every model."""
     import dataclasses
 
-    from flows import run as steps
-    from flows.area import check_area, record_area
-    from flows.landing import LandingZone
-    from flows.load import fetch_files, prepare, write_batch
+    from flows.orchestration import run as steps
+    from flows.warehouse.area import check_area, record_area
+    from flows.ingest.landing import LandingZone
+    from flows.ingest.load import fetch_files, prepare, write_batch
     from flows.settings import load_settings
 
     key_bytes = (key or os.environ.get("EKTP_NIK_KEY") or TEST_KEY).encode()

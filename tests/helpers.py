@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.wilayah import desa_codes
+from flows.reference.wilayah import desa_codes
 
 HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_rekam,jenis_rekam,lokasi_rekam,id_alat"
 
@@ -92,7 +92,7 @@ class Landing:
     def run(self, last: str, start: str | None = None, flow=None, **kw) -> dict:
         """Run the real Prefect flow on this data directory (needs the prefect_api fixture). The
         flows take no directory: like `ektp` and `ektp serve`, the test sets EKTP_DATA_DIR."""
-        from flows import pipeline
+        from flows.orchestration import pipeline
 
         with data_dir_env(self.data_dir):
             if start is None:

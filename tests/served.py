@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from flows.wilayah import desa_codes
+from flows.reference.wilayah import desa_codes
 from tests.helpers import Landing, row
 from tests.hostile import server as hostile_server
 from tests.hostile.server import api as call

@@ -5,7 +5,10 @@
   autoescape; an f-string with a tag would bypass it);
 - no module reads the environment at import time (settings are read once, by
   flows.settings.load_settings, when called);
-- Prefect is imported only where it is wired in: pipeline, deploy, parallel.
+- Prefect is imported only where it is wired in: flows/orchestration/ (pipeline, deploy, parallel);
+- the stages depend one way: reference <- ingest <- warehouse <- outputs <- orchestration (a stage
+  imports only the stages before it, and the shared modules at the top of flows/); the portal and
+  the generator sit beside them and never import the orchestration.
 """
 
 from __future__ import annotations
@@ -84,4 +87,45 @@ def test_prefect_is_imported_only_by_the_wiring_modules():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(n == "prefect" or n.startswith(("prefect.", "prefect_dask")) for n in names):
                 importers.add(path.relative_to(FLOWS).as_posix())
-    assert importers == {"pipeline.py", "deploy.py", "parallel.py"}
+    assert importers == {"orchestration/pipeline.py", "orchestration/deploy.py", "orchestration/parallel.py"}
+
+
+# Which stage (a package of flows/) may import which. The modules at the top of flows/ (settings,
+# errors, dates, escape, files, resources, progress) are shared by every stage; cli.py is the door.
+MAY_IMPORT = {
+    "reference": set(),
+    "ingest": {"reference"},
+    "warehouse": {"reference", "ingest"},
+    "outputs": {"reference", "ingest", "warehouse"},
+    "orchestration": {"reference", "ingest", "warehouse", "outputs"},
+    "portal": {"reference", "ingest", "outputs"},
+    "synth": {"reference", "ingest", "warehouse", "portal"},
+}
+
+
+def _stage_imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(_tree(path)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) and node.module else []
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "flows" and len(parts) > 1 and (FLOWS / parts[1]).is_dir() and parts[1] in MAY_IMPORT:
+                out.add(parts[1])
+    return out
+
+
+def test_the_stages_are_the_packages_of_flows():
+    assert {p.name for p in FLOWS.iterdir() if (p / "__init__.py").exists()} == set(MAY_IMPORT)
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.parent != FLOWS and p.relative_to(FLOWS).parts[0] in MAY_IMPORT],
+                         ids=lambda p: str(p.relative_to(FLOWS)))
+def test_a_stage_imports_only_the_stages_before_it(path):
+    stage = path.relative_to(FLOWS).parts[0]
+    assert _stage_imports(path) - {stage} <= MAY_IMPORT[stage]
+
+
+@pytest.mark.parametrize("name", ["settings", "errors", "dates", "escape", "files", "resources", "progress"])
+def test_the_shared_modules_at_the_top_import_no_stage_but_the_reference_lists(name):
+    assert _stage_imports(FLOWS / f"{name}.py") <= {"reference"}

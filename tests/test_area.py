@@ -23,7 +23,7 @@ import pytest
 from flows.cli import main
 from flows.errors import UserError
 from flows.synth import bps_table
-from flows.wilayah import (AreaError, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes, parse_area,
+from flows.reference.wilayah import (AreaError, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes, parse_area,
                            region_frame)
 from tests.harness import build, load_landing, rec, snapshot
 from tests.helpers import Landing, row
@@ -38,7 +38,7 @@ KEC_P = "16.72.01"
 # --- the region list: the pinned package ------------------------------------------------------------
 
 def test_the_package_still_has_our_278_oku_selatan_codes_and_names():
-    """The list the project kept by hand (now the generator's BPS table, flows/reference/wilayah_okus.csv,
+    """The list the project kept by hand (now the generator's BPS table, flows/synth/wilayah_okus.csv,
     a copy of ../shared/reference/wilayah_okus.csv) is exactly the package's OKU Selatan."""
     ours = bps_table().select("kode", "nama", "jenis", "kode_kecamatan").sort("kode")
     package = region_frame((OKUS,)).filter(pl.col("jenis") != "kabupaten").select(

@@ -20,10 +20,10 @@ import stat
 
 import pytest
 
-from flows.report import write_report
-from flows.report.format import fmt_int, fmt_pct
-from flows.runsummary import RunSummary
-from flows.warehouse import private_files
+from flows.outputs.report import write_report
+from flows.outputs.report.format import fmt_int, fmt_pct
+from flows.outputs.runsummary import RunSummary
+from flows.warehouse.database import private_files
 from tests.harness import build, rec, request, snapshot
 from tests.helpers import Landing, row
 
@@ -154,7 +154,7 @@ def test_a_hostile_kab_kota_name_in_the_marts_is_escaped_on_the_area_page_and_it
 
 
 def test_a_kab_kota_code_that_is_not_one_never_becomes_a_path():
-    from flows.report import kabupaten_page
+    from flows.outputs.report import kabupaten_page
 
     for bad in ("../x", "16.09/../../etc", "16.09.01", ""):
         with pytest.raises(ValueError):
@@ -164,7 +164,7 @@ def test_a_kab_kota_code_that_is_not_one_never_becomes_a_path():
 # --- the run summary, the artifact and the demo's text ---------------------------------------------
 
 def test_the_demo_text_gives_the_area_total_and_one_line_per_kab_kota(two):
-    from flows.summary import regency_text
+    from flows.outputs.summary import regency_text
 
     wh, _ = two
     day = wh.query("select max(as_of_date) from mart.backlog_kabupaten")[0][0]
@@ -185,10 +185,10 @@ def _two_kab_kota_zone(landing: Landing) -> None:
 
 def test_the_run_summary_and_the_artifact_give_the_area_total_and_one_line_per_kab_kota(prefect_api, landing,
                                                                                        monkeypatch):
-    from flows.artifact import run_markdown
+    from flows.outputs.artifact import run_markdown
     from flows.escape import markdown as md
     from flows.settings import load_settings
-    from flows.summary import run_lines
+    from flows.outputs.summary import run_lines
 
     _two_kab_kota_zone(landing)
     monkeypatch.setenv("EKTP_WILAYAH", "16.09,16.72")
@@ -220,7 +220,7 @@ def test_the_run_summary_and_the_artifact_give_the_area_total_and_one_line_per_k
 
 
 def test_a_one_kab_kota_run_gives_the_regency_line_as_before_and_writes_no_report_folder(prefect_api, landing):
-    from flows.artifact import run_markdown
+    from flows.outputs.artifact import run_markdown
 
     landing.snapshot("2024-12-31")
     landing.log("2025-01-01", "16.09.01", [row()])

@@ -1,4 +1,4 @@
-"""Issue 5.4: the last good warehouses are kept (flows/publish.py, KEEP generations) and
+"""Issue 5.4: the last good warehouses are kept (flows/outputs/publish.py, KEEP generations) and
 ``ektp restore`` brings one back; the next run catches up from there.
 
 Runs go through the real Prefect flow in-process (session test server); ``ektp backups`` and
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from flows.publish import KEEP
+from flows.outputs.publish import KEEP
 from tests.helpers import row
 from tests.hostile.server import marts_and_versions
 
@@ -75,7 +75,7 @@ def test_restore_a_kept_generation_then_a_run_catches_up(history):
 def _refusals(landing, states) -> None:
     """Unknown names, paths and a held writer lock are refused in one line and change nothing."""
     from flows.settings import load_settings
-    from flows.warehouse import writer_lock
+    from flows.warehouse.database import writer_lock
 
     d = str(landing.data_dir)
     before = landing.warehouse.read_bytes()

@@ -10,7 +10,7 @@ import pytest
 
 from flows.cli import main
 from flows.settings import load_settings
-from flows.warehouse import writer_lock
+from flows.warehouse.database import writer_lock
 
 
 def _one_line(capsys) -> str:

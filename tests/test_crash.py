@@ -5,7 +5,7 @@ transaction, inside the mart-building transaction, after the run is recorded but
 checkpoint, mid-copy of the analysts' file, after its rename but before the backup link, and
 before the report. The kill points are deterministic: tests/hostile/pause.py runs the real
 ``ektp`` command with hooks that stop at a stage until the test kills the process (a stand-in
-for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/pipeline.py in the issue-5 note).
+for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/orchestration/pipeline.py in the issue-5 note).
 
 The kills are chained on one data directory: each rerun starts from the state the previous kill
 left and must itself get through every stage before its own kill point. After each kill the

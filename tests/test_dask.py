@@ -17,8 +17,8 @@ from datetime import date
 
 import pytest
 
-from flows import pseudonym
-from flows import run as steps
+from flows.ingest import pseudonym
+from flows.orchestration import run as steps
 from flows.settings import load_settings
 from tests.helpers import Landing
 
@@ -51,8 +51,8 @@ def _audit(landing: Landing) -> dict:
 
 @pytest.mark.slow
 def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, monkeypatch):
-    from flows import pipeline
-    from flows.parallel import dask_task_runner
+    from flows.orchestration import pipeline
+    from flows.orchestration.parallel import dask_task_runner
 
     assert os.environ.get("EKTP_NIK_KEY"), "the workers need the key in the inherited environment"
     # small batches: many prepare-batch tasks, more than the parallel window

@@ -15,7 +15,7 @@ def test_missed_nightly_runs_are_cancelled_except_the_newest_and_operator_runs(t
     from prefect.client.schemas.objects import StateType
     from prefect.states import Scheduled
 
-    from flows.deploy import cancel_missed_nightly_runs, deployments
+    from flows.orchestration.deploy import cancel_missed_nightly_runs, deployments
     from flows.settings import load_settings
 
     assert cancel_missed_nightly_runs() == (0, None)        # no deployment yet: nothing to do
@@ -37,18 +37,18 @@ def test_missed_nightly_runs_are_cancelled_except_the_newest_and_operator_runs(t
 
 
 def test_prefect_yaml_is_generated_from_the_deployments_ektp_serve_serves(tmp_path):
-    """Cron, timezone, names, entrypoints, descriptions and limits are defined once (flows/deploy.py,
+    """Cron, timezone, names, entrypoints, descriptions and limits are defined once (flows/orchestration/deploy.py,
     flows/settings.py); prefect.yaml is their generated form and must not drift."""
     from pathlib import Path
 
     import yaml
 
-    from flows.deploy import deployments, prefect_yaml
+    from flows.orchestration.deploy import deployments, prefect_yaml
     from flows.settings import load_settings
 
     settings = load_settings(tmp_path)
     committed = (Path(__file__).parent.parent / "prefect.yaml").read_text()
-    assert committed == prefect_yaml(settings), "regenerate: .venv/bin/python -m flows.deploy > prefect.yaml"
+    assert committed == prefect_yaml(settings), "regenerate: .venv/bin/python -m flows.orchestration.deploy > prefect.yaml"
     doc = {d["name"]: d for d in yaml.safe_load(committed)["deployments"]}
     served = {d.name: d for d in deployments(settings)}
     assert set(doc) == set(served) == {"nightly", "backfill"}

@@ -16,7 +16,7 @@ import os
 import polars as pl
 import pytest
 
-from flows.feedback import sentences
+from flows.outputs.feedback import sentences
 from tests.helpers import HEADER, Landing, row
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -161,7 +161,7 @@ def test_a_re_sent_request_file_replaces_the_old_requests(landing):
 
 
 def test_the_run_artifact_gives_a_short_version_of_the_outreach_sections_and_links_the_feedback(landing):
-    from flows.artifact import run_markdown
+    from flows.outputs.artifact import run_markdown
 
     _zone(landing)
     _requests(landing, "2025-01-02", ["16.09.02.2012,2025-01-01,140/9/2025,30"])

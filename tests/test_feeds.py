@@ -1,4 +1,4 @@
-"""Issue 18 (7a): each raw feed is described once (flows/feeds.py) and the steps read that description.
+"""Issue 18 (7a): each raw feed is described once (flows/ingest/feeds.py) and the steps read that description.
 
 These pin the description against the things it describes: the landing tables of sql/schema.sql
 (a real DuckDB warehouse), the suites in expectations/, the landing names discover accepts and
@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from flows.discover import NAME_REASONS, landing_name
-from flows.feeds import FEEDS, coverage
-from flows.validate import suite_spec
-from flows.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes
+from flows.ingest.discover import NAME_REASONS, landing_name
+from flows.ingest.feeds import FEEDS, coverage
+from flows.ingest.validate import suite_spec
+from flows.reference.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes
 from tests.harness import LANDING_SCHEMAS, empty_warehouse
 
 KEC = frozenset(kecamatan_codes(DEFAULT_AREA))
@@ -73,9 +73,9 @@ def test_a_kab_kota_snapshot_covers_its_kab_kota_and_an_area_snapshot_the_area()
 def test_logs_are_never_pseudonymised_under_an_empty_key():
     """A caller that forgets the key (run.load_feed's default is b"") gets an error, not pseudonyms
     anyone could recompute; with the key the same batch loads."""
-    from flows.discover import Candidate
-    from flows.feeds import REKAM
-    from flows.load import RawFile, prepare
+    from flows.ingest.discover import Candidate
+    from flows.ingest.feeds import REKAM
+    from flows.ingest.load import RawFile, prepare
     from tests.harness import TEST_KEY
     from tests.helpers import HEADER, row
 

@@ -400,7 +400,7 @@ def _warehouse_text(path: Path) -> str:
 def test_no_nik_or_name_in_warehouse_quarantine_report_artifact_or_prefect_logs(hostile_run):
     from prefect.client.orchestration import get_client
 
-    from flows.artifact import run_markdown
+    from flows.outputs.artifact import run_markdown
 
     landing, summary = hostile_run
     niks, names = _secrets(landing.raw)
@@ -478,8 +478,8 @@ def test_outside_the_demo_a_missing_or_exposed_key_is_a_one_line_error(tmp_path,
 
 
 def test_the_size_limit_is_configurable(tmp_path, monkeypatch):
-    from flows.landing import LandingZone
-    from flows.read import REKAM_COLUMNS, parse_file
+    from flows.ingest.landing import LandingZone
+    from flows.ingest.read import REKAM_COLUMNS, parse_file
     from flows.settings import load_settings
 
     p = tmp_path / "raw" / "16.09.01.csv"

@@ -70,7 +70,7 @@ def test_marts_are_rebuilt_only_when_the_warehouse_changed(landing):
 def test_a_touched_but_unchanged_file_is_hashed_once_then_known_by_its_mtime(landing, monkeypatch):
     import os
 
-    from flows.landing import LandingZone
+    from flows.ingest.landing import LandingZone
 
     _zone(landing)
     landing.run("2025-01-02")
@@ -174,7 +174,7 @@ def test_validation_outcomes_are_kept_per_run(landing):
     summary = landing.run("2025-01-02")
     rows = landing.query("select reason, element_count, unexpected_count from audit.validation_results where run_id = ? and suite = 'rekam_log'",
                          [summary.run_id])
-    from flows.validate import rules
+    from flows.ingest.validate import rules
 
     assert len(rows) == len(rules("rekam_log")) == 19  # every expectation's outcome is kept
     assert ("nik_not_16_digits", 4, 1) in rows and ("jenis_kelamin_invalid", 4, 0) in rows
@@ -192,7 +192,7 @@ def test_a_library_error_quoting_a_nik_and_a_name_leaves_the_process_only_as_sta
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
-    from flows import run as steps
+    from flows.orchestration import run as steps
     from flows.errors import StageFailed, original_text
 
     nik, name = NIKS[0], NAMES[0]

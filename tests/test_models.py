@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.run import regency_backlog
-from flows.runsummary import Backlog
-from flows.warehouse import SQL_DIR, run_checks
-from flows.wilayah import desa_codes
+from flows.outputs.runsummary import regency_backlog
+from flows.outputs.runsummary import Backlog
+from flows.warehouse.database import SQL_DIR, run_checks
+from flows.reference.wilayah import desa_codes
 from tests.harness import build, header_only, log_file, rec, rejected, snapshot
 
 A, B, Z, D5 = "16.09.01.1013", "16.09.02.2012", "16.09.03.2020", "16.09.05.2001"
@@ -605,7 +605,7 @@ def test_the_regency_and_trend_checks_return_rows_that_differ(clean):
         (date(2025, 1, 3), "16.09.02", "sudah_rekam step differs from new wajib recordings")]
 
 
-# --- working days: flows/workdays.py and mart.kalender (contract section 10) ----------------------
+# --- working days: flows/reference/workdays.py and mart.kalender (contract section 10) ----------------------
 
 def kalender(wh, cols="tanggal::varchar, hari_kerja, keterangan, jenis_libur"):
     return wh.query(f"select {cols} from mart.kalender order by tanggal")
@@ -663,7 +663,7 @@ def test_2025_has_the_17_public_holidays_and_11_collective_leave_days_of_the_con
 
 
 def test_the_package_gives_the_2025_days_off_by_kind_in_indonesian():
-    from flows.workdays import COLLECTIVE_LEAVE, PUBLIC_HOLIDAY, days_off, known_year
+    from flows.reference.workdays import COLLECTIVE_LEAVE, PUBLIC_HOLIDAY, days_off, known_year
 
     year = days_off(date(2025, 1, 1), date(2025, 12, 31))
     assert [sum(1 for d in year if d.jenis == kind) for kind in (PUBLIC_HOLIDAY, COLLECTIVE_LEAVE)] == [17, 11]
@@ -695,7 +695,7 @@ def test_in_a_year_the_package_does_not_know_only_saturday_and_sunday_are_days_o
 def test_the_calendar_is_computed_offline_nothing_is_downloaded(monkeypatch):
     import socket
 
-    from flows import workdays
+    from flows.reference import workdays
 
     def refuse(*args, **kwargs):
         raise AssertionError("the calendar tried to open a network connection")
@@ -737,7 +737,7 @@ def test_each_threshold_of_days_is_written_once():
     repo = SQL_DIR.parent
     restated = re.compile(r"hari_diam\s*>=\s*\d|hari_kerja_tanpa_rekam\s*>=\s*\d|silent (?:for )?\d+\+? days|"
                           r"\d+\+? (?:weekdays|working days) without|diam (?:≥ )?\d+ hari|\d+ hari kerja|SILENT_DAYS\s*=")
-    files = [*SQL_DIR.rglob("*.sql"), *(repo / "flows").rglob("*.py"), *(repo / "flows" / "report" / "templates").glob("*")]
+    files = [*SQL_DIR.rglob("*.sql"), *(repo / "flows").rglob("*.py"), *(repo / "flows" / "outputs" / "report" / "templates").glob("*")]
     found = [f"{p.relative_to(repo)}: {m.group(0)}" for p in files if p.name != "ambang_batas.sql"
              for m in restated.finditer(p.read_text(encoding="utf-8"))]
     assert found == []

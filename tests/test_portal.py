@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from flows.wilayah import desa_codes
+from flows.reference.wilayah import desa_codes
 from tests.helpers import HEADER, Landing, row
 from tests.portal_server import add_user, csrf_of, ektp, portal_server, today_wib, yesterday_wib
 
@@ -427,8 +427,8 @@ def test_the_portal_package_never_imports_prefect_or_opens_the_writer_warehouse(
     import subprocess
 
     code = ("import sys, flows.portal.app, flows.portal.routes, flows.portal.admin; "
-            "bad = sorted(m for m in sys.modules if m == 'prefect' or m.startswith(('prefect.', 'flows.pipeline', "
-            "'flows.deploy', 'flows.parallel'))); print(bad)")
+            "bad = sorted(m for m in sys.modules if m == 'prefect' or m.startswith(('prefect.', 'flows.orchestration.pipeline', "
+            "'flows.orchestration.deploy', 'flows.orchestration.parallel'))); print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     from pathlib import Path
@@ -467,8 +467,8 @@ def test_the_upload_verdict_is_the_runs_verdict_for_every_log_fixture(key):
     from datetime import date
     from pathlib import Path
 
-    from flows.discover import Candidate
-    from flows.load import RawFile, prepare_logs
+    from flows.ingest.discover import Candidate
+    from flows.ingest.load import RawFile, prepare_logs
 
     fixtures = sorted((Path(__file__).parent / "fixtures" / "rekam").glob("*.csv"))
     assert len(fixtures) > 30
@@ -485,7 +485,7 @@ def test_the_upload_verdict_is_the_runs_verdict_for_every_log_fixture(key):
 
 
 def _same_verdicts(fixtures, raws, run) -> list[tuple[str, int]]:
-    from flows.load import check_log
+    from flows.ingest.load import check_log
 
     outcomes = {f.source_file: f for f in run.files}
     out = []

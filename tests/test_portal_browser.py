@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.feedback import render
-from flows.wilayah import desa_codes
+from flows.outputs.feedback import render
+from flows.reference.wilayah import desa_codes
 from tests.browser import open_page, require_chromium
 from tests.helpers import Landing
 from tests.portal_server import add_user, portal_server, today_wib, yesterday_wib

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.wilayah import desa_codes
+from flows.reference.wilayah import desa_codes
 
 # Hypothesis warns when the global `random` state moves while it draws. In the full suite it moves
 # under it: Prefect's events client keeps a websocket open in a background thread, and the
@@ -235,7 +235,7 @@ def row(draw) -> dict:
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
-    """What flows.read hands to validation: trimmed strings, empty -> null, with line numbers."""
+    """What flows.ingest.read hands to validation: trimmed strings, empty -> null, with line numbers."""
     records = []
     for i, r in enumerate(rows):
         rec = {k: (v if v != "" else None) for k, v in r.items()}
@@ -250,7 +250,7 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(row(), min_size=40, max_size=80))
 def test_gx_suite_quarantines_exactly_what_the_contract_rejects(rows):
-    from flows.validate import validate_rekam
+    from flows.ingest.validate import validate_rekam
 
     frame = _frame(rows)
     # rows keep file order (the duplicate rule looks at earlier rows of the same file)
@@ -273,7 +273,7 @@ EDGE_DATES = [   # (column, value, the contract's reason, what Polars alone woul
 
 @pytest.mark.parametrize("column,value,contract,polars_alone", EDGE_DATES, ids=[g[1] for g in EDGE_DATES])
 def test_leap_seconds_and_year_zero_are_not_valid_dates(column, value, contract, polars_alone):
-    from flows.validate import validate_rekam
+    from flows.ingest.validate import validate_rekam
 
     r = {"source_file": "rekam/2025-01-15/16.09.01.csv", "nik": "1609014501010001", "nama": "x", "jenis_kelamin": "L",
          "tanggal_lahir": "2001-01-05", "status_kawin": "KAWIN", "kode_desa": DESA[0], "waktu_rekam": "2025-01-15 08:00:00",

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from flows import warehouse
+from flows.warehouse import database as warehouse
 from flows.errors import StageFailed
 from tests.helpers import row
 

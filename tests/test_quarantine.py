@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.landing import LandingZone
-from flows.load import fetch_files, prepare_logs
-from flows.run import plan_run
+from flows.ingest.landing import LandingZone
+from flows.ingest.load import fetch_files, prepare_logs
+from flows.orchestration.run import plan_run
 from flows.settings import load_settings
-from flows.warehouse import connect_writer
+from flows.warehouse.database import connect_writer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rekam"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -62,7 +62,7 @@ def test_raw_file_outcome(tmp_path, key, name):
 
 
 def test_every_reason_code_of_the_suite_has_a_fixture():
-    from flows.validate import rules
+    from flows.ingest.validate import rules
 
     covered = {r for spec in EXPECTED.values() for r in spec.get("quarantined", {}).values()}
     assert {r.reason for r in rules("rekam_log")} <= covered
@@ -80,7 +80,7 @@ def test_reading_all_fixtures_as_one_batch_gives_what_reading_each_alone_gives()
     file must still get exactly its own rows, line numbers, malformed records and rejection."""
     import polars as pl
 
-    from flows.read import REKAM_COLUMNS, FileRejected, parse_file, parse_files
+    from flows.ingest.read import REKAM_COLUMNS, FileRejected, parse_file, parse_files
 
     paths = sorted(FIXTURES.glob("*.csv"))
     paths = paths + paths[:5]            # the same file twice in a batch stays two files

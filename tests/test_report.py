@@ -1,4 +1,4 @@
-"""The static HTML report: one self-contained page from the marts (the package flows/report/).
+"""The static HTML report: one self-contained page from the marts (the package flows/outputs/report/).
 
 A hand-written 3-day x 3-kecamatan warehouse: one missing log, one rejected log, one kecamatan
 whose backlog is negative, one kecamatan whose pace is zero; mart.backlog_kabupaten and
@@ -27,15 +27,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.report import ReportData, charts, feedback_in_folder, load_report_data, render_report, write_report
-from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
-from flows.report.render import environment, escape_value
-from flows.warehouse import build_models
-from flows.wilayah import desa_codes
+from flows.outputs.report import ReportData, charts, feedback_in_folder, load_report_data, render_report, write_report
+from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
+from flows.outputs.report.render import environment, escape_value
+from flows.warehouse.database import build_models
+from flows.reference.wilayah import desa_codes
 from tests.harness import Warehouse, build, rec, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE = REPO / "flows" / "report"
+PACKAGE = REPO / "flows" / "outputs" / "report"
 REGENCY_MODEL = (REPO / "sql" / "mart" / "backlog_kabupaten.sql").read_text(encoding="utf-8")
 AREA_MODEL = (REPO / "sql" / "mart" / "backlog_wilayah.sql").read_text(encoding="utf-8")
 OKUS_NAME = "Kabupaten Ogan Komering Ulu Selatan"

@@ -169,7 +169,7 @@ def test_the_console_script_refuses_a_file_read_with_one_line_and_exit_1(publish
 # --- 2. the analysts' copy: aggregates and dimensions, readable by the analysts' own tools ------
 
 def test_the_analysts_copy_has_no_row_per_person_or_recording(published):
-    from flows.publish import FORBIDDEN_COLUMNS
+    from flows.outputs.publish import FORBIDDEN_COLUMNS
 
     con = duckdb.connect(str(published.published), read_only=True)
     try:
@@ -406,10 +406,10 @@ def test_ektp_rejects_lists_the_local_paths_on_the_terminal_with_control_charact
 def test_markdown_html_and_terminal_escaping_leave_no_link_image_markup_or_control_sequence():
     from markdown_it import MarkdownIt
 
-    from flows.artifact import run_markdown
+    from flows.outputs.artifact import run_markdown
     from flows.escape import terminal
-    from flows.report.render import environment
-    from flows.runsummary import RejectedFile, RunSummary
+    from flows.outputs.report.render import environment
+    from flows.outputs.runsummary import RejectedFile, RunSummary
 
     summary = RunSummary(run_id="r", last_date="2025-01-01", files_rejected=1,
                          missing_logs_on_last_date=["16.09.01 <b>x</b>"],
@@ -471,8 +471,8 @@ def test_a_file_of_broken_quotes_is_read_in_linear_time(monkeypatch):
     """Counted, not timed: the physical lines the csv reader pulls. 4x the lines must cost at
     most 6x the work (the old recovery re-read the rest of the file after every broken record).
     The wall-clock figures (a 300,000-line file) are in the benchmark, tests/bench/security.py."""
-    from flows import read
-    from flows.read import REKAM_COLUMNS, parse_file
+    from flows.ingest import read
+    from flows.ingest.read import REKAM_COLUMNS, parse_file
 
     pulled = [0]
     real_next = read._Lines.__next__
@@ -494,7 +494,7 @@ def test_a_file_of_broken_quotes_is_read_in_linear_time(monkeypatch):
 # --- 8. swapped between listing and reading ------------------------------------------------------------
 
 def _swap_after_listing(monkeypatch, swap) -> None:
-    from flows.landing import LandingZone
+    from flows.ingest.landing import LandingZone
 
     real_walk = LandingZone.walk
 
@@ -546,7 +546,7 @@ def test_a_fifo_swapped_in_after_listing_cannot_hang_the_run(prefect_api, tmp_pa
 
 
 def test_the_bytes_parsed_are_the_bytes_hashed(tmp_path):
-    from flows.landing import LandingZone
+    from flows.ingest.landing import LandingZone
 
     raw = tmp_path / "raw"
     (raw / "rekam" / "2025-01-01").mkdir(parents=True)
@@ -588,7 +588,7 @@ def test_the_operators_files_are_600_and_the_analysts_copy_stays_readable(prefec
 
 
 def test_the_writers_wal_is_created_owner_only_while_a_run_writes(tmp_path):
-    from flows.warehouse import private_files
+    from flows.warehouse.database import private_files
 
     path = tmp_path / "ektp.duckdb"
     old = os.umask(0o022)
@@ -689,7 +689,7 @@ def test_a_tls_scheduler_without_certificates_is_refused(tmp_path, capsys):
 # --- 11. exception text ------------------------------------------------------------------------------------
 
 def test_library_text_reaches_the_terminal_only_with_v(prefect_api, tmp_path, capsys, monkeypatch):
-    from flows import run as steps
+    from flows.orchestration import run as steps
 
     landing = _small_zone(Landing(tmp_path / "data"))
 
@@ -960,7 +960,7 @@ def test_a_flow_run_from_prefect_with_a_date_from_year_1_or_9999_fails_at_its_st
 def test_a_backfill_with_force_from_the_ui_or_api_is_refused_before_a_run_exists(served):
     """Whoever reaches the Prefect API cannot make the pipeline reload every unchanged file of a
     window: `force` is no parameter of the deployed backfill (the closed schema answers 409)."""
-    from flows.pipeline import backfill
+    from flows.orchestration.pipeline import backfill
     from prefect.utilities.callables import parameter_schema
     from tests.served import call, deployment
 
@@ -1011,7 +1011,7 @@ def test_the_local_cluster_spills_into_a_private_folder_of_the_run_never_a_pre_c
     import tempfile
     from pathlib import Path
 
-    from flows.parallel import SCRATCH_PREFIX, dask_task_runner
+    from flows.orchestration.parallel import SCRATCH_PREFIX, dask_task_runner
 
     shared = tmp_path / "tmp"
     shared.mkdir()
@@ -1137,11 +1137,11 @@ def test_a_log_dated_in_year_1_is_rejected_and_the_date_spine_starts_at_the_real
 
 
 def test_a_2_gib_sparse_file_over_the_limit_is_read_and_hashed_no_further_than_the_limit_plus_one_byte(tmp_path, monkeypatch):
-    from flows.landing import LandingZone
-    from flows.load import fetch_files
-    from flows.run import plan_run
+    from flows.ingest.landing import LandingZone
+    from flows.ingest.load import fetch_files
+    from flows.orchestration.run import plan_run
     from flows.settings import load_settings
-    from flows.warehouse import connect_writer
+    from flows.warehouse.database import connect_writer
 
     def rchar() -> int:
         return int(next(ln for ln in Path("/proc/self/io").read_text().splitlines() if ln.startswith("rchar:")).split()[1])
@@ -1188,7 +1188,7 @@ def test_a_key_shorter_than_32_characters_is_refused_for_a_new_warehouse(prefect
 
 def test_a_short_key_of_an_existing_warehouse_is_named_weak_on_every_run_without_the_key(prefect_api, tmp_path, capsys, monkeypatch):
     from flows.settings import fingerprint, load_settings
-    from flows.warehouse import connect_writer
+    from flows.warehouse.database import connect_writer
 
     weak = "an-old-v2-key-20chr"
     landing = _small_zone(Landing(tmp_path / "data"))
@@ -1277,9 +1277,9 @@ def test_a_version_2_warehouse_is_brought_in_line_with_version_3_by_the_first_ru
 def test_a_log_dated_before_2011_that_version_2_loaded_becomes_a_reject_by_the_upgrade(tmp_path):
     """v2 loaded a header-only log of rekam/0001-01-01/ (the date spine then ran from year 1) and a
     1990 log; the v3 upgrade makes both file-level rejects and takes their rows out."""
-    from flows.migrate import upgrade_v3
+    from flows.warehouse.migrate import upgrade_v3
     from flows.settings import load_settings
-    from flows.warehouse import connect_writer
+    from flows.warehouse.database import connect_writer
 
     con = connect_writer(load_settings(tmp_path / "data"))
     try:

@@ -15,7 +15,7 @@ from flows.errors import UserError
 from flows.escape import terminal
 from flows.portal.accounts import Store
 from flows.settings import Settings
-from flows.wilayah import kecamatan_codes
+from flows.reference.wilayah import kecamatan_codes
 
 
 def store(settings: Settings) -> Store:

@@ -28,10 +28,10 @@ from starlette.responses import HTMLResponse, Response
 
 from flows.portal.accounts import SESSION_SECONDS, Session, Store
 from flows.portal.audit import Audit
-from flows.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct
-from flows.report.render import escape_value
+from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct
+from flows.outputs.report.render import escape_value
 from flows.settings import Settings
-from flows.wilayah import area_name, kecamatan_codes
+from flows.reference.wilayah import area_name, kecamatan_codes
 
 COOKIE = "ektp_sesi"
 PRE_COOKIE = "ektp_pra"

@@ -1,10 +1,10 @@
 """An upload or a village letter, checked with the pipeline's own code, then written to its landing name.
 
-Uploads go through ``flows.load.check_log`` (the reader of contract section 2 and the rekam suite
+Uploads go through ``flows.ingest.load.check_log`` (the reader of contract section 2 and the rekam suite
 of section 3: the same code path as a run, so the portal and a run never disagree); letters go
-through ``flows.load.prepare_requests`` (the request suite of section 9). No rule is restated
+through ``flows.ingest.load.prepare_requests`` (the request suite of section 9). No rule is restated
 here. Verdicts carry line numbers, reason codes and the fixed Indonesian sentences of
-``flows.feedback`` (never a value of a row). A log that passes the file-level checks is written
+``flows.outputs.feedback`` (never a value of a row). A log that passes the file-level checks is written
 atomically (a new file renamed into place: a re-send replaces it); a letter is appended to
 ``raw/permohonan/<today>.csv`` the same way, only when its row passes.
 """
@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from flows.discover import Candidate
-from flows.feedback import FALLBACK, sentences
+from flows.ingest.discover import Candidate
+from flows.outputs.feedback import FALLBACK, sentences
 from flows.files import atomic_write
-from flows.load import RawFile, check_log, prepare_requests
-from flows.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, FileRejected, decode
-from flows.validate import PERMOHONAN_SUITE, suite_spec
-from flows.wilayah import DEFAULT_AREA, kecamatan_codes
+from flows.ingest.load import RawFile, check_log, prepare_requests
+from flows.ingest.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, FileRejected, decode
+from flows.ingest.validate import PERMOHONAN_SUITE, suite_spec
+from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes
 
 # Great Expectations keeps one context per process: one check at a time.
 _GX = threading.Lock()
@@ -76,7 +76,7 @@ def check_upload(data: bytes, log_date: date, kode: str, area: tuple[str, ...] =
 def warm_up(area: tuple[str, ...] = DEFAULT_AREA) -> None:
     """Build the suite's context once (about 10 s on a busy machine) before the first upload needs
     it: a one-row log of empty values through the same check. Run in a thread at start."""
-    from flows.read import REKAM_COLUMNS
+    from flows.ingest.read import REKAM_COLUMNS
 
     check_upload((",".join(REKAM_COLUMNS) + "\n" + "," * (len(REKAM_COLUMNS) - 1) + "\n").encode(),
                  date(2025, 1, 1), min(kecamatan_codes(area)), area)

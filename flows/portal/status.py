@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import Settings
-from flows.wilayah import DEFAULT_AREA, kecamatan_codes, wilayah
+from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes, wilayah
 
 DAYS = 30
 DATE_FILE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$")

@@ -21,7 +21,7 @@ The package reads in the order ``generate`` runs it (docs/generator.md, "How the
   and the manifest.
 
 Nothing of the pipeline imports this package; it imports the pipeline's column lists
-(``flows.read``), suites (``flows.validate``), region list (``flows.wilayah``) and dates.
+(``flows.ingest.read``), suites (``flows.ingest.validate``), region list (``flows.reference.wilayah``) and dates.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from flows.synth.plan import _check_arguments, _plan
 from flows.synth.regions import bps_table
 from flows.synth.snapshot import GenerateSummary, _finish
 from flows.synth.write import _Ledger, _write_day, _write_requests
-from flows.wilayah import DEFAULT_AREA
+from flows.reference.wilayah import DEFAULT_AREA
 
 __all__ = ["COLUMNS", "FILE_REASONS", "MANIFEST", "REQUEST_COLUMNS", "REQUEST_REASONS", "ROW_REASONS",
            "GenerateSummary", "bps_table", "days_to_birthday", "exact_age", "generate"]
@@ -53,7 +53,7 @@ def generate(out_dir: Path, start: date, end: date, *, seed: int = 2025, rows_pe
     realistic volume (weekdays, holidays, broken devices), else exactly that many recordings a day;
     ``calibrate_to`` the (wajib KTP, sudah rekam) the marts should show at ``end``; ``dirt`` False for
     canonical files; ``progress(days done, days)`` after each day; ``wilayah`` the area (codes as
-    ``flows.wilayah.parse_area`` returns them; None: OKU Selatan, the zone of today byte for byte).
+    ``flows.reference.wilayah.parse_area`` returns them; None: OKU Selatan, the zone of today byte for byte).
     Out: the summary. Write into an empty directory: files of an earlier generation with other
     arguments are not removed.
     Fails: UserError when end is before start; ValueError for a negative ``rows_per_day``, a seed

@@ -1,7 +1,7 @@
 """The generator's reason codes, code lists and column names, read from the pipeline, never restated.
 
-In: the suites (``expectations/*.json`` through ``flows.validate.suite_spec``), the reader's column lists
-(``flows.read``), the file-level reasons of ``flows.discover`` and ``expectations/file_reasons.json``.
+In: the suites (``expectations/*.json`` through ``flows.ingest.validate.suite_spec``), the reader's column lists
+(``flows.ingest.read``), the file-level reasons of ``flows.ingest.discover`` and ``expectations/file_reasons.json``.
 Out: ``ROW_REASONS`` (the validator's row reasons in its priority order, without ``duplicate_row``),
 ``REQUEST_REASONS``, ``FILE_REASONS``, the code lists of the log columns (``SEXES``, ``STATUS``,
 ``JENIS_REKAM``, ``CHANNELS``), the column lists and the manifest's hidden name.
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 
-from flows.discover import NAME_REASONS
-from flows.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS
-from flows.validate import EXPECTATIONS_DIR, suite_spec
+from flows.ingest.discover import NAME_REASONS
+from flows.ingest.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS
+from flows.ingest.validate import EXPECTATIONS_DIR, suite_spec
 
 COLUMNS = REKAM_COLUMNS  # the generator's old name for the log columns (tests/test_generate.py uses it)
 MANIFEST = ".generator_manifest.json"   # hidden: the landing zone never reads hidden names

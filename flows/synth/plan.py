@@ -16,7 +16,7 @@ from flows.dates import days as log_dates
 from flows.synth.calendar import _closed
 from flows.synth.outreach import _Outreach, _outreach
 from flows.synth.regions import _Regions
-from flows.wilayah import DEFAULT_AREA
+from flows.reference.wilayah import DEFAULT_AREA
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class _Plan:
     defects: dict              # (day index, kecamatan index) -> (reason code, how): logs rejected whole
     day_seeds: list            # one numpy SeedSequence per day
     outreach: _Outreach        # long device breakdowns, village requests, planned jemput-bola visits
-    area: tuple[str, ...] = DEFAULT_AREA  # the area written for (flows.wilayah)
+    area: tuple[str, ...] = DEFAULT_AREA  # the area written for (flows.reference.wilayah)
 
     @property
     def snapshot_date(self) -> date:

@@ -12,14 +12,14 @@ import numpy as np
 import polars as pl
 
 from flows.synth.calendar import DEFAULT_COVERAGE, DEFAULT_WAJIB, KEC_DEVICES
-from flows.wilayah import DEFAULT_AREA, kabupaten_codes, name, wilayah
+from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, name, wilayah
 
 # The generator's own data: OKU Selatan's kecamatan and desa with their BPS codes and spellings
 # (kode_bps, nama_bps), which name the synthetic files the way kecamatan offices do. The BPS
-# numbering is not part of the Kepmendagri list the pipeline uses (flows/wilayah.py) and never
+# numbering is not part of the Kepmendagri list the pipeline uses (flows/reference/wilayah.py) and never
 # reaches the warehouse; tests/test_wilayah.py checks that this table's codes and names are the
 # package's.
-BPS_TABLE = Path(__file__).resolve().parent.parent / "reference" / "wilayah_okus.csv"
+BPS_TABLE = Path(__file__).resolve().parent / "wilayah_okus.csv"
 
 
 def bps_table() -> pl.DataFrame:
@@ -42,7 +42,7 @@ REGENCY_KECAMATAN = 19  # OKU Selatan's kecamatan: the realistic volume scales w
 def _table(area: tuple[str, ...]) -> pl.DataFrame:
     """The area's kecamatan and desa rows: kode, nama, jenis, kode_kecamatan, kode_bps, nama_bps,
     kode_kabupaten, kota (the desa's kab/kota is a kota). OKU Selatan alone: the BPS spelling table;
-    any other area: the region list (``flows.wilayah``), the code without dots standing for the BPS code."""
+    any other area: the region list (``flows.reference.wilayah``), the code without dots standing for the BPS code."""
     if area == DEFAULT_AREA:
         return bps_table().sort("kode").with_columns(kode_kabupaten=pl.col("kode").str.slice(0, 5), kota=pl.lit(False))
     w = wilayah(area).sort("kode")

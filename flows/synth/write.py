@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from flows.read import REKAM_COLUMNS
+from flows.ingest.read import REKAM_COLUMNS
 from flows.synth.calendar import exact_age
 from flows.synth.codes import CHANNELS, JEMPUT_BOLA, ROW_REASONS
 from flows.synth.day import BROKEN, LOADABLE, _Day

@@ -438,8 +438,8 @@ class Bench:
             self.summary.append(("W0 reference: empty Prefect flow process", f"{f.wall:.2f} s", "-", "-", "-", "-"))
         imp = [measure([PY, "-c", "import great_expectations"], self.env_eph, self.logs / "w0.log") for _ in range(3)]
         self.add("W0", "(reference) python -c 'import great_expectations'", imp)
-        imp = [measure([PY, "-c", "import prefect, flows.pipeline"], self.env_eph, self.logs / "w0.log") for _ in range(3)]
-        self.add("W0", "(reference) python -c 'import prefect, flows.pipeline'", imp)
+        imp = [measure([PY, "-c", "import prefect, flows.orchestration.pipeline"], self.env_eph, self.logs / "w0.log") for _ in range(3)]
+        self.add("W0", "(reference) python -c 'import prefect, flows.orchestration.pipeline'", imp)
 
     def w3(self) -> None:
         rows = self.volume_rows()

@@ -55,7 +55,7 @@ def dump(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo"
         printed = _run("demo", "--data-dir", str(demo))
-        # from the area's summary on ("<area>, as of <date>:", flows.summary.regency_text; the area's
+        # from the area's summary on ("<area>, as of <date>:", flows.outputs.summary.regency_text; the area's
         # name comes from the region list since issue 18), after the run's id and paths
         summary = printed[printed.rindex("\n", 0, printed.index(", as of ")) + 1:]
         summary = summary.split("\nPortal (")[0]   # the demo accounts' one-time passwords differ every run

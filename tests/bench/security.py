@@ -3,7 +3,7 @@
     .venv/bin/python tests/bench/security.py [--lines 300000]
 
 Prints, for 10k, 40k and 300k lines of ``"a"b`` (every record broken), the parse time alone
-(``flows.read.parse_file``, best of 3), then the wall time of a whole ``ektp run`` (a fresh
+(``flows.ingest.read.parse_file``, best of 3), then the wall time of a whole ``ektp run`` (a fresh
 process, temporary Prefect API, temporary data directory) over a landing zone holding that file
 next to a snapshot. The correctness of the recovery is pinned by tests/test_security.py (work
 counted, not timed); this script gives the figures.
@@ -26,7 +26,7 @@ HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_reka
 
 
 def parse_seconds(lines: int, pattern: str = '"a"b\n') -> float:
-    from flows.read import REKAM_COLUMNS, parse_file
+    from flows.ingest.read import REKAM_COLUMNS, parse_file
 
     data = (HEADER + pattern * lines).encode()
     best = float("inf")
@@ -38,7 +38,7 @@ def parse_seconds(lines: int, pattern: str = '"a"b\n') -> float:
 
 
 def run_seconds(lines: int) -> tuple[float, int, str]:
-    from flows.wilayah import desa_codes
+    from flows.reference.wilayah import desa_codes
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

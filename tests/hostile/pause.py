@@ -6,7 +6,7 @@ At ``<stage>`` the process writes ``<marker-file>`` (its pid and the stage) and 
 ``<marker-file>.go`` exists; a test SIGKILLs it meanwhile, or creates the go file to let it finish.
 Nothing of the pipeline is replaced: the hooks wrap the real functions and pause before or after
 them, or (``load``, ``marts``) inside their transaction just before ``commit``. This stands in
-for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/pipeline.py in the issue-5 note.
+for the ``EKTP_TEST_PAUSE_AT`` hook proposed for flows/orchestration/pipeline.py in the issue-5 note.
 
 Stages, in the order a run reaches them:
   read      after the first batch of recording logs was parsed (nothing validated or written)
@@ -54,12 +54,12 @@ class _PauseBeforeCommit:
 
 
 def install(stage: str, marker: Path) -> None:
-    import flows.load as load
-    import flows.publish as publish
-    import flows.report as report
-    import flows.run as run
-    import flows.validate as validate
-    from flows.feeds import REKAM
+    import flows.ingest.load as load
+    import flows.outputs.publish as publish
+    import flows.outputs.report as report
+    import flows.orchestration.run as run
+    import flows.ingest.validate as validate
+    from flows.ingest.feeds import REKAM
 
     if stage == "read":   # pause once the first batch of log files has been read and parsed
         real_parse = load.parse_files
@@ -71,7 +71,7 @@ def install(stage: str, marker: Path) -> None:
             return res
         load.parse_files = parse_files
     elif stage == "validate":
-        real_validate = validate.validate_rekam   # flows.load looks the feed's function up when it calls it
+        real_validate = validate.validate_rekam   # flows.ingest.load looks the feed's function up when it calls it
 
         def validate_rekam(*a, **kw):
             res = real_validate(*a, **kw)
@@ -106,7 +106,7 @@ def install(stage: str, marker: Path) -> None:
             return real_fsync(path)
         publish._fsync = fsync
     elif stage == "backup":
-        import flows.pipeline as pipeline
+        import flows.orchestration.pipeline as pipeline
 
         real_backup = pipeline.backup
 

@@ -1,0 +1,212 @@
+"""Safe access to the landing zone (``<data dir>/raw``): list it, and read each file exactly once.
+
+Everything goes through directory descriptors: the ``raw`` folder is opened once per run, and
+every folder and file below it is opened relative to its parent's descriptor with
+``O_NOFOLLOW`` (``openat``), so no path component can be swapped for a symbolic link between the
+listing and the read. A file is opened non-blocking (a FIFO swapped in cannot hang the run),
+``fstat``-ed on the open descriptor (only regular files are read), read no further than the size
+limit plus one byte, and hashed from those same bytes: the bytes a run parses are the bytes it
+hashed. Nothing here knows the key: what could not be read carries only a label (``unread``), and
+flows.ingest.discover turns it into a keyed identity (never a plain hash of a path).
+
+The walk is iterative (no recursion) and stops descending below ``max_depth`` folders: a folder
+nested deeper is reported as an entry of kind ``deep``, never fatal.
+
+In: the raw folder. Out: ``Entry`` listings and ``Fetched`` reads. Nothing here raises for a
+strange file; only a missing or unreadable raw folder itself raises OSError.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading", ".filepart")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+CHUNK = 1 << 20
+
+
+def ignored(name: str) -> bool:
+    """Upload convention: hidden names, temporary suffixes and spreadsheet lock files are never read."""
+    return name.startswith(".") or name.startswith("~$") or name.lower().endswith(IGNORED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the listing saw at one path under raw/ (``rel`` is '/'-separated)."""
+    rel: str
+    kind: str          # file / link / special (pipe, socket, device) / deep (a folder too deep to search)
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Fetched:
+    """One open-once read: the bytes (None when not kept), their SHA-256 and the file's fstat."""
+    sha256: str                              # "" when nothing was read (see ``unread``)
+    size: int
+    mtime_ns: int
+    data: bytes | None = None
+    reject: tuple[str, str] | None = None    # (code, sentence) when the file cannot be used
+    gone: bool = False                       # removed since the listing: it left the landing zone
+    unread: str | None = None                # what stood there when it could not be read: link, link-dir, special, unreadable
+
+
+class LandingZone:
+    """The open raw folder of one run. Use as a context manager; the descriptor is closed on exit."""
+
+    def __init__(self, raw_dir: os.PathLike | str):
+        self.raw_dir = os.fspath(raw_dir)
+        self.fd: int | None = None
+
+    def __enter__(self) -> "LandingZone":
+        # the raw folder itself may be a link to a mount chosen by the operator; below it, nothing
+        # is followed. No raw folder yet: an empty landing zone.
+        try:
+            self.fd = os.open(self.raw_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    # --- listing ---------------------------------------------------------------------------------
+
+    def _open_dir(self, parts: list[str]) -> int:
+        """A descriptor of raw/<parts...>, each component opened relative to its parent, no links."""
+        if self.fd is None:
+            raise FileNotFoundError(self.raw_dir)
+        fd = os.dup(self.fd)
+        try:
+            for part in parts:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def walk(self, max_depth: int) -> list[Entry]:
+        """Every non-ignored entry under raw/, sorted by path. Folders are descended iteratively up to
+        ``max_depth`` levels; a deeper folder is listed once as kind ``deep`` and not searched."""
+        out: list[Entry] = []
+        pending: list[list[str]] = [[]]
+        while pending:
+            parts = pending.pop()
+            try:
+                fd = self._open_dir(parts)
+            except OSError:
+                continue        # removed or swapped for a link since it was listed: not searched
+            try:
+                with os.scandir(fd) as it:
+                    items = sorted(it, key=lambda e: e.name)
+                    for e in items:
+                        if ignored(e.name):
+                            continue
+                        rel = "/".join([*parts, e.name])
+                        try:
+                            st = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            if len(parts) + 1 > max_depth:
+                                out.append(Entry(rel, "deep", 0, st.st_mtime_ns))
+                            else:
+                                pending.append([*parts, e.name])
+                        elif stat.S_ISLNK(st.st_mode):
+                            out.append(Entry(rel, "link", st.st_size, st.st_mtime_ns))
+                        elif stat.S_ISREG(st.st_mode):
+                            out.append(Entry(rel, "file", st.st_size, st.st_mtime_ns))
+                        else:
+                            out.append(Entry(rel, "special", 0, st.st_mtime_ns))
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        out.sort(key=lambda e: e.rel)
+        return out
+
+    def readlink(self, rel: str) -> str:
+        parts = rel.split("/")
+        fd = self._open_dir(parts[:-1])
+        try:
+            return os.readlink(parts[-1], dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def read(self, rel: str, max_bytes: int, keep: bool = True) -> Fetched:
+        """Open raw/<rel> once (no link anywhere on the way, non-blocking), check it is a regular
+        file on the open descriptor, and read and hash its bytes, never more than ``max_bytes`` + 1
+        of them (contract section 3: a file over the limit is read no further than the limit plus
+        one byte, hashing included; its ``sha256`` is then that of the bytes read). The bytes are
+        kept when ``keep`` and there are at most ``max_bytes``. A file that could not be read has
+        no ``sha256`` (empty) and ``unread`` says what it was (flows.ingest.discover keys its identity)."""
+        parts = rel.split("/")
+        try:
+            dfd = self._open_dir(parts[:-1])
+        except FileNotFoundError:
+            return Fetched("", 0, 0, gone=True)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                return Fetched("", 0, 0, unread="link-dir",
+                               reject=("symlink", "a folder on the way was replaced by a symbolic link; links are never followed"))
+            return Fetched("", 0, 0, unread="unreadable", reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+        try:
+            try:
+                fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=dfd)
+            except FileNotFoundError:
+                return Fetched("", 0, 0, gone=True)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    return Fetched("", 0, 0, unread="link",
+                                   reject=("symlink", "a symbolic link; links are never followed (put the file itself in place)"))
+                return Fetched("", 0, 0, unread="unreadable", reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+        finally:
+            os.close(dfd)
+        try:
+            return _read_open(fd, max_bytes, keep)
+        finally:
+            os.close(fd)
+
+
+def _read_open(fd: int, max_bytes: int, keep: bool) -> Fetched:
+    """Read and hash an open descriptor, at most ``max_bytes`` + 1 bytes (see LandingZone.read)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return Fetched("", 0, st.st_mtime_ns, unread="special",
+                       reject=("not_a_regular_file", "not a regular file (a pipe, socket or device); only plain files are read"))
+    h = hashlib.sha256()
+    kept: list[bytes] = []
+    total = 0
+    bound = max(0, max_bytes) + 1
+    try:
+        while total < bound:
+            chunk = os.read(fd, min(CHUNK, bound - total))
+            if not chunk:
+                break
+            h.update(chunk)
+            total += len(chunk)
+            if keep and total <= max_bytes:
+                kept.append(chunk)
+    except OSError as exc:
+        return Fetched("", total, st.st_mtime_ns, unread="unreadable",
+                       reject=("unreadable", f"the file cannot be read ({exc.strerror})"))
+    got = Fetched(h.hexdigest(), total, st.st_mtime_ns)
+    if total > max_bytes:
+        size = max(st.st_size, total)
+        got.size = size
+        got.reject = ("file_too_large", f"the file is {size / 2**20:.0f} MiB, over the "
+                      f"{max_bytes / 2**20:.0f} MiB limit (EKTP_MAX_FILE_MB); split it or raise the limit")
+    elif keep:
+        got.data = b"".join(kept)
+    return got

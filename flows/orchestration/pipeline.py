@@ -1,0 +1,307 @@
+"""Prefect wiring: the nightly and backfill flows, thin over the plain steps in flows/orchestration/run.py.
+
+One task per stage (and one per batch of files, never one per row or per small file). The flows
+take no data directory: they run on the settings of the process that runs them
+(``flows.settings.load_settings``: ``EKTP_DATA_DIR`` etc., which ``ektp serve`` and the ``ektp``
+command set from their options), so whoever reaches the Prefect API can only trigger runs on the
+data directory the deployments were served for. Date parameters are ``YYYY-MM-DD`` text with a
+schema ``pattern``, so the API refuses a malformed date before a run exists; a date that fits
+the pattern but does not exist fails at the start of the run, in one line naming the parameter.
+
+The NIK key is never a task parameter: tasks resolve it themselves. Large parameters (the plan,
+the run's totals, a batch's files and prepared frames) are passed ``quote``-d: Prefect would
+otherwise walk every file of a year's plan for task dependencies, about a second per task call. Every task and flow is
+``contained``: an unexpected exception leaves it as ``StageFailed`` (stage and type only), so no
+library's text (which may quote a NIK, a name or a file name) reaches Prefect or audit.runs.
+"""
+
+# No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
+# through the `contained` wrapper, whose globals are not this module's.
+import sys
+from collections import deque
+from datetime import date, tzinfo
+from pathlib import Path
+from typing import Annotated
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+from pydantic import Field
+
+from flows.orchestration import run as steps
+from flows.warehouse.area import check_area_read_only, record_area
+from flows.outputs.artifact import run_markdown
+from flows.dates import DATE_PATTERN, check_range, check_run_dates, parse_iso_date
+from flows.ingest.discover import Candidate, Plan
+from flows.errors import UserError, contain_exception, contained
+from flows.outputs.feedback import write_feedback
+from flows.ingest.landing import LandingZone
+from flows.ingest.feeds import FEEDS, REKAM
+from flows.ingest.load import Prepared, RawFile, fetch_files, prepare
+from flows.warehouse.migrate import upgrade, verify_key
+from flows.progress import reporter
+from flows.outputs.publish import backup, publish
+from flows.outputs.runsummary import Feedback, RunSummary
+from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
+from flows.warehouse.database import connect_reader, connect_writer, private_files, secure_files, writer_lock
+from flows.reference.wilayah import kecamatan_codes
+
+KECAMATAN_PATTERN = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}$"   # a kecamatan code; one of the area's, checked at the start
+# A date parameter: text YYYY-MM-DD. `format: date` keeps the UI's date picker; `pattern` makes
+# the API refuse anything else (Prefect answers 409 to create_flow_run).
+DateText = Annotated[str, Field(json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
+KecamatanCode = Annotated[str, Field(json_schema_extra={"pattern": KECAMATAN_PATTERN})]
+
+
+def parse_date_param(name: str, value: str | date, tz: tzinfo) -> date:
+    """A date parameter as a date; one line (UserError) naming the parameter when it is not a real
+    date or lies outside 2011-01-01 .. tomorrow in ``tz`` (flows/dates.py, as on the command line)."""
+    day = value if isinstance(value, date) else parse_iso_date(value)
+    if day is None:
+        raise UserError(f"The parameter {name} is not a real calendar date as YYYY-MM-DD.")
+    check_run_dates({f"The parameter {name}": day}, tz)
+    return day
+
+
+@task(name="verify-key", cache_policy=NO_CACHE)
+@contained("verify-key")
+def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
+    key = resolve_key(settings)
+    proven_by = verify_key(settings, zone, key, fingerprint(key))
+    warning = weak_key_warning(settings)      # an existing warehouse under a short key: named, every run
+    if warning:
+        get_run_logger().warning(warning)
+        print(f"ektp: {warning}", file=sys.stderr)
+    return proven_by
+
+
+@task(name="check-area", cache_policy=NO_CACHE)
+@contained("check-area")
+def check_area_task(settings: Settings) -> frozenset[str]:
+    widened = check_area_read_only(settings)
+    if widened:
+        get_run_logger().info("the area widens by %d kab/kota: %s", len(widened), ", ".join(sorted(widened)))
+    return widened
+
+
+@task(name="upgrade", cache_policy=NO_CACHE)
+@contained("upgrade")
+def upgrade_task(con, settings: Settings, proven_by: str | None, run_id: str) -> dict:
+    key = resolve_key(settings)
+    moved = upgrade(con, key, fingerprint(key), proven_by, run_id)
+    if moved:
+        get_run_logger().info("warehouse upgraded to version 3: %s", ", ".join(f"{k} {v}" for k, v in moved.items()))
+    return moved
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+@contained("discover")
+def discover_task(settings: Settings, con, zone: LandingZone, last_date: date, start_date: date | None,
+                  kecamatan: list[str] | None, force: bool, widened: frozenset[str] = frozenset()) -> Plan:
+    plan = steps.plan_run(settings, con, zone, resolve_key(settings), last_date, start_date, kecamatan, force, widened)
+    get_run_logger().info("%d new or changed file(s), %d unchanged, %d dated after %s",
+                          len(plan.candidates), plan.unchanged, plan.later, last_date)
+    return plan
+
+
+@task(name="load-feed", cache_policy=NO_CACHE)
+def load_feed_task(con, zone: LandingZone, plan: Plan, kind: str, settings: Settings, run_id: str,
+                   totals: steps.RunTotals, force: bool) -> None:
+    """Load the new files of a feed of few files (flows.ingest.feeds: snapshots, requests)."""
+    feed = FEEDS[kind]
+    contained(feed.stage)(steps.load_feed)(con, zone, plan, feed, settings, run_id, totals, force)
+
+
+@task(name="prepare-batch", cache_policy=NO_CACHE)
+@contained("prepare-batch")
+def prepare_task(files: list[RawFile], settings: Settings) -> Prepared:
+    return prepare(REKAM, files, resolve_key(settings), settings.gx_slice_rows, settings.wilayah)
+
+
+@task(name="write-batch", cache_policy=NO_CACHE)
+@contained("write-batch")
+def write_task(con, prepared: Prepared, run_id: str, batch_no: int, totals: steps.RunTotals) -> None:
+    steps.load_log_batch(con, prepared, run_id, batch_no, totals)
+
+
+@task(name="build-marts", cache_policy=NO_CACHE)
+@contained("build-marts")
+def build_task(con, run_id: str) -> list:
+    checks, built_by = steps.build_and_check(con, run_id)
+    if built_by is not None:
+        get_run_logger().info("nothing changed since run %s built the marts: rebuild skipped, checks run", built_by)
+    return checks
+
+
+@task(name="feedback", cache_policy=NO_CACHE)
+@contained("feedback")
+def feedback_task(con, settings: Settings) -> Feedback:
+    got = write_feedback(con, settings.feedback_dir)
+    if got.written or got.removed:
+        get_run_logger().info("feedback files: %d written, %d removed, %d in all", got.written, got.removed, len(got.files))
+    return Feedback(written=got.written, removed=got.removed, files=list(got.files), folder=str(settings.feedback_dir))
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+@contained("publish")
+def publish_task(con, settings: Settings) -> Path:
+    return publish(con, settings)
+
+
+@task(name="backup", cache_policy=NO_CACHE)
+@contained("backup")
+def backup_task(settings: Settings, run_id: str) -> Path:
+    return backup(settings, run_id)
+
+
+@task(name="report", cache_policy=NO_CACHE)
+@contained("report")
+def report_task(settings: Settings, summary: RunSummary) -> Path:
+    from flows.outputs.report import write_report
+
+    con = connect_reader(settings.published_path)
+    try:
+        return write_report(con, settings.report_path, run_summary=summary)
+    finally:
+        con.close()
+
+
+def _parallel() -> bool:
+    """True when the flow runs on a task runner that spreads work over processes (Dask)."""
+    ctx = FlowRunContext.get()
+    return ctx is not None and not isinstance(ctx.task_runner, ThreadPoolTaskRunner)
+
+
+@contained("fetch")
+def _fetch(zone: LandingZone, batch: list[Candidate], plan: Plan, settings: Settings, force: bool) -> list[RawFile]:
+    return fetch_files(zone, batch, plan, settings.max_file_bytes, force)
+
+
+def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: bool):
+    """Yield (batch_no, files, Prepared) in order. This process (the single writer) reads every
+    file once and hashes it; parsing and validation run here on the default runner, and on Dask
+    up to ``settings.parallel_window`` batches are prepared ahead on the workers, which receive
+    the bytes (they need no access to the landing zone) while this process writes the oldest."""
+    if not _parallel():
+        for batch_no, batch in enumerate(steps.batches(plan.of(REKAM), settings.batch_bytes, settings.batch_files), start=1):
+            files = _fetch(zone, batch, plan, settings, force)
+            yield batch_no, files, prepare_task(quote(files), settings)
+        return
+    numbered = enumerate(steps.batches(plan.of(REKAM), settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
+    window: deque = deque()
+    for batch_no, batch in numbered:
+        files = _fetch(zone, batch, plan, settings, force)
+        window.append((batch_no, files, prepare_task.submit(files, settings)))   # (a quote does not reach Dask unwrapped)
+        if len(window) >= settings.parallel_window:
+            n, b, fut = window.popleft()
+            yield n, b, fut.result()
+    while window:
+        n, b, fut = window.popleft()
+        yield n, b, fut.result()
+
+
+def execute(flow_name: str, last_date: date, start_date: date | None = None,
+            kecamatan: list[str] | None = None, force: bool = False) -> RunSummary:
+    """The body shared by both flows; call it inside a flow run. Returns the run summary, built
+    once at the end of the run from every fact the run gathered (flows.orchestration.run.finish_run)."""
+    settings = load_settings()
+    resolve_key(settings)  # fail early and clearly when there is no usable key
+    unknown = sorted(set(kecamatan or []) - kecamatan_codes(settings.wilayah))
+    if unknown:
+        raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (not a kecamatan of the area "
+                        f"{', '.join(settings.wilayah)}).")
+    logger = get_run_logger()
+    progress = reporter()
+    run_id = steps.new_run_id()
+    with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=progress.message), \
+            LandingZone(settings.raw_dir) as zone:
+        secure_files(settings)
+        proven_by = verify_key_task(settings, zone)    # read-only: another key stops the run here, nothing changed
+        widened = check_area_task(settings)            # read-only: a narrower area stops the run here, nothing changed
+        con = connect_writer(settings)
+        failure = None
+        try:
+            moved = upgrade_task(con, settings, proven_by, run_id)
+            steps.start_run(con, run_id, flow_name, last_date, start_date)
+            plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force, widened)
+            totals = steps.RunTotals()
+            for feed in FEEDS.values():    # the feeds of few files first, then the log batches
+                if feed.batching != "batches":
+                    load_feed_task.with_options(name=feed.stage)(con, zone, quote(plan), feed.kind, settings, run_id,
+                                                                 quote(totals), force)
+            logs = plan.of(REKAM)
+            progress.start(len(logs), sum(c.size for c in logs))
+            for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
+                write_task(con, quote(prepared), run_id, batch_no, quote(totals))
+                rows = prepared.rows.height if prepared.rows is not None else 0
+                progress.advance(len(files), rows)
+            progress.stop()
+            checks = build_task(con, run_id)
+            feedback = feedback_task(con, settings)
+            facts = steps.RunFacts(upgrade=moved, key_warning=weak_key_warning(settings), feedback=feedback,
+                                   report=str(settings.report_path))
+            summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, facts)
+            record_area(con, settings.wilayah, run_id)
+            con.execute("checkpoint")
+            publish_task(con, settings)
+        except BaseException as exc:
+            progress.stop()
+            failure = contain_exception("run", exc)
+            steps.fail_run(con, run_id, f"{type(failure).__name__}: {failure}")
+        finally:
+            con.close()
+        if failure is not None:
+            raise failure
+        backup_task(settings, run_id)
+        report_task(settings, summary)
+    logger.info("run %s: %d file(s) loaded, %d rejected, %d row(s) loaded, %d quarantined",
+                run_id, summary.files_loaded, summary.files_rejected, summary.rows_loaded, summary.rows_quarantined)
+    _artifact(summary)
+    return summary
+
+
+def _artifact(summary: RunSummary) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(key="ektp-run-report", markdown=run_markdown(summary, Path(summary.report)),
+                                 description=f"e-KTP run {summary.run_id}")
+    except Exception as exc:  # an artifact is a courtesy; never fail a completed run on it
+        get_run_logger().warning("could not create the run artifact: %s", type(exc).__name__)
+
+
+@flow(name="ektp-nightly", log_prints=False)
+@contained("nightly")
+def nightly(run_date: DateText | None = None) -> RunSummary:
+    """Load every new or changed file dated on or before run_date (default: yesterday, Asia/Jakarta), rebuild the marts."""
+    settings = load_settings()
+    day = parse_date_param("run_date", run_date, settings.tz) if run_date else settings.yesterday()
+    return execute("nightly", day)
+
+
+def _backfill(start: str, end: str, kecamatan: list[str] | None, force: bool) -> RunSummary:
+    """The body of both backfill flows: the dates checked (one line naming the parameter), then ``execute``."""
+    tz = load_settings().tz
+    first, last = parse_date_param("start", start, tz), parse_date_param("end", end, tz)
+    check_range(first, last, "the parameter start", "the parameter end")
+    return execute("backfill", last, start_date=first, kecamatan=kecamatan, force=force)
+
+
+# Forcing a reload of unchanged files is for the operator at the command line only (contract
+# section 3): the deployed ``backfill`` takes no ``force`` (its closed schema refuses one with 409),
+# and ``forced_backfill``, which `ektp backfill --force` runs in its own process, is never deployed.
+
+@flow(name="ektp-backfill", log_prints=False)
+@contained("backfill")
+def backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> RunSummary:
+    """Load the log dates start..end (optionally only some kecamatan); unchanged files are skipped."""
+    return _backfill(start, end, kecamatan, force=False)
+
+
+@flow(name="ektp-backfill-force", log_prints=False)
+@contained("backfill")
+def forced_backfill(start: DateText, end: DateText, kecamatan: list[KecamatanCode] | None = None) -> RunSummary:
+    """`ektp backfill --force` only, never a deployment: the same, reloading unchanged files of the window."""
+    return _backfill(start, end, kecamatan, force=True)

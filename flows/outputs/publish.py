@@ -1,0 +1,160 @@
+"""Publish what analysts read, only after a run succeeded, and keep a few private backups.
+
+The analysts' copy ``warehouse/ektp_analyst.duckdb`` holds aggregates and dimensions only
+(contract section 5): the relations listed in ``PUBLISHED`` (every mart, the region dimensions,
+snapshot totals, the date range, and audit summaries; nothing with a row per person or per
+recording). It is written from the writer's connection into a new file in the storage format
+DuckDB 1.1 and later read (``STORAGE_VERSION 'v1.1.0'``, so the analysts' own CLI, DBeaver, R and
+older Python clients open it), fsynced, made readable (0644) and renamed over the old copy
+(atomic): a reader holding the old copy keeps reading it, nobody sees a half-written one.
+
+Backups are copies of the writer's file (never of the analysts' copy), mode 600 in a 700 folder,
+the newest ``KEEP`` kept. ``restore`` makes one the writer's file again and republishes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from flows.settings import Settings
+
+KEEP = 3
+STORAGE_VERSION = "v1.1.0"
+
+# What the analysts' copy holds: schema -> relations (None: every table of the schema), or a
+# relation -> the query that summarises it.
+PUBLISHED_SCHEMAS = ("mart",)
+PUBLISHED: dict[str, str] = {
+    "core.kabupaten": "select * from core.kabupaten",
+    "core.desa": "select * from core.desa",
+    "core.kecamatan": "select * from core.kecamatan",
+    "core.snapshot": "select * from core.snapshot",
+    "core.date_spine": "select * from core.date_spine",
+    "audit.wilayah": "select * from audit.wilayah",       # the area the warehouse serves
+    "audit.file_loads": "select * from audit.file_loads",
+    "audit.runs": "select * from audit.runs",
+    "audit.check_results": "select * from audit.check_results",
+    "audit.validation_results": "select * from audit.validation_results",
+    # the quarantine per file and reason (the line-level list stays with the operators and the
+    # kecamatan's own feedback files)
+    "audit.quarantine_summary": """select source_file, reason, count(*)::bigint as rows
+                                   from audit.quarantine group by all order by all""",
+}
+# Columns that must never be in the analysts' copy (a row per person or per recording).
+FORBIDDEN_COLUMNS = frozenset({"person_id", "waktu_rekam", "nik", "nama", "tanggal_lahir", "line_number"})
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """relation -> query, for what exists in the writer's warehouse now."""
+    existing = {f"{s}.{t}" for s, t in con.execute(
+        """select schema_name, table_name from duckdb_tables() where database_name = current_database()
+           union all select schema_name, view_name from duckdb_views()
+           where database_name = current_database() and not internal""").fetchall()}
+    out = {rel: f"select * from {rel}" for rel in sorted(existing) if rel.split(".")[0] in PUBLISHED_SCHEMAS}
+    for rel, sql in PUBLISHED.items():
+        base = rel if rel != "audit.quarantine_summary" else "audit.quarantine"
+        if base in existing:
+            out[rel] = sql
+    return out
+
+
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
+    """Write the analysts' copy from an open connection to the (checkpointed) writer's warehouse;
+    returns its path."""
+    dst = settings.published_path
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    for stale in dst.parent.glob(f".{dst.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
+    # read_only false: the source connection may itself be read-only (a restore never modifies the file)
+    con.execute(f"attach {_sql_text(str(tmp))} as analyst_copy (storage_version '{STORAGE_VERSION}', read_only false)")
+    try:
+        relations = published_relations(con)
+        for schema in sorted({rel.split('.')[0] for rel in relations}):
+            con.execute(f"create schema if not exists analyst_copy.{schema}")
+        for rel, sql in relations.items():
+            columns = {r[0] for r in con.execute(f"describe {sql}").fetchall()}
+            if columns & FORBIDDEN_COLUMNS:
+                raise ValueError(f"{rel} would publish person-level columns {sorted(columns & FORBIDDEN_COLUMNS)}")
+            con.execute(f"create table analyst_copy.{rel} as {sql}")
+        con.execute("checkpoint analyst_copy")
+    finally:
+        con.execute("detach analyst_copy")
+    _fsync(tmp)
+    os.chmod(tmp, 0o644)        # the analysts' copy is readable by the analysts
+    os.replace(tmp, dst)
+    _fsync(dst.parent)
+    return dst
+
+
+def _private_copy(src: Path, dst: Path) -> None:
+    """Copy src to dst owner-only (mode 600), fsynced, via a temporary name and a rename."""
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+        shutil.copyfileobj(inp, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, dst)
+
+
+def backup(settings: Settings, run_id: str) -> Path:
+    """Copy the closed writer file into backups/ (owner-only) and keep the newest KEEP."""
+    settings.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(settings.backup_dir, 0o700)
+    for stale in settings.backup_dir.glob(".*.tmp"):     # left by a run killed while copying
+        stale.unlink(missing_ok=True)
+    target = settings.backup_dir / f"ektp-{run_id}.duckdb"
+    _private_copy(settings.warehouse_path, target)
+    for old in list_backups(settings)[KEEP:]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def list_backups(settings: Settings) -> list[Path]:
+    return sorted(settings.backup_dir.glob("ektp-*.duckdb"), reverse=True)
+
+
+def restore(settings: Settings, backup_path: Path) -> None:
+    """Make a backup the writer's warehouse again (mode 600); the caller republishes. Caller holds the lock."""
+    if not backup_path.exists():
+        raise FileNotFoundError(backup_path)
+    wal = settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal")
+    wal.unlink(missing_ok=True)
+    _private_copy(backup_path, settings.warehouse_path)
+
+
+def restore_backup(settings: Settings, backup_path: Path) -> None:
+    """``ektp restore``: under the writer lock, make the backup the writer's file and republish the
+    analysts' copy from it the way a run does; then rewrite the report page."""
+    from flows.outputs.report import write_report
+    from flows.warehouse.database import connect_reader, private_files, writer_lock
+
+    with private_files(), writer_lock(settings, 0):
+        restore(settings, backup_path)
+        con = connect_reader(settings.warehouse_path)     # read-only: the restored file stays byte-identical
+        try:
+            publish(con, settings)
+        finally:
+            con.close()
+    con = connect_reader(settings.published_path)
+    try:
+        write_report(con, settings.report_path)
+    finally:
+        con.close()

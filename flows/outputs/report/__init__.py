@@ -1,0 +1,119 @@
+"""Static HTML report of the marts: one self-contained page that works offline from file://.
+
+`write_report(con, out_path)` reads the marts from an open DuckDB connection and writes one
+UTF-8 HTML page (inline CSS, charts as inline SVG; no JavaScript, no external URL, no font or
+image to fetch) atomically. Empty or absent marts give a page that says there is no data yet.
+See docs/report.md for what each section shows and which columns it uses.
+
+The package, by concern:
+
+- `data`: the queries (`load_report_data` -> `ReportData`);
+- `format`: Indonesian numbers, percentages and dates (`fmt_int`, `fmt_pct`, ...);
+- `charts`: the charts' geometry as plain data;
+- `views`: what each section shows, as plain values;
+- `render`: the Jinja2 environment (autoescape on, `escape_value` on every interpolated value)
+  and `render_report`;
+- `templates/`: the page, its sections, the SVG charts and the CSS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+from flows.files import atomic_write
+from flows.outputs.runsummary import RunSummary
+from flows.outputs.report.data import ReportData, feedback_in_folder, load_report_data
+from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
+from flows.outputs.report.render import DEFAULT_TITLE, WIB, environment, escape_value, harden, render_report
+
+__all__ = [
+    "DEFAULT_TITLE",
+    "WIB",
+    "ReportData",
+    "environment",
+    "escape_value",
+    "feedback_in_folder",
+    "fmt_date",
+    "fmt_dec",
+    "fmt_int",
+    "fmt_pct",
+    "fmt_signed",
+    "harden",
+    "load_report_data",
+    "render_report",
+    "kabupaten_page",
+    "write_report",
+]
+
+
+KODE_KABUPATEN = re.compile(r"[0-9]{2}\.[0-9]{2}")
+
+
+def plain_summary(summary: RunSummary | dict | None) -> dict | None:
+    """The run summary as the page lists it: its plain form, without the page's own path."""
+    if isinstance(summary, RunSummary):
+        return {k: v for k, v in summary.to_dict().items() if k != "report"}
+    return summary
+
+
+def write_report(
+    con: duckdb.DuckDBPyConnection,
+    out_path: Path,
+    *,
+    run_summary: RunSummary | dict | None = None,
+    title: str | None = None,
+) -> Path:
+    """Render the marts in `con` (plus an optional run summary) to the area's page at `out_path`
+    and, when the area has more than one kab/kota, one page per kab/kota at
+    `out_path.parent / "report" / (kode_kabupaten + ".html")` (the page a single regency gets, filtered
+    to it; the area's page leads with their table and links them).
+
+    Writes each page atomically (temp file in the same folder, then os.replace; mode 644; the
+    folder report/ mode 755) and returns the area page's path. Raises ValueError when a mart table
+    exists but lacks a contract column; OSError when a file cannot be written. Missing or empty
+    marts are not errors: the page says so.
+
+    The run section lists `run_summary` (the run's `RunSummary`, or its plain form); the feedback
+    section links the files of its feedback; without it (a page rewritten by `ektp restore`), the
+    files found in `out_path.parent.parent / "feedback"`.
+    """
+    out_path = Path(out_path)
+    run_summary = plain_summary(run_summary)
+    data = load_report_data(con)
+    feedback = None
+    if not (run_summary and run_summary.get("feedback") is not None):
+        folder = out_path.absolute().parent.parent / "feedback"
+        found = feedback_in_folder(folder)
+        feedback = {"files": found, "folder": str(folder), "source": "folder"} if found is not None else None
+    elif isinstance(run_summary.get("feedback"), dict):
+        feedback = run_summary["feedback"]
+    page = render_report(data, run_summary=run_summary, title=title, feedback=feedback)
+    for r in data.kabupaten_rows:
+        kode = r["kode_kabupaten"]
+        one = load_report_data(con, kode)
+        page_of_one = render_report(one, run_summary=run_summary, feedback=_feedback_of(feedback, kode))
+        atomic_write(kabupaten_page(out_path, kode), page_of_one, 0o644)
+        os.chmod(out_path.parent / KABUPATEN_DIR, 0o755)
+    atomic_write(out_path, page, 0o644)
+    return out_path
+
+
+KABUPATEN_DIR = "report"
+
+
+def kabupaten_page(area_page: Path, kode_kabupaten: str) -> Path:
+    """Where the page of kab/kota ``kode_kabupaten`` is written, beside the area's page."""
+    if not KODE_KABUPATEN.fullmatch(kode_kabupaten):
+        raise ValueError("not a kab/kota code")
+    return Path(area_page).parent / KABUPATEN_DIR / f"{kode_kabupaten}.html"
+
+
+def _feedback_of(feedback: dict | None, kode_kabupaten: str) -> dict | None:
+    """The feedback files of one kab/kota's kecamatan (``KODE_KECAMATAN/YYYY-MM-DD.csv``)."""
+    if not isinstance(feedback, dict) or not isinstance(feedback.get("files"), (list, tuple)):
+        return feedback
+    return {**feedback, "files": [f for f in feedback["files"] if str(f).startswith(kode_kabupaten + ".")]}

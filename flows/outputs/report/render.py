@@ -1,0 +1,88 @@
+"""The Jinja2 environment of the page and its escaping.
+
+Every template (HTML and SVG) is rendered with autoescape on, and every interpolated value
+(`{{ ... }}`) goes through `escape_value`, the environment's finalize hook: HTML-escaped, then
+hardened so that no text can look like a fetch (`://`, `url(` and `@import` are broken with a
+character reference). Markup in the page comes from the template files only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from flows.outputs.report.data import ReportData
+from flows.outputs.report.format import fmt_coord
+from flows.outputs.report.views import page_context
+
+DEFAULT_TITLE = "Perekaman e-KTP"      # followed by the area's kab/kota (core.kabupaten), see page_title
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+TEMPLATE_EXTENSIONS = ("html", "svg", "j2", "css")
+
+
+def harden(text: str) -> str:
+    """Break `://`, `url(` and `@import` in already escaped text (character references render the same)."""
+    return text.replace("://", "&#58;//").replace("url(", "url&#40;").replace("@import", "&#64;import")
+
+
+def escape_value(value: Any) -> Markup:
+    """The finalize hook: any value as escaped, hardened markup; None is empty.
+
+    Markup (the output of a macro or an include) is already escaped and is only hardened.
+    """
+    if isinstance(value, Markup):
+        return Markup(harden(str(value)))
+    text = "" if value is None else str(value)
+    return Markup(harden(html.escape(text, quote=True)))
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The page's environment: templates/ of this package, autoescape on for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("flows.outputs.report", "templates"),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=TEMPLATE_EXTENSIONS, default_for_string=True, default=True
+        ),
+        finalize=escape_value,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["coord"] = fmt_coord
+    return env
+
+
+def page_title(data: ReportData) -> str:
+    """The title, then the names of the area's kab/kota (one or two, as the region list spells
+    them) or their number (more); the bare title when the page does not know its area."""
+    names = data.area_names
+    if not names:
+        return DEFAULT_TITLE
+    return f"{DEFAULT_TITLE} — {', '.join(names) if len(names) <= 2 else f'{len(names)} kabupaten/kota'}"
+
+
+def render_report(
+    data: ReportData,
+    *,
+    run_summary: dict | None = None,
+    title: str | None = None,
+    generated_at: dt.datetime | None = None,
+    feedback: dict | None = None,
+) -> str:
+    """The whole HTML page as a string.
+
+    The feedback section lists `feedback` (a dict with `files`: `KODE/YYYY-MM-DD.csv` names, and
+    optionally `folder`, `written`, `removed`, `source`) or else the run summary's "feedback".
+    """
+    generated = (generated_at or dt.datetime.now(WIB)).astimezone(WIB)
+    if feedback is None and run_summary:
+        feedback = run_summary.get("feedback")
+    context = page_context(data, run_summary, title or page_title(data), generated, feedback)
+    return environment().get_template("page.html.j2").render(context)
