@@ -289,7 +289,6 @@ def cmd_run(args) -> int:
 def cmd_backfill(args) -> int:
     from flows.orchestration import pipeline
     from flows.reference.wilayah import kecamatan_codes
-
     from flows.settings import load_settings
 
     area = load_settings().wilayah
@@ -309,9 +308,8 @@ def cmd_backfill(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from flows.synth import generate
-
     from flows.settings import load_settings
+    from flows.synth import generate
 
     check_range(args.start, args.end, "--start", "--end")
     area = load_settings().wilayah
@@ -333,9 +331,9 @@ def cmd_generate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from flows.synth import demo
     from flows.orchestration import pipeline
     from flows.outputs.summary import regency_text
+    from flows.synth import demo
     from flows.warehouse.database import connect_reader
 
     settings = _settings(must_exist=False)

@@ -8,7 +8,7 @@ tomorrow in the pipeline's timezone (``check_run_dates``); both paths call it be
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from flows.errors import UserError
 
@@ -65,4 +65,4 @@ def days(start: date, end: date) -> list[date]:
 
 def now_utc() -> datetime:
     """Now, in UTC (what audit tables record)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -49,8 +49,8 @@ import polars as pl
 
 from flows.ingest.feeds import FEEDS, REKAM
 from flows.ingest.load import load_reference
-from flows.warehouse.database import SQL_DIR, build_models
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes, desa_of_kabupaten
+from flows.warehouse.database import SQL_DIR, build_models
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 LOADED_AT = "2025-01-01 00:00:00+00"
@@ -287,11 +287,11 @@ def load_landing(data_dir: Path, last_date: date = date(2025, 1, 31), order: lis
     reload). Then record the area and build every model."""
     import dataclasses
 
-    from flows.orchestration import run as steps
-    from flows.warehouse.area import check_area, record_area
     from flows.ingest.landing import LandingZone
     from flows.ingest.load import fetch_files, prepare, write_batch
+    from flows.orchestration import run as steps
     from flows.settings import load_settings
+    from flows.warehouse.area import check_area, record_area
 
     key_bytes = (key or os.environ.get("EKTP_NIK_KEY") or TEST_KEY).encode()
     settings = dataclasses.replace(load_settings(data_dir), wilayah=area)

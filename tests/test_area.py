@@ -22,9 +22,16 @@ import pytest
 
 from flows.cli import main
 from flows.errors import UserError
+from flows.reference.wilayah import (
+    AreaError,
+    desa_codes,
+    desa_of_kabupaten,
+    kabupaten_codes,
+    kecamatan_codes,
+    parse_area,
+    region_frame,
+)
 from flows.synth import bps_table
-from flows.reference.wilayah import (AreaError, desa_codes, desa_of_kabupaten, kabupaten_codes, kecamatan_codes, parse_area,
-                           region_frame)
 from tests.harness import build, load_landing, rec, snapshot
 from tests.helpers import Landing, row
 

@@ -185,10 +185,10 @@ def _two_kab_kota_zone(landing: Landing) -> None:
 
 def test_the_run_summary_and_the_artifact_give_the_area_total_and_one_line_per_kab_kota(prefect_api, landing,
                                                                                        monkeypatch):
-    from flows.outputs.artifact import run_markdown
     from flows.escape import markdown as md
-    from flows.settings import load_settings
+    from flows.outputs.artifact import run_markdown
     from flows.outputs.summary import run_lines
+    from flows.settings import load_settings
 
     _two_kab_kota_zone(landing)
     monkeypatch.setenv("EKTP_WILAYAH", "16.09,16.72")

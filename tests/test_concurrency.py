@@ -84,7 +84,7 @@ def _writer_intervals(wh: Path) -> list[tuple]:
 
 
 def _no_overlap(intervals: list[tuple]) -> None:
-    for (s1, f1, _), (s2, f2, _) in zip(intervals, intervals[1:]):
+    for (_, f1, _), (s2, _, _) in zip(intervals, intervals[1:]):
         assert f1 is not None and f1 <= s2, f"two writers overlapped: {intervals}"
 
 

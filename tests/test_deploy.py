@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,7 +20,7 @@ def test_missed_nightly_runs_are_cancelled_except_the_newest_and_operator_runs(t
 
     assert cancel_missed_nightly_runs() == (0, None)        # no deployment yet: nothing to do
     deployment_id = deployments(load_settings(tmp_path))[0].apply()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with get_client(sync_client=True) as client:
         def scheduled(at, **kw):
             return client.create_flow_run_from_deployment(deployment_id, state=Scheduled(scheduled_time=at), **kw)

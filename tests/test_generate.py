@@ -24,13 +24,13 @@ import pytest
 
 from flows import synth as g
 from flows.errors import UserError
+from flows.ingest.validate import suite_spec
+from flows.reference.wilayah import desa_codes, kecamatan_codes
 from flows.synth import FILE_REASONS, REQUEST_REASONS, ROW_REASONS, GenerateSummary, generate
 from flows.synth.calendar import _closed
 from flows.synth.regions import _Regions
 from flows.synth.snapshot import _snapshot
 from flows.synth.write import _write
-from flows.ingest.validate import suite_spec
-from flows.reference.wilayah import desa_codes, kecamatan_codes
 
 DEMO = dict(start=date(2025, 1, 1), end=date(2025, 2, 28), seed=2025, calibrate_to=(270_764, 213_572))
 HEADER = "nik,nama,jenis_kelamin,tanggal_lahir,status_kawin,kode_desa,waktu_rekam,jenis_rekam,lokasi_rekam,id_alat"

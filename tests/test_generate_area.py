@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from flows.cli import main
+from flows.ingest.validate import suite_spec
+from flows.reference.wilayah import desa_codes, kabupaten_codes, kecamatan_codes
 from flows.synth import MANIFEST, REQUEST_REASONS, ROW_REASONS, generate
 from flows.synth.codes import CHANNELS, JENIS_REKAM, SEXES, STATUS
 from flows.synth.plan import _plan
-from flows.ingest.validate import suite_spec
-from flows.reference.wilayah import desa_codes, kabupaten_codes, kecamatan_codes
 from tests.harness import load_landing
 
 TWO = ("16.09", "16.10")

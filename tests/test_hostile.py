@@ -243,7 +243,7 @@ def hostile_run(tmp_path_factory, prefect_api):
     for n, (day, kec) in enumerate(CONTROL):       # every kecamatan sends a good log on day 1
         landing.log(day, kec, [_ok(100 + 3 * n + j, day) for j in range(3)])
     landing.log("2025-01-05", "16.09.02", [_ok(200, "2025-01-05")])   # the marts' range covers every case
-    for name, (day, kec, build, _) in CASES.items():
+    for day, kec, build, _ in CASES.values():
         build(landing.raw / "rekam" / day / f"{kec}.csv", day)
     summary = landing.run(LAST)
     return landing, summary

@@ -192,8 +192,8 @@ def test_a_library_error_quoting_a_nik_and_a_name_leaves_the_process_only_as_sta
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
-    from flows.orchestration import run as steps
     from flows.errors import StageFailed, original_text
+    from flows.orchestration import run as steps
 
     nik, name = NIKS[0], NAMES[0]
 

@@ -22,17 +22,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import os
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from flows.outputs.runsummary import regency_backlog
-from flows.outputs.runsummary import Backlog
-from flows.warehouse.database import SQL_DIR, run_checks
+from flows.outputs.runsummary import Backlog, regency_backlog
 from flows.reference.wilayah import desa_codes
+from flows.warehouse.database import SQL_DIR, run_checks
 from tests.harness import build, header_only, log_file, rec, rejected, snapshot
 
 A, B, Z, D5 = "16.09.01.1013", "16.09.02.2012", "16.09.03.2020", "16.09.05.2001"

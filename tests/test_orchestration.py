@@ -9,7 +9,6 @@ import pytest
 
 from tests.helpers import Landing
 from tests.hostile.server import api as call
-
 from tests.served import NAMES, NIKS, VENV_BIN, base_env, deployment, tiny_landing, ui_login, wait_run
 
 

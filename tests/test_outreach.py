@@ -92,8 +92,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.warehouse.database import SQL_DIR
 from flows.reference.wilayah import desa_codes
+from flows.warehouse.database import SQL_DIR
 from tests.harness import (
     build,
     header_only,
@@ -757,8 +757,7 @@ def test_the_service_check_returns_a_date_missing_or_doubling_a_kecamatan(tamper
 
 def test_the_summary_and_the_artifact_state_the_thresholds_of_the_mart(tamper):
     from flows.outputs.artifact import run_markdown
-    from flows.outputs.runsummary import outreach
-    from flows.outputs.runsummary import Outreach, RunSummary
+    from flows.outputs.runsummary import Outreach, RunSummary, outreach
 
     def artifact(o: Outreach) -> str:
         return run_markdown(RunSummary(run_id="r", last_date="2025-01-10", outreach=o))

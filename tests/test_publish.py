@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from flows.warehouse import database as warehouse
 from flows.errors import StageFailed
+from flows.warehouse import database as warehouse
 from tests.helpers import row
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -30,8 +30,8 @@ import pytest
 from flows.outputs.report import ReportData, charts, feedback_in_folder, load_report_data, render_report, write_report
 from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.outputs.report.render import environment, escape_value
-from flows.warehouse.database import build_models
 from flows.reference.wilayah import desa_codes
+from flows.warehouse.database import build_models
 from tests.harness import Warehouse, build, rec, snapshot
 
 REPO = Path(__file__).resolve().parent.parent

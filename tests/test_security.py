@@ -370,7 +370,7 @@ def test_a_file_rejected_for_its_name_is_stored_only_by_its_keyed_hash(named_run
     got = dict(landing.query("select source_file, error from audit.file_loads where status = 'rejected'"))
     want = {form.format(h=_h(rel)): rel for rel, form in BAD_NAMES.items()}
     assert set(got) == set(want)
-    for stored, error in got.items():
+    for error in got.values():
         assert error.split(":")[0] in ("unknown_kecamatan", "folder_not_a_date", "unexpected_path", "name_not_a_date")
     # a plain (unkeyed) hash of the path would let a NIK in a name be enumerated: not used
     assert not any(hashlib.sha256(rel.encode()).hexdigest()[:12] in s for rel in BAD_NAMES for s in got)
@@ -406,8 +406,8 @@ def test_ektp_rejects_lists_the_local_paths_on_the_terminal_with_control_charact
 def test_markdown_html_and_terminal_escaping_leave_no_link_image_markup_or_control_sequence():
     from markdown_it import MarkdownIt
 
-    from flows.outputs.artifact import run_markdown
     from flows.escape import terminal
+    from flows.outputs.artifact import run_markdown
     from flows.outputs.report.render import environment
     from flows.outputs.runsummary import RejectedFile, RunSummary
 
@@ -960,8 +960,9 @@ def test_a_flow_run_from_prefect_with_a_date_from_year_1_or_9999_fails_at_its_st
 def test_a_backfill_with_force_from_the_ui_or_api_is_refused_before_a_run_exists(served):
     """Whoever reaches the Prefect API cannot make the pipeline reload every unchanged file of a
     window: `force` is no parameter of the deployed backfill (the closed schema answers 409)."""
-    from flows.orchestration.pipeline import backfill
     from prefect.utilities.callables import parameter_schema
+
+    from flows.orchestration.pipeline import backfill
     from tests.served import call, deployment
 
     api, _, _ = served
@@ -1277,9 +1278,9 @@ def test_a_version_2_warehouse_is_brought_in_line_with_version_3_by_the_first_ru
 def test_a_log_dated_before_2011_that_version_2_loaded_becomes_a_reject_by_the_upgrade(tmp_path):
     """v2 loaded a header-only log of rekam/0001-01-01/ (the date spine then ran from year 1) and a
     1990 log; the v3 upgrade makes both file-level rejects and takes their rows out."""
-    from flows.warehouse.migrate import upgrade_v3
     from flows.settings import load_settings
     from flows.warehouse.database import connect_writer
+    from flows.warehouse.migrate import upgrade_v3
 
     con = connect_writer(load_settings(tmp_path / "data"))
     try:

@@ -15,8 +15,8 @@ one transaction (``flows.ingest.load.write_batch``); rows carry their lineage (`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 

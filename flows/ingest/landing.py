@@ -63,7 +63,7 @@ class LandingZone:
         self.raw_dir = os.fspath(raw_dir)
         self.fd: int | None = None
 
-    def __enter__(self) -> "LandingZone":
+    def __enter__(self) -> LandingZone:
         # the raw folder itself may be a link to a mount chosen by the operator; below it, nothing
         # is followed. No raw folder yet: an empty landing zone.
         try:

@@ -20,13 +20,14 @@ import duckdb
 import polars as pl
 
 import flows.ingest.validate as validation
+from flows.dates import now_utc
 from flows.ingest.discover import Candidate, Plan, unread_identity
 from flows.ingest.feeds import FEEDS, PERMOHONAN, REKAM, Feed, coverage
 from flows.ingest.landing import LandingZone
 from flows.ingest.read import FileRejected, parse_file, parse_files
 from flows.ingest.validate import DEFAULT_SLICE_ROWS
-from flows.dates import now_utc
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes, region_frame
+
 QUARANTINE_SCHEMA = {"source_file": pl.Utf8, "line_number": pl.Int64, "reason": pl.Utf8,
                      "detail": pl.Utf8, "file_sha256": pl.Utf8}
 

@@ -13,14 +13,14 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import polars as pl
 
 from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM
-from flows.resources import project_dir
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes
+from flows.resources import project_dir
 
 EXPECTATIONS_DIR = project_dir("expectations")
 # each feed's suite, as its description names it (flows.ingest.feeds)
@@ -92,7 +92,7 @@ def _context():
     return ctx
 
 
-@lru_cache(maxsize=None)
+@cache
 def _suite_and_batch_definition(name: str):
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import serve as prefect_serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -128,15 +128,19 @@ def cancel_missed_nightly_runs(now: datetime | None = None) -> tuple[int, str | 
     cancelled, name of the run kept or None)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
-        DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterExpectedStartTime,
-        FlowRunFilterState, FlowRunFilterStateType,
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Cancelled
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with get_client(sync_client=True) as client:
         try:
             deployment = client.read_deployment_by_name(NIGHTLY_DEPLOYMENT)

@@ -30,23 +30,23 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from flows.orchestration import run as steps
-from flows.warehouse.area import check_area_read_only, record_area
-from flows.outputs.artifact import run_markdown
 from flows.dates import DATE_PATTERN, check_range, check_run_dates, parse_iso_date
-from flows.ingest.discover import Candidate, Plan
 from flows.errors import UserError, contain_exception, contained
-from flows.outputs.feedback import write_feedback
-from flows.ingest.landing import LandingZone
+from flows.ingest.discover import Candidate, Plan
 from flows.ingest.feeds import FEEDS, REKAM
+from flows.ingest.landing import LandingZone
 from flows.ingest.load import Prepared, RawFile, fetch_files, prepare
-from flows.warehouse.migrate import upgrade, verify_key
-from flows.progress import reporter
+from flows.orchestration import run as steps
+from flows.outputs.artifact import run_markdown
+from flows.outputs.feedback import write_feedback
 from flows.outputs.publish import backup, publish
 from flows.outputs.runsummary import Feedback, RunSummary
-from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
-from flows.warehouse.database import connect_reader, connect_writer, private_files, secure_files, writer_lock
+from flows.progress import reporter
 from flows.reference.wilayah import kecamatan_codes
+from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
+from flows.warehouse.area import check_area_read_only, record_area
+from flows.warehouse.database import connect_reader, connect_writer, private_files, secure_files, writer_lock
+from flows.warehouse.migrate import upgrade, verify_key
 
 KECAMATAN_PATTERN = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}$"   # a kecamatan code; one of the area's, checked at the start
 # A date parameter: text YYYY-MM-DD. `format: date` keeps the UI's date picker; `pattern` makes

@@ -8,29 +8,28 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
 
-from flows.ingest import discover
-from flows.warehouse.area import reread_versions, supersede_renamed
-from flows.ingest.discover import Candidate, Plan
-from flows.ingest.landing import LandingZone
-from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM, Feed
-from flows.ingest.load import FileOutcome, Prepared, fetch_files, load_reference, prepare, write_batch
-from flows.outputs.runsummary import (Feedback, RejectedFile, RunSummary,
-                                      kabupaten_lines, outreach, regency_backlog)
-from flows.settings import Settings
-from flows.warehouse.database import build_key, build_models, models_current, run_checks
 from flows.dates import now_utc
+from flows.ingest import discover
+from flows.ingest.discover import Candidate, Plan
+from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM, Feed
+from flows.ingest.landing import LandingZone
+from flows.ingest.load import FileOutcome, Prepared, fetch_files, load_reference, prepare, write_batch
+from flows.outputs.runsummary import Feedback, RejectedFile, RunSummary, kabupaten_lines, outreach, regency_backlog
 from flows.reference.wilayah import kabupaten_codes, kecamatan_codes
+from flows.settings import Settings
+from flows.warehouse.area import reread_versions, supersede_renamed
+from flows.warehouse.database import build_key, build_models, models_current, run_checks
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(2)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(2)
 
 
 @dataclass

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flows.escape import markdown as md
-from flows.outputs.runsummary import at_least
-from flows.outputs.runsummary import Feedback, Outreach, RunSummary
+from flows.outputs.runsummary import Feedback, Outreach, RunSummary, at_least
 
 
 def _n(x) -> str:

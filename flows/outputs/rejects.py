@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from flows.ingest.discover import hashed_name, landing_name
 from flows.ingest.landing import LandingZone
+from flows.reference.wilayah import kabupaten_codes, kecamatan_codes
 from flows.settings import Settings
 from flows.warehouse.database import connect_reader
-from flows.reference.wilayah import kabupaten_codes, kecamatan_codes
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from datetime import date
 import duckdb
 
 from flows.escape import terminal
-from flows.outputs.runsummary import at_least, kabupaten_lines, regency_backlog
-from flows.outputs.runsummary import Backlog, Outreach, RunSummary
+from flows.outputs.runsummary import Backlog, Outreach, RunSummary, at_least, kabupaten_lines, regency_backlog
 from flows.settings import Settings
 
 CHANNELS = ("DINAS", "KECAMATAN", "JEMPUT_BOLA", "SEKOLAH", "LAINNYA")

@@ -14,8 +14,8 @@ import threading
 from flows.errors import UserError
 from flows.escape import terminal
 from flows.portal.accounts import Store
-from flows.settings import Settings
 from flows.reference.wilayah import kecamatan_codes
+from flows.settings import Settings
 
 
 def store(settings: Settings) -> Store:

@@ -26,12 +26,12 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from flows.portal.accounts import SESSION_SECONDS, Session, Store
-from flows.portal.audit import Audit
 from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct
 from flows.outputs.report.render import escape_value
-from flows.settings import Settings
+from flows.portal.accounts import SESSION_SECONDS, Session, Store
+from flows.portal.audit import Audit
 from flows.reference.wilayah import area_name, kecamatan_codes
+from flows.settings import Settings
 
 COOKIE = "ektp_sesi"
 PRE_COOKIE = "ektp_pra"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _LOCK = threading.Lock()
@@ -25,7 +25,7 @@ class Audit:
 
     def write(self, who: str, action: str, address: str, **fields) -> None:
         """Append one line (O_APPEND, created mode 600)."""
-        record = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": who, "action": action,
+        record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "who": who, "action": action,
                   "address": address, **fields}
         line = (json.dumps(record, ensure_ascii=True, sort_keys=False, default=str) + "\n").encode("ascii")
         with _LOCK:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from flows.ingest.discover import Candidate
-from flows.outputs.feedback import FALLBACK, sentences
 from flows.files import atomic_write
+from flows.ingest.discover import Candidate
 from flows.ingest.load import RawFile, check_log, prepare_requests
 from flows.ingest.read import PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, FileRejected, decode
 from flows.ingest.validate import PERMOHONAN_SUITE, suite_spec
+from flows.outputs.feedback import FALLBACK, sentences
 from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes
 
 # Great Expectations keeps one context per process: one check at a time.

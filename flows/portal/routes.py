@@ -20,8 +20,16 @@ from starlette.routing import Route
 from flows.dates import parse_iso_date
 from flows.errors import UserError
 from flows.portal import checks, status
-from flows.portal.app import (COOKIE, PRE_COOKIE, UPLOAD_OVERHEAD, Portal, TooLarge, new_pre_token,
-                              read_limited_form, read_small_form)
+from flows.portal.app import (
+    COOKIE,
+    PRE_COOKIE,
+    UPLOAD_OVERHEAD,
+    Portal,
+    TooLarge,
+    new_pre_token,
+    read_limited_form,
+    read_small_form,
+)
 from flows.reference.wilayah import desa_codes, kecamatan_codes
 
 KANTOR_NO_UPLOAD = "Akses ditolak: log dikirim oleh akun kecamatan; akun kantor melihat semua kecamatan."

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from flows.settings import Settings
 from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes, wilayah
+from flows.settings import Settings
 
 DAYS = 30
 DATE_FILE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$")

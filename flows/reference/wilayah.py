@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata, resources
 
 import polars as pl
@@ -39,7 +39,7 @@ class AreaError(UserError):
     """A code of the area that is not a province or kab/kota of the list (exit 2 at the command line)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data(name: str) -> dict[str, str]:
     raw = resources.files("lokal").joinpath("data").joinpath(f"{name}.json.gz").read_bytes()
     return json.loads(gzip.decompress(raw))

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from flows.reference.wilayah import DEFAULT_AREA
 from flows.synth.calendar import days_to_birthday, exact_age
 from flows.synth.codes import COLUMNS, FILE_REASONS, MANIFEST, REQUEST_COLUMNS, REQUEST_REASONS, ROW_REASONS
 from flows.synth.day import _Carry, _day, _Pool
@@ -38,7 +39,6 @@ from flows.synth.plan import _check_arguments, _plan
 from flows.synth.regions import bps_table
 from flows.synth.snapshot import GenerateSummary, _finish
 from flows.synth.write import _Ledger, _write_day, _write_requests
-from flows.reference.wilayah import DEFAULT_AREA
 
 __all__ = ["COLUMNS", "FILE_REASONS", "MANIFEST", "REQUEST_COLUMNS", "REQUEST_REASONS", "ROW_REASONS",
            "GenerateSummary", "bps_table", "days_to_birthday", "exact_age", "generate"]

@@ -12,12 +12,12 @@ import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from datetime import date
-from typing import Iterator
 
 from flows.errors import UserError
-from flows.settings import DEMO_KEY, V1_KEY_FILE_NAME, Settings, fingerprint
 from flows.reference.wilayah import DEFAULT_AREA
+from flows.settings import DEMO_KEY, V1_KEY_FILE_NAME, Settings, fingerprint
 
 START, END = date(2025, 1, 1), date(2025, 2, 28)
 PUBLISHED = (270_764, 213_572)            # wajib KTP, sudah rekam on 2025-02-28

@@ -13,10 +13,10 @@ import numpy as np
 
 from flows.dates import check_range
 from flows.dates import days as log_dates
+from flows.reference.wilayah import DEFAULT_AREA
 from flows.synth.calendar import _closed
 from flows.synth.outreach import _Outreach, _outreach
 from flows.synth.regions import _Regions
-from flows.reference.wilayah import DEFAULT_AREA
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from flows.synth.calendar import DEFAULT_COVERAGE, DEFAULT_WAJIB, KEC_DEVICES
 from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, name, wilayah
+from flows.synth.calendar import DEFAULT_COVERAGE, DEFAULT_WAJIB, KEC_DEVICES
 
 # The generator's own data: OKU Selatan's kecamatan and desa with their BPS codes and spellings
 # (kode_bps, nama_bps), which name the synthetic files the way kecamatan offices do. The BPS

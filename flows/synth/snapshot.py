@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 
 from flows.ingest.read import PENDUDUK_COLUMNS
+from flows.reference.wilayah import DEFAULT_AREA
 from flows.synth.codes import CHANNELS, DUPLICATE, MANIFEST, REQUEST_REASONS, ROW_REASONS
 from flows.synth.plan import _Plan
 from flows.synth.regions import _Regions
 from flows.synth.write import _Ledger
-from flows.reference.wilayah import DEFAULT_AREA
 
 
 @dataclass(frozen=True)

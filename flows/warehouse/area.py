@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import duckdb
 
-from flows.ingest.discover import hashed_name, landing_name
+from flows.dates import now_utc
 from flows.errors import UserError
+from flows.ingest.discover import hashed_name, landing_name
 from flows.ingest.landing import Entry
+from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, kecamatan_codes, name
 from flows.settings import Settings
 from flows.warehouse.database import open_read_only
-from flows.dates import now_utc
-from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, kecamatan_codes, name
 
 REREAD_SHA256 = ""     # a stand-in SHA-256 no file has: the plan reads the file again and replaces its version
 

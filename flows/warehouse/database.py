@@ -19,16 +19,16 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 
-from flows.reference import workdays
 from flows.dates import now_utc
 from flows.errors import PipelineCheckFailed, UserError, WarehouseLocked
+from flows.reference import workdays
 from flows.resources import project_dir
 from flows.settings import Settings
 

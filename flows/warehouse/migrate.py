@@ -41,16 +41,24 @@ import re
 import duckdb
 import polars as pl
 
-from flows.ingest.discover import DATE_REASONS, FIRST_DATE, NAME_REASONS, hashed_name, identity_key, landing_name, unread_identity
+from flows.dates import now_utc
 from flows.errors import UserError
+from flows.ingest.discover import (
+    DATE_REASONS,
+    FIRST_DATE,
+    NAME_REASONS,
+    hashed_name,
+    identity_key,
+    landing_name,
+    unread_identity,
+)
 from flows.ingest.landing import LandingZone
 from flows.ingest.pseudonym import pseudonymise
 from flows.ingest.read import REKAM_COLUMNS, FileRejected, parse_file
-from flows.settings import Settings, refuse_weak_key
 from flows.ingest.validate import PERMOHONAN_SUITE, REKAM_SUITE, rules, suite_spec
-from flows.warehouse.database import open_read_only, stored_fingerprint
-from flows.dates import now_utc
 from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes
+from flows.settings import Settings, refuse_weak_key
+from flows.warehouse.database import open_read_only, stored_fingerprint
 
 ID_ALAT_SQL = "[A-Za-z0-9._/-]{1,32}"     # the rule of expectations/rekam_log.json, as a DuckDB full match
 _HASHED = re.compile(r"#[0-9a-f]{12}")

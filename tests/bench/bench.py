@@ -198,7 +198,7 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def __enter__(self) -> "PrefectServer":
+    def __enter__(self) -> PrefectServer:
         env = base_env(self.home)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         fh = self.log.open("ab")

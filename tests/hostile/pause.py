@@ -55,10 +55,10 @@ class _PauseBeforeCommit:
 
 def install(stage: str, marker: Path) -> None:
     import flows.ingest.load as load
+    import flows.ingest.validate as validate
+    import flows.orchestration.run as run
     import flows.outputs.publish as publish
     import flows.outputs.report as report
-    import flows.orchestration.run as run
-    import flows.ingest.validate as validate
     from flows.ingest.feeds import REKAM
 
     if stage == "read":   # pause once the first batch of log files has been read and parsed

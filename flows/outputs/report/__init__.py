@@ -25,10 +25,10 @@ from pathlib import Path
 import duckdb
 
 from flows.files import atomic_write
-from flows.outputs.runsummary import RunSummary
 from flows.outputs.report.data import ReportData, feedback_in_folder, load_report_data
 from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.outputs.report.render import DEFAULT_TITLE, WIB, environment, escape_value, harden, render_report
+from flows.outputs.runsummary import RunSummary
 
 __all__ = [
     "DEFAULT_TITLE",
