@@ -29,6 +29,7 @@ demo: setup
 
 # Two workers (pytest-xdist), each test file on one worker so module fixtures are built once.
 test: setup system-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup
