@@ -113,9 +113,13 @@ def test_the_area_page_leaves_kecamatan_desa_and_device_detail_to_the_kab_kota_p
     assert 'data-chart="completeness-grid"' not in area and "halaman tiap kab/kota" in _section(area, "rincian")
     for section in ("backlog", "kelengkapan", "laju", "desa", "prioritas", "alat-rusak", "alat-diam"):
         assert f'id="{section}"' not in area, section          # a province's 241 kecamatan are not listed here
+    anchors = set(re.findall(r'<a href="#([a-z-]+)"', area))
+    assert anchors and all(f'id="{a}"' in area for a in anchors), anchors   # the navigation leads nowhere missing
     for kode in TWO:
         page = (out.parent / "report" / f"{kode}.html").read_text(encoding="utf-8")
         assert page.count('data-chart="completeness-grid"') == 1
+        anchors = set(re.findall(r'<a href="#([a-z-]+)"', page))
+        assert all(f'id="{a}"' in page for a in anchors), anchors
 
 
 def test_the_kab_kota_pages_are_written_mode_644_in_a_folder_mode_755_even_under_umask_077(two):
