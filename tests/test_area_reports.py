@@ -104,6 +104,7 @@ def test_each_kab_kota_page_gives_the_figures_of_backlog_kabupaten_and_only_its_
         shown = set(re.findall(r"\b(\d{2}\.\d{2}\.\d{2})\b", _section(page, "backlog")))
         assert shown == own and f"{other}." not in page
         assert '<a href="../report.html">' in page and 'id="kabupaten"' not in page
+        assert 'id="run"' not in page      # the run is the whole area's: its summary is on the area page
         assert "Ringkasan kabupaten" in head
 
 
