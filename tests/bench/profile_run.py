@@ -3,6 +3,7 @@
 
     .venv/bin/python tests/bench/profile_run.py w3      # the 1,000,000-row day of W3 (w3-small: 1,000 rows)
     .venv/bin/python tests/bench/profile_run.py w4 --w4-end 2024-03-31
+    .venv/bin/python tests/bench/profile_run.py w4-night --history bench-out/run/w4/warehouse   # after a full W4
     .venv/bin/python tests/bench/profile_run.py imports
 
 ``w3`` and ``w4`` run `ektp backfill` of the benchmark's cached landing zone (bench-out/cache,
@@ -146,10 +147,13 @@ def _count_rows(files: list[str]) -> int:
     return n
 
 
-def profile_backfill(name: str, raw: Path, start: date, end: date, wilayah: str | None, plain: bool) -> str:
-    """Profile `ektp backfill start..end` of ``raw`` in a fresh data directory; the summary."""
+def profile_backfill(name: str, raw: Path, start: date, end: date, wilayah: str | None, plain: bool,
+                     history: Path | None = None) -> str:
+    """Profile `ektp backfill start..end` of ``raw`` in a fresh data directory; the summary. With
+    ``history`` (a warehouse directory), `ektp run --date end` on a copy of it instead, with the
+    landing zone of ``start``..``end`` (W4 nightly: the year's days and the new one)."""
     days = [start + timedelta(i) for i in range((end - start).days + 1)]
-    files = day_files(raw, days)
+    files = day_files(raw, [end] if history else days)
     work = PROF / name
     work.mkdir(parents=True, exist_ok=True)
     with PrefectServer(work / "prefect-home-server", work / "prefect-server.log") as server:
@@ -157,11 +161,13 @@ def profile_backfill(name: str, raw: Path, start: date, end: date, wilayah: str 
         if wilayah:
             env["EKTP_WILAYAH"] = wilayah
         argv = ["backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--data-dir"]
+        if history:
+            argv = ["run", "--date", end.isoformat(), "--data-dir"]
         plain_wall = None
         if plain:
-            d = data_dir(work, "data", raw, days, link=True)
+            d = data_dir(work, "data", raw, days, warehouse=history, link=True)
             plain_wall = measure([EKTP, *argv, str(d)], env, work / "run.log").wall
-        d = data_dir(work, "data", raw, days, link=True)
+        d = data_dir(work, "data", raw, days, warehouse=history, link=True)
         prof = work / f"{name}.prof"
         s = measure([PY, "-c", PROFILE_LAUNCHER, str(prof), *argv, str(d)], env, work / "run.log")
     if s.rc != 0:
@@ -190,7 +196,9 @@ def imports() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["w3", "w3-small", "w4", "imports"])
+    ap.add_argument("what", choices=["w3", "w3-small", "w4", "w4-night", "imports"])
+    ap.add_argument("--history", type=Path, help="w4-night: the warehouse directory of W4's backfill "
+                    "(bench-out/run/w4/warehouse after a benchmark run)")
     ap.add_argument("--w4-end", type=date.fromisoformat, default=YEAR_END)
     ap.add_argument("--no-plain", action="store_true", help="skip the unprofiled run")
     args = ap.parse_args(argv)
@@ -199,9 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what in ("w3", "w3-small"):
         raw = OUT / "cache" / ("day1000000" if args.what == "w3" else "day1000")
         text = profile_backfill(args.what, raw, VOLUME_DAY, VOLUME_DAY, None, not args.no_plain)
-    else:
+    elif args.what == "w4":
         raw = OUT / "cache" / f"w4-{W4_AREA}-{YEAR_START}-{NEW_DAY}"
         text = profile_backfill("w4", raw, YEAR_START, args.w4_end, W4_AREA, not args.no_plain)
+    else:
+        raw = OUT / "cache" / f"w4-{W4_AREA}-{YEAR_START}-{NEW_DAY}"
+        new = min(args.w4_end, YEAR_END) + timedelta(1)
+        text = profile_backfill("w4-night", raw, YEAR_START, new, W4_AREA, not args.no_plain, history=args.history)
     print(text)
     PROF.mkdir(parents=True, exist_ok=True)
     (PROF / f"{args.what}.md").write_text(text + "\n")
