@@ -65,6 +65,22 @@ async def _small_form(request: Request):
         return p.error(request, 400, "Isian formulir tidak terbaca.")
 
 
+async def _session_form(request: Request, p: Portal, s, name: str):
+    """The form of a logged-in POST without files with its CSRF token checked, or the response
+    refusing it (413, 400, or 403 audited as ``csrf`` for the form ``name``)."""
+    form = await _small_form(request)
+    if isinstance(form, Response):
+        return form
+    if s is None or not p.csrf_ok(s, request, form.get("csrf")):
+        return _csrf_refused(request, p, s, name)
+    return form
+
+
+def _csrf_refused(request: Request, p: Portal, s, name: str) -> Response:
+    p.audit.write(s.user.name if s else "?", "csrf", p.address(request), form=name)
+    return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
+
+
 async def home(request: Request):
     p = _p(request)
     return RedirectResponse("/beranda" if p.session(request) else "/masuk", status_code=303)
@@ -117,11 +133,9 @@ async def login(request: Request):
 async def logout(request: Request):
     p = _p(request)
     s = p.session(request)
-    form = await _small_form(request)
+    form = await _session_form(request, p, s, "keluar")
     if isinstance(form, Response):
         return form
-    if s is None or not p.csrf_ok(s, request, form.get("csrf")):
-        return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
     p.store.end_session(request.cookies.get(COOKIE))
     p.audit.write(s.user.name, "logout", p.address(request))
     resp = RedirectResponse("/masuk", status_code=303)
@@ -137,12 +151,9 @@ async def password(request: Request):
             p.error(request, 403, "Sesi tidak berlaku; silakan masuk lagi.")
     if request.method == "GET":
         return p.page(request, "sandi.html.j2", session=s, pesan="")
-    form = await _small_form(request)
+    form = await _session_form(request, p, s, "sandi")
     if isinstance(form, Response):
         return form
-    if not p.csrf_ok(s, request, form.get("csrf")):
-        p.audit.write(s.user.name, "csrf", p.address(request), form="sandi")
-        return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
     old, new, again = (str(form.get(k, ""))[:1024] for k in ("sandi_lama", "sandi_baru", "sandi_ulang"))
     try:
         if new != again:
@@ -241,8 +252,7 @@ async def upload(request: Request):
 
 async def _upload_form(request: Request, p: Portal, s, form, address: str, limit: int):
     if not p.csrf_ok(s, request, form.get("csrf")):
-        p.audit.write(s.user.name, "csrf", address, form="unggah")
-        return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
+        return _csrf_refused(request, p, s, "unggah")
     berkas = form.get("berkas")
     texts = [k for k in form.keys()] + [v for v in form.values() if isinstance(v, str)]
     texts += [berkas.filename or ""] if isinstance(berkas, UploadFile) else []
@@ -280,12 +290,9 @@ async def letters(request: Request):
     ctx = dict(session=s, desa=status.desa_choices(p.settings.wilayah), hari_ini=p.today(), hasil=None, isian={})
     if request.method == "GET":
         return p.page(request, "surat.html.j2", **ctx)
-    form = await _small_form(request)
+    form = await _session_form(request, p, s, "surat")
     if isinstance(form, Response):
         return form
-    if not p.csrf_ok(s, request, form.get("csrf")):
-        p.audit.write(s.user.name, "csrf", p.address(request), form="surat")
-        return p.error(request, 403, "Formulir tidak sah (token CSRF).", s)
     isian = {k: str(form.get(k, "")).strip()[:200] for k in ("kode_desa", "tanggal_surat", "nomor_surat", "perkiraan_warga")}
     letter = checks.Letter(**isian)
     verdict = await run_in_threadpool(checks.register_letter, p.settings.raw_dir, p.today(), letter, p.settings.wilayah)
