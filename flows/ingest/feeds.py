@@ -72,6 +72,8 @@ class Feed:
     - ``reason_prefix``: prefixes its quarantine reasons in a run's counts.
     - ``stage``: the name of the step that loads a feed not batched by size (a Prefect task, and
       the stage an unexpected error names).
+    - ``person_key``: for a feed whose landing rows hold a pseudonym, the value pseudonymised, from
+      the rows as read (``flows.ingest.load`` hashes it while the rows are validated).
     """
     kind: str
     layouts: tuple[Layout, ...]
@@ -90,20 +92,34 @@ class Feed:
     reason_prefix: str = ""
     invalid: str = ""
     stage: str = ""
+    person_key: Callable[[pl.DataFrame], pl.Series] | None = None
 
     def layout(self, depth: int) -> Layout | None:
         """The layout of names with ``depth`` parts, if the feed has one."""
         return next((lay for lay in self.layouts if lay.depth == depth), None)
 
 
+def sent_nik() -> pl.Expr:
+    """A log row's NIK as checked and pseudonymised: as sent, without the text marker ``'`` a
+    spreadsheet may put before it (contract section 3); a missing NIK is empty."""
+    return pl.col("nik").fill_null("").str.strip_prefix("'")
+
+
+def _rekam_person_key(rows: pl.DataFrame) -> pl.Series:
+    return rows.select(sent_nik())["nik"]
+
+
 def _rekam_rows(good: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """landing.rekam rows of validated log rows: the NIK becomes its pseudonym, the name and birth
-    date are dropped (contract section 5). Raises ValueError without a key (an empty key would
-    make pseudonyms anyone can recompute)."""
+    date are dropped (contract section 5). The pseudonyms are those in ``person_id`` when the
+    rows have them (computed ahead, while the rows were validated: flows.ingest.load), else they
+    are computed here. Raises ValueError without a key (an empty key would make pseudonyms
+    anyone can recompute)."""
     if not key:
         raise ValueError("recording logs need the pseudonym key to be loaded (none was given)")
+    person_id = good["person_id"] if "person_id" in good.columns else pseudonymise(good["nik"], key)
     return good.select(
-        pseudonymise(good["nik"], key).alias("person_id"),
+        person_id.alias("person_id"),
         pl.col("jenis_kelamin_norm").alias("jenis_kelamin"),
         pl.col("umur").cast(pl.Int16),
         pl.col("status_kawin_norm").alias("status_kawin"),
@@ -146,7 +162,7 @@ REKAM = Feed(
     table="landing.rekam",
     table_columns=("person_id", "jenis_kelamin", "umur", "status_kawin", "kode_desa", "waktu_rekam",
                    "jenis_rekam", "lokasi_rekam", "id_alat", "source_file", "file_sha256", "line_number"),
-    to_landing=_rekam_rows,
+    to_landing=_rekam_rows, person_key=_rekam_person_key,
     window="run", since_2011=True, batching="batches", dated_folder=True,
 )
 PENDUDUK = Feed(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +25,7 @@ from flows.dates import now_utc
 from flows.ingest.discover import Candidate, Plan, unread_identity
 from flows.ingest.feeds import FEEDS, PERMOHONAN, REKAM, Feed, coverage
 from flows.ingest.landing import LandingZone
+from flows.ingest.pseudonym import pseudonymise
 from flows.ingest.read import FileRejected, parse_file, parse_files
 from flows.ingest.validate import DEFAULT_SLICE_ROWS
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes, region_frame
@@ -169,7 +171,14 @@ def _prepare_rows(feed: Feed, files: list[RawFile], key: bytes | None, slice_row
     rows, readable, malformed = _parse_batch(files, feed.columns, feed.optional, out)
     validated = None
     if rows is not None:
-        validated, out.validation = _validator(feed)(rows, slice_rows, desa_codes(area))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ektp-pseudonyms") as pool:
+            # DuckDB hashes (releasing the GIL) while Great Expectations validates: the pseudonyms
+            # of every row, of which the good rows' are kept (issue 19: 0.64 s a million rows)
+            ahead = (pool.submit(pseudonymise, feed.person_key(rows), key)
+                     if key and feed.person_key is not None else None)
+            validated, out.validation = _validator(feed)(rows, slice_rows, desa_codes(area))
+            if ahead is not None:
+                validated = validated.with_columns(ahead.result().alias("person_id"))
     good = _finish(out, validated, malformed, readable)
     if good is not None and key is not None:
         out.rows = feed.to_landing(good, key)

@@ -24,7 +24,7 @@ from functools import cache, lru_cache
 import numpy as np
 import polars as pl
 
-from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM
+from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM, sent_nik
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes
 from flows.resources import project_dir
 
@@ -340,7 +340,7 @@ def derive_rekam(rows: pl.DataFrame) -> pl.DataFrame:
     waktu_key = pl.col("waktu_rekam").fill_null("").str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
     frame = rows.with_columns(
         nik_raw=pl.col("nik").fill_null(""),
-        nik=pl.col("nik").fill_null("").str.strip_prefix("'"),
+        nik=sent_nik(),
     ).with_columns(
         nik_provinsi=pl.col("nik").str.slice(0, 2),
         nik_tgl=pl.col("nik").str.slice(6, 2),
