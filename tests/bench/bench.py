@@ -550,6 +550,20 @@ class Bench:
         f.note = f"ratio {f.wall / fl.wall:.2f}x floor"
         self.verdict(f"W4 province backfill ({len(files)} files)", f"{f.wall:.2f} s, peak {f.peak_proc_mb:.0f} MiB",
                      f"{fl.wall:.2f} s", f.wall / fl.wall, 1.0, "<= 1.0x", mem=f.peak_proc_mb)
+        if not self.args.no_dask and not self.over_budget():
+            dd = data_dir(self.work, "w4d", raw, days, link=True)
+            argv_d = ["backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--data-dir", str(dd),
+                      "--dask"]
+            fd = self.add("W4", f"EKTP_WILAYAH={W4_AREA} ektp backfill --dask (2-worker local cluster)",
+                          [self.ektp(*argv_d, env=env, log="w4")])
+            differ = marts_differ(d / "warehouse" / "ektp.duckdb", dd / "warehouse" / "ektp.duckdb")
+            fd.note = (f"ratio {fd.wall / fl.wall:.2f}x floor; marts "
+                       + ("equal to the default runner's" if not differ else "DIFFER: " + ", ".join(differ)))
+            self.extra["w4_dask_marts_differ"] = differ
+            self.verdict("W4 province backfill, --dask (marts equal to the default runner's: "
+                         f"{'yes' if not differ else 'NO'})", f"{fd.wall:.2f} s, peak {fd.peak_proc_mb:.0f} MiB",
+                         f"{fl.wall:.2f} s", fd.wall / fl.wall, 1.0, "reported (not expected to win on 2 cores)",
+                         mem=fd.peak_proc_mb)
         self.w4_nights(raw, days, new, d / "warehouse", env)
 
     def w4_nights(self, raw: Path, days: list[date], new: date, history: Path, env: dict) -> None:
@@ -593,6 +607,32 @@ class Bench:
             lines.append(f"| {f.workload} | {f.variant} | {len(f.samples)} | {f.wall:.2f} | {f.peak_proc_mb:.0f} | "
                          f"{f.peak_tree_mb:.0f} | {f.note} |")
         return "\n".join(lines)
+
+
+def marts_differ(a: Path, b: Path) -> list[str]:
+    """The mart tables whose rows differ between two warehouses (as multisets: EXCEPT ALL both ways),
+    or that only one of them has."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        names = {}
+        for db in ("a", "b"):
+            names[db] = {t for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = ? and schema_name = 'mart'",
+                [db]).fetchall()}
+        out = sorted(names["a"] ^ names["b"])
+        for t in sorted(names["a"] & names["b"]):
+            n = con.execute(f"""select (select count(*) from (select * from a.mart.{t} except all select * from b.mart.{t}))
+                                     + (select count(*) from (select * from b.mart.{t} except all select * from a.mart.{t}))
+                             """).fetchone()[0]
+            if n:
+                out.append(f"mart.{t} ({n} rows)")
+        return out
+    finally:
+        con.close()
 
 
 def machine() -> str:
