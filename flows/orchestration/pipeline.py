@@ -203,6 +203,39 @@ def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: 
         yield n, b, fut.result()
 
 
+def _write_batches(con, prepared_batches, run_id: str, totals: steps.RunTotals, progress) -> None:
+    """Write the prepared batches in order, each in its own transaction, and on the default runner
+    write one batch (DuckDB, in a task thread) while the next is prepared (Polars, Great
+    Expectations, in this thread): the insert of a million rows (~0.9 s) then costs no wall time
+    when another batch follows (issue 19). At most one write is in flight, the writes never
+    overlap each other, and no other statement uses the writer's connection meanwhile. When
+    anything fails, the write in flight is waited for before the run is marked failed."""
+    writing = None   # (future, files, prepared) of the batch being written
+    overlap = not _parallel()   # on Dask the workers prepare ahead already, the writes stay here
+
+    def finish(w) -> None:
+        future, files, prepared = w
+        future.result()
+        progress.advance(len(files), prepared.rows.height if prepared.rows is not None else 0)
+
+    try:
+        for batch_no, files, prepared in prepared_batches:
+            if writing is not None:
+                w, writing = writing, None
+                finish(w)
+            if overlap:
+                writing = (write_task.submit(con, quote(prepared), run_id, batch_no, quote(totals)), files, prepared)
+            else:
+                write_task(con, quote(prepared), run_id, batch_no, quote(totals))
+                progress.advance(len(files), prepared.rows.height if prepared.rows is not None else 0)
+        if writing is not None:
+            w, writing = writing, None
+            finish(w)
+    finally:
+        if writing is not None:   # something failed while a batch was being written: let it end first
+            writing[0].wait()
+
+
 def execute(flow_name: str, last_date: date, start_date: date | None = None,
             kecamatan: list[str] | None = None, force: bool = False) -> RunSummary:
     """The body shared by both flows; call it inside a flow run. Returns the run summary, built
@@ -236,10 +269,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
                                                                  quote(totals), force)
             logs = plan.of(REKAM)
             progress.start(len(logs), sum(c.size for c in logs))
-            for batch_no, files, prepared in _prepared_batches(zone, plan, settings, force):
-                write_task(con, quote(prepared), run_id, batch_no, quote(totals))
-                rows = prepared.rows.height if prepared.rows is not None else 0
-                progress.advance(len(files), rows)
+            _write_batches(con, _prepared_batches(zone, plan, settings, force), run_id, totals, progress)
             progress.stop()
             checks = build_task(con, run_id)
             feedback = feedback_task(con, settings)
