@@ -154,3 +154,32 @@ create table if not exists audit.migrations (
     applied_at  timestamptz,
     detail      varchar    -- counts only: what the upgrade changed
 );
+
+-- What changed since the marts were last built, written by flows.ingest.load.write_batch in the
+-- batch's own transaction and emptied by the model build that takes it into account
+-- (flows.warehouse.database.build_models: the incremental build rebuilds only the persons and the
+-- dates these touch). changed_files: every path a batch wrote (loaded, rejected or replaced);
+-- changed_persons: one row per landing.rekam row a batch deleted (the replaced versions' rows).
+create table if not exists audit.changed_files (
+    source_file  varchar not null,
+    run_id       varchar
+);
+
+create table if not exists audit.changed_persons (
+    person_id  varchar not null,
+    tanggal    date    not null,
+    run_id     varchar
+);
+
+-- One row per model build that tracked its changes (since this version): what an incremental build
+-- may start from. A warehouse whose last build has no row here (an earlier version built it) gets a
+-- full build first. static_key: the SQL, the holiday package and the region list; rekam_rows and
+-- permohonan_hash: what landing held then (an incremental build checks them against the changes).
+create table if not exists audit.model_state (
+    build_key        varchar not null,
+    run_id           varchar,
+    static_key       varchar not null,
+    rekam_rows       bigint  not null,
+    permohonan_hash  varchar not null,
+    built_at         timestamptz
+);
