@@ -181,5 +181,16 @@ create table if not exists audit.model_state (
     static_key       varchar not null,
     rekam_rows       bigint  not null,
     permohonan_hash  varchar not null,
-    built_at         timestamptz
+    built_at         timestamptz,
+    publish_from     date     -- the first date whose mart rows changed since the analysts' copy was last written
+                              -- (null: none; 1900-01-01: a full build), flows.outputs.publish
+);
+
+-- The analysts' copy as the last run wrote it (flows.outputs.publish): the file's identity, so that
+-- the next run may update it in place of rewriting it whole only when it is still that file.
+create table if not exists audit.publish_state (
+    build_key  varchar,
+    size       bigint,
+    mtime_ns   bigint,
+    published_at timestamptz
 );

@@ -393,11 +393,18 @@ def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id:
         con.execute("delete from audit.changed_files")
         con.execute("delete from audit.changed_persons")
         con.execute("delete from core.build_persons")
-        if key is not None:
-            con.execute("insert into audit.model_builds values (?, ?, ?)", [key, run_id, now_utc()])
+        if key is None:      # a build nobody recorded: the next build and publish start from scratch
             con.execute("delete from audit.model_state")
-            con.execute("insert into audit.model_state select ?, ?, ?, (select count(*) from landing.rekam), ?, ?",
-                        [key, run_id, static, _permohonan_hash(con), now_utc()])
+        else:
+            con.execute("insert into audit.model_builds values (?, ?, ?)", [key, run_id, now_utc()])
+            # the analysts' copy must take the rows from the earliest date any build changed since it was written
+            changed = FULL_FIRST_DATE if scope.full else scope.first_date
+            before = con.execute("select publish_from from audit.model_state order by built_at desc limit 1").fetchone()
+            if before is not None and before[0] is not None:
+                changed = min(changed, before[0])
+            con.execute("delete from audit.model_state")
+            con.execute("insert into audit.model_state select ?, ?, ?, (select count(*) from landing.rekam), ?, ?, ?",
+                        [key, run_id, static, _permohonan_hash(con), now_utc(), changed])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
