@@ -159,13 +159,14 @@ create table if not exists audit.migrations (
 -- batch's own transaction and emptied by the model build that takes it into account
 -- (flows.warehouse.database.build_models: the incremental build rebuilds only the persons and the
 -- dates these touch). changed_files: every path a batch wrote (loaded, rejected or replaced);
--- changed_persons: one row per landing.rekam row a batch deleted (the replaced versions' rows).
+-- landing.rekam_replaced: one row per landing.rekam row a batch deleted (the replaced versions' rows;
+-- person-level, like landing.rekam: never published).
 create table if not exists audit.changed_files (
     source_file  varchar not null,
     run_id       varchar
 );
 
-create table if not exists audit.changed_persons (
+create table if not exists landing.rekam_replaced (
     person_id  varchar not null,
     tanggal    date    not null,
     run_id     varchar

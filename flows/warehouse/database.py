@@ -298,7 +298,7 @@ def _full(reason: str) -> Scope:
 
 def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
     """Decide what the build must rebuild, from what write_batch recorded since the last build
-    (audit.changed_files, audit.changed_persons), and write it for the models (core.build_scope,
+    (audit.changed_files, landing.rekam_replaced), and write it for the models (core.build_scope,
     core.build_persons). A full build unless the last build recorded its state (audit.model_state)
     under the same SQL, region list and holidays (``static``), landing agrees with it plus the
     recorded changes, and the marts' range starts on the same date. First changed date: the
@@ -315,7 +315,7 @@ def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
     if state[4] != _permohonan_hash(con) and not changed_requests:
         return _full("landing.permohonan changed outside a batch")
     rekam_rows, deleted, added = con.execute("""
-        select (select count(*) from landing.rekam), (select count(*) from audit.changed_persons),
+        select (select count(*) from landing.rekam), (select count(*) from landing.rekam_replaced),
                (select count(*) from landing.rekam where source_file in (select source_file from audit.changed_files))
     """).fetchone()
     if rekam_rows != state[3] - deleted + added:
@@ -332,7 +332,7 @@ def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
         old_snapshot as (select snapshot_date, kode_desa, wajib_ktp, sudah_rekam, source_file from core.snapshot),
         dates as (
             select log_date as d from audit.file_loads where source_file in (select source_file from changed)
-            union all select tanggal from audit.changed_persons
+            union all select tanggal from landing.rekam_replaced
             union all select cast(waktu_rekam as date) from landing.rekam where source_file in (select source_file from changed)
             union all select snapshot_date from (select * from new_snapshot except all select * from old_snapshot)
             union all select snapshot_date from (select * from old_snapshot except all select * from new_snapshot)
@@ -344,7 +344,7 @@ def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
         return _full("the changes reach the first date of the range")
     con.execute("""create or replace table core.build_persons as
                    select distinct person_id from (
-                       select person_id from audit.changed_persons
+                       select person_id from landing.rekam_replaced
                        union all select person_id from landing.rekam
                        where source_file in (select source_file from audit.changed_files))""")
     persons = con.execute("select count(*) from core.build_persons").fetchone()[0]
@@ -386,13 +386,14 @@ def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id:
                     con.execute(f"delete from {m.relation} where person_id in (select person_id from core.build_persons)")
                 else:
                     con.execute(f"delete from {m.relation} where {m.incremental} >= ?", [scope.first_date])
+                    sql = f"select * from (\n{sql}\n) where {m.incremental} >= (select first_date from core.build_scope)"
                 con.execute(f"insert into {m.relation}\n{sql}")
             else:
                 con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
             built.append(m.relation)
         con.execute("delete from audit.changed_files")
-        con.execute("delete from audit.changed_persons")
-        con.execute("delete from core.build_persons")
+        con.execute("delete from landing.rekam_replaced")
+        con.execute("drop table core.build_persons")     # person ids: only while a build runs
         if key is None:      # a build nobody recorded: the next build and publish start from scratch
             con.execute("delete from audit.model_state")
         else:

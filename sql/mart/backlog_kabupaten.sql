@@ -1,7 +1,6 @@
 -- Backlog per kab/kota: one row per as-of date x kab/kota whose desa have rows in mart.backlog, the sum of its kecamatan in mart.backlog_kecamatan (pct_rekam from the sums).
 with backlog_kecamatan as (
-    -- the dates this build rebuilds (core.build_scope)
-    select * from mart.backlog_kecamatan where as_of_date >= (select first_date from core.build_scope)
+    select * from mart.backlog_kecamatan
 ),
 
 summed as (

@@ -1,7 +1,6 @@
 -- Backlog per kecamatan: one row per as-of date x kecamatan, the sum of its desa in mart.backlog (pct_rekam from the sums).
 with backlog as (
-    -- the dates this build rebuilds (core.build_scope)
-    select * from mart.backlog where as_of_date >= (select first_date from core.build_scope)
+    select * from mart.backlog
 ),
 
 summed as (

@@ -1,8 +1,7 @@
 -- Backlog of the whole area: one row per as-of date of mart.backlog_kabupaten, the sum of its kab/kota (pct_rekam from the sums, never averaged).
 -- jumlah_kabupaten: the kab/kota with rows at the date (a kab/kota has none before its first snapshot).
 with backlog_kabupaten as (
-    -- the dates this build rebuilds (core.build_scope)
-    select * from mart.backlog_kabupaten where as_of_date >= (select first_date from core.build_scope)
+    select * from mart.backlog_kabupaten
 ),
 
 summed as (
