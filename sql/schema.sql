@@ -154,3 +154,44 @@ create table if not exists audit.migrations (
     applied_at  timestamptz,
     detail      varchar    -- counts only: what the upgrade changed
 );
+
+-- What changed since the marts were last built, written by flows.ingest.load.write_batch in the
+-- batch's own transaction and emptied by the model build that takes it into account
+-- (flows.warehouse.database.build_models: the incremental build rebuilds only the persons and the
+-- dates these touch). changed_files: every path a batch wrote (loaded, rejected or replaced);
+-- landing.rekam_replaced: one row per landing.rekam row a batch deleted (the replaced versions' rows;
+-- person-level, like landing.rekam: never published).
+create table if not exists audit.changed_files (
+    source_file  varchar not null,
+    run_id       varchar
+);
+
+create table if not exists landing.rekam_replaced (
+    person_id  varchar not null,
+    tanggal    date    not null,
+    run_id     varchar
+);
+
+-- One row per model build that tracked its changes (since this version): what an incremental build
+-- may start from. A warehouse whose last build has no row here (an earlier version built it) gets a
+-- full build first. static_key: the SQL, the holiday package and the region list; rekam_rows and
+-- permohonan_hash: what landing held then (an incremental build checks them against the changes).
+create table if not exists audit.model_state (
+    build_key        varchar not null,
+    run_id           varchar,
+    static_key       varchar not null,
+    rekam_rows       bigint  not null,
+    permohonan_hash  varchar not null,
+    built_at         timestamptz,
+    publish_from     date     -- the first date whose mart rows changed since the analysts' copy was last written
+                              -- (null: none; 1900-01-01: a full build), flows.outputs.publish
+);
+
+-- The analysts' copy as the last run wrote it (flows.outputs.publish): the file's identity, so that
+-- the next run may update it in place of rewriting it whole only when it is still that file.
+create table if not exists audit.publish_state (
+    build_key  varchar,
+    size       bigint,
+    mtime_ns   bigint,
+    published_at timestamptz
+);

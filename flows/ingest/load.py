@@ -266,7 +266,9 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
     """Write whole file versions in ONE transaction: ``rows`` (the landing rows of ``feed``, its
     ``table_columns``), their quarantine, their audit records and ``validation`` (the suite's
     outcome). Every earlier version of the same paths is replaced: its rows in every feed's landing
-    table and its quarantine entries are deleted, its audit record is marked superseded."""
+    table and its quarantine entries are deleted, its audit record is marked superseded. The paths
+    and the person ids of the deleted log rows are recorded for the next model build
+    (audit.changed_files, landing.rekam_replaced)."""
     if not files:
         return
     now = now_utc()
@@ -274,6 +276,10 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch_no: int, file
     con.execute("begin transaction")
     try:
         con.register("batch_paths", paths)
+        # what the next model build must rebuild (flows.warehouse.database: the incremental build)
+        con.execute("insert into audit.changed_files select source_file, ? from batch_paths", [run_id])
+        con.execute("""insert into landing.rekam_replaced select person_id, cast(waktu_rekam as date), ?
+                       from landing.rekam where source_file in (select source_file from batch_paths)""", [run_id])
         con.execute("""update audit.file_loads set status = 'superseded', superseded_at = ?
                        where status <> 'superseded' and source_file in (select source_file from batch_paths)""", [now])
         for table in (f.table for f in FEEDS.values()):

@@ -148,7 +148,7 @@ def feedback_task(con, settings: Settings) -> Feedback:
 @task(name="publish", cache_policy=NO_CACHE)
 @contained("publish")
 def publish_task(con, settings: Settings) -> Path:
-    return publish(con, settings)
+    return publish(con, settings, incremental=True)
 
 
 @task(name="backup", cache_policy=NO_CACHE)

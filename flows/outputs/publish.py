@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -74,13 +75,49 @@ def published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return out
 
 
-def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
+_EVERYTHING = date(1900, 1, 1)      # flows.warehouse.database.FULL_FIRST_DATE: a full build
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _unchanged_before(con: duckdb.DuckDBPyConnection, dst: Path) -> tuple[bool, date | None]:
+    """(whether the analysts' copy on disk may be updated rather than rewritten, the first date whose
+    mart rows changed since it was written: None when none did). Only when the run that wrote it
+    recorded it (audit.publish_state: that very file, by size and modification time) and every build
+    since recorded the dates it changed (audit.model_state.publish_from, kept by the model runner)."""
+    try:
+        state = con.execute("""select s.publish_from from audit.model_state s
+                               join (select build_key, run_id from audit.model_builds order by built_at desc limit 1) b
+                               using (build_key, run_id)""").fetchone()
+        published = con.execute("select size, mtime_ns from audit.publish_state").fetchall()
+    except duckdb.CatalogException:
+        return False, None
+    if state is None or len(published) != 1 or not dst.exists() or _identity(dst) != tuple(published[0]):
+        return False, None
+    if state[0] is not None and state[0] <= _EVERYTHING:
+        return False, None
+    return True, state[0]
+
+
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings, incremental: bool = False) -> Path:
     """Write the analysts' copy from an open connection to the (checkpointed) writer's warehouse;
-    returns its path."""
+    returns its path. ``incremental`` (a run, on the writer's connection): when the copy on disk is
+    the one the last run wrote (``_unchanged_before``), start from a copy of that file and replace
+    only the rows of the marts' dates that changed since (the model runner's ``incremental``
+    models); every other relation is written again whole. The result holds the same rows."""
+    from flows.warehouse.database import models
+
     dst = settings.published_path
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     for stale in dst.parent.glob(f".{dst.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
+    update, changed_from = _unchanged_before(con, dst) if incremental else (False, None)
+    by_date = {m.relation: m.incremental for m in models() if m.incremental and m.incremental != "person_id"}
+    if update:
+        shutil.copyfile(dst, tmp)
     # read_only false: the source connection may itself be read-only (a restore never modifies the file)
     con.execute(f"attach {_sql_text(str(tmp))} as analyst_copy (storage_version '{STORAGE_VERSION}', read_only false)")
     try:
@@ -91,6 +128,15 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
             columns = {r[0] for r in con.execute(f"describe {sql}").fetchall()}
             if columns & FORBIDDEN_COLUMNS:
                 raise ValueError(f"{rel} would publish person-level columns {sorted(columns & FORBIDDEN_COLUMNS)}")
+            if update and rel in by_date and con.execute(
+                    "select count(*) from duckdb_tables() where database_name = 'analyst_copy' "
+                    "and schema_name || '.' || table_name = ?", [rel]).fetchone()[0]:
+                if changed_from is not None:
+                    col = by_date[rel]
+                    con.execute(f"delete from analyst_copy.{rel} where {col} >= ?", [changed_from])
+                    con.execute(f"insert into analyst_copy.{rel} select * from ({sql}) where {col} >= ?", [changed_from])
+                continue
+            con.execute(f"drop table if exists analyst_copy.{rel}")
             con.execute(f"create table analyst_copy.{rel} as {sql}")
         con.execute("checkpoint analyst_copy")
     finally:
@@ -99,7 +145,25 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
     os.chmod(tmp, 0o644)        # the analysts' copy is readable by the analysts
     os.replace(tmp, dst)
     _fsync(dst.parent)
+    if incremental:
+        _record_published(con, dst)
     return dst
+
+
+def _record_published(con: duckdb.DuckDBPyConnection, dst: Path) -> None:
+    """Remember the file just written, and that it holds every mart row the builds so far changed."""
+    size, mtime_ns = _identity(dst)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from audit.publish_state")
+        con.execute("""insert into audit.publish_state
+                       select (select build_key from audit.model_builds order by built_at desc limit 1), ?, ?, now()""",
+                    [size, mtime_ns])
+        con.execute("update audit.model_state set publish_from = null")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _private_copy(src: Path, dst: Path) -> None:

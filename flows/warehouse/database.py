@@ -21,7 +21,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -192,6 +192,7 @@ class Model:
     name: str
     path: Path
     materialized: str | None = None   # "view" / "table" from sql/order.txt; default by layer
+    incremental: str | None = None    # "incremental <column>": person_id, or the date column of its rows
 
     @property
     def relation(self) -> str:
@@ -213,9 +214,14 @@ def models() -> list[Model]:
             continue
         ref, *how = line.split()
         layer, name = ref.split("/")
+        incremental = None
+        if how and how[0] == "incremental":
+            if len(how) != 2:
+                raise ValueError(f"sql/order.txt: {line!r}: incremental needs the column its rows are replaced by")
+            incremental, how = how[1], ["table"]
         if how and how[0] not in ("view", "table"):
             raise ValueError(f"sql/order.txt: {line!r}: the materialisation must be view or table")
-        out.append(Model(layer, name, SQL_DIR / layer / f"{name}.sql", how[0] if how else None))
+        out.append(Model(layer, name, SQL_DIR / layer / f"{name}.sql", how[0] if how else None, incremental))
     return out
 
 
@@ -228,10 +234,17 @@ def build_key(con: duckdb.DuckDBPyConnection) -> str:
 
     versions = con.execute("""select count(*), max(loaded_at)::varchar, max(superseded_at)::varchar,
                                      count(superseded_at) from audit.file_loads""").fetchone()
+    return hashlib.sha256(repr(versions).encode() + b"\0static " + static_key(con).encode()).hexdigest()
+
+
+def static_key(con: duckdb.DuckDBPyConnection) -> str:
+    """What the marts are a function of beside the data: the SQL of every model and check, the area's
+    region list as loaded and the holiday package's version. An incremental build needs it unchanged."""
+    import hashlib
+
     regions = con.execute("""select count(*), coalesce(sum(hash(kode || '|' || nama || '|' || jenis)), 0)::varchar
                              from landing.wilayah""").fetchone()
-    h = hashlib.sha256(repr(versions).encode() + b"\0holidays " + workdays.package_version().encode()
-                       + b"\0regions " + repr(regions).encode())
+    h = hashlib.sha256(b"holidays " + workdays.package_version().encode() + b"\0regions " + repr(regions).encode())
     for path in [SQL_DIR / "order.txt", *sorted(SQL_DIR.glob("*/*.sql"))]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -251,14 +264,116 @@ def write_calendar(con: duckdb.DuckDBPyConnection) -> int:
     return workdays.write_days_off(con, start, end)
 
 
-def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id: str | None = None) -> list[str]:
+FULL_FIRST_DATE = date(1900, 1, 1)     # core.build_scope.first_date of a full build: before every date
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a build rebuilds: everything (``first_date`` None), or the persons of
+    core.build_persons and every date from ``first_date`` on; ``reason``: why a full build."""
+    first_date: date | None
+    persons: int = 0
+    reason: str = ""
+
+    @property
+    def full(self) -> bool:
+        return self.first_date is None
+
+
+def _permohonan_hash(con: duckdb.DuckDBPyConnection) -> str:
+    return repr(con.execute("""select count(*), coalesce(sum(hash(tanggal_daftar, kode_desa, tanggal_surat, nomor_surat,
+                                      perkiraan_warga, source_file, file_sha256, line_number)), 0)::varchar
+                               from landing.permohonan""").fetchone())
+
+
+def _incremental_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    have = {r[0] for r in con.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+    need = {m.relation for m in models() if m.incremental} | {"core.date_spine", "core.snapshot"}
+    return need <= have
+
+
+def _full(reason: str) -> Scope:
+    return Scope(None, reason=reason)
+
+
+def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
+    """Decide what the build must rebuild, from what write_batch recorded since the last build
+    (audit.changed_files, landing.rekam_replaced), and write it for the models (core.build_scope,
+    core.build_persons). A full build unless the last build recorded its state (audit.model_state)
+    under the same SQL, region list and holidays (``static``), landing agrees with it plus the
+    recorded changes, and the marts' range starts on the same date. First changed date: the
+    earliest of the changed files' dates, the dates of the rows they deleted or added, and the
+    snapshot dates whose totals (core.snapshot) differ."""
+    last = con.execute("select build_key, run_id from audit.model_builds order by built_at desc limit 1").fetchone()
+    state = con.execute("""select build_key, run_id, static_key, rekam_rows, permohonan_hash from audit.model_state
+                           order by built_at desc limit 1""").fetchone()
+    if last is None or state is None or tuple(last) != tuple(state[:2]) or not _incremental_tables_exist(con):
+        return _full("the last build did not record its state")
+    if state[2] != static:
+        return _full("the SQL, the region list or the holidays changed")
+    changed_requests = con.execute("select count(*) from audit.changed_files where source_file like 'permohonan/%'").fetchone()[0]
+    if state[4] != _permohonan_hash(con) and not changed_requests:
+        return _full("landing.permohonan changed outside a batch")
+    rekam_rows, deleted, added = con.execute("""
+        select (select count(*) from landing.rekam), (select count(*) from landing.rekam_replaced),
+               (select count(*) from landing.rekam where source_file in (select source_file from audit.changed_files))
+    """).fetchone()
+    if rekam_rows != state[3] - deleted + added:
+        return _full("landing.rekam changed outside a batch")
+    old_start, new_start = con.execute("""
+        select (select min(tanggal) from core.date_spine),
+               (select min(log_date) from audit.file_loads where kind = 'rekam' and status = 'loaded')""").fetchone()
+    if old_start is None or old_start != new_start:
+        return _full("the marts' range starts on another date")
+    snapshot_sql = (SQL_DIR / "core" / "snapshot.sql").read_text(encoding="utf-8").strip().rstrip(";")
+    first = con.execute(f"""
+        with changed as (select source_file from audit.changed_files),
+        new_snapshot as (select snapshot_date, kode_desa, wajib_ktp, sudah_rekam, source_file from ({snapshot_sql})),
+        old_snapshot as (select snapshot_date, kode_desa, wajib_ktp, sudah_rekam, source_file from core.snapshot),
+        dates as (
+            select log_date as d from audit.file_loads where source_file in (select source_file from changed)
+            union all select tanggal from landing.rekam_replaced
+            union all select cast(waktu_rekam as date) from landing.rekam where source_file in (select source_file from changed)
+            union all select snapshot_date from (select * from new_snapshot except all select * from old_snapshot)
+            union all select snapshot_date from (select * from old_snapshot except all select * from new_snapshot)
+        )
+        select min(d) from dates""").fetchone()[0]
+    if first is None:
+        return _full("the build key changed with no recorded change")
+    if first <= new_start:
+        return _full("the changes reach the first date of the range")
+    con.execute("""create or replace table core.build_persons as
+                   select distinct person_id from (
+                       select person_id from landing.rekam_replaced
+                       union all select person_id from landing.rekam
+                       where source_file in (select source_file from audit.changed_files))""")
+    persons = con.execute("select count(*) from core.build_persons").fetchone()[0]
+    con.execute("create or replace table core.build_scope as select ?::date as first_date, false as rebuild_all", [first])
+    return Scope(first, persons)
+
+
+def _write_full_scope(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create or replace table core.build_persons (person_id varchar)")
+    con.execute("create or replace table core.build_scope as select ?::date as first_date, true as rebuild_all",
+                [FULL_FIRST_DATE])
+
+
+def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id: str | None = None,
+                 full: bool = False) -> list[str]:
     """(Re)build every model in order, in one transaction, after the calendar (write_calendar).
-    Returns the relations built. With a ``key`` (see build_key) the build is recorded in
-    audit.model_builds in the same transaction."""
+    Returns the relations built. Incremental where it can (``build_scope``; ``full``: never): an
+    ``incremental`` model gets its rows of the changed persons or dates deleted and inserted again,
+    which gives what a full build gives. With a ``key`` (see build_key) the build is recorded in
+    audit.model_builds and its state in audit.model_state, in the same transaction; the recorded
+    changes are emptied."""
     built = []
     con.execute("begin transaction")
     try:
         write_calendar(con)
+        static = static_key(con)
+        scope = _full("asked for") if full else build_scope(con, static)
+        if scope.full:
+            _write_full_scope(con)
         existing = dict(con.execute(
             """select schema_name || '.' || table_name, 'table' from duckdb_tables()
                union all select schema_name || '.' || view_name, 'view' from duckdb_views() where not internal""").fetchall())
@@ -266,10 +381,31 @@ def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id:
             sql = m.path.read_text(encoding="utf-8").strip().rstrip(";")
             if existing.get(m.relation, m.kind) != m.kind:   # materialisation changed since the last build
                 con.execute(f"drop {existing[m.relation]} {m.relation} cascade")
-            con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
+            if m.incremental and not scope.full:
+                if m.incremental == "person_id":
+                    con.execute(f"delete from {m.relation} where person_id in (select person_id from core.build_persons)")
+                else:
+                    con.execute(f"delete from {m.relation} where {m.incremental} >= ?", [scope.first_date])
+                    sql = f"select * from (\n{sql}\n) where {m.incremental} >= (select first_date from core.build_scope)"
+                con.execute(f"insert into {m.relation}\n{sql}")
+            else:
+                con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
             built.append(m.relation)
-        if key is not None:
+        con.execute("delete from audit.changed_files")
+        con.execute("delete from landing.rekam_replaced")
+        con.execute("drop table core.build_persons")     # person ids: only while a build runs
+        if key is None:      # a build nobody recorded: the next build and publish start from scratch
+            con.execute("delete from audit.model_state")
+        else:
             con.execute("insert into audit.model_builds values (?, ?, ?)", [key, run_id, now_utc()])
+            # the analysts' copy must take the rows from the earliest date any build changed since it was written
+            changed = FULL_FIRST_DATE if scope.full else scope.first_date
+            before = con.execute("select publish_from from audit.model_state order by built_at desc limit 1").fetchone()
+            if before is not None and before[0] is not None:
+                changed = min(changed, before[0])
+            con.execute("delete from audit.model_state")
+            con.execute("insert into audit.model_state select ?, ?, ?, (select count(*) from landing.rekam), ?, ?, ?",
+                        [key, run_id, static, _permohonan_hash(con), now_utc(), changed])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -12,6 +12,7 @@ final as (
         count(*)                                                  as rekam,
         count(*) filter (where lokasi_rekam = 'KECAMATAN')        as rekam_kecamatan
     from recording
+    where tanggal_rekam >= (select first_date from core.build_scope)   -- the dates this build rebuilds
     group by all
 )
 

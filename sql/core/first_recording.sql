@@ -3,8 +3,15 @@ with recording as (
     select * from core.recording
 ),
 
+scope as (
+    -- the persons this build rebuilds (core.build_scope, core.build_persons: written by the model runner)
+    select rebuild_all from core.build_scope
+),
+
 baru as (
-    select * from recording where jenis_rekam = 'BARU'
+    select * from recording
+    where jenis_rekam = 'BARU'
+      and ((select rebuild_all from scope) or person_id in (select person_id from core.build_persons))
 ),
 
 ranked as (

@@ -10,6 +10,7 @@ final as (
         count(*)            as rekam
     from recording
     where lokasi_rekam = 'JEMPUT_BOLA'
+      and tanggal_rekam >= (select first_date from core.build_scope)   -- the dates this build rebuilds
     group by all
 )
 

@@ -9,13 +9,18 @@ daily as (
     group by all
 ),
 
-final as (
+running as (
     select
         kode_desa,
         tanggal,
         rekam_wajib,
         cast(sum(rekam_wajib) over (partition by kode_desa order by tanggal) as bigint) as rekam_wajib_kumulatif
     from daily
+),
+
+final as (
+    -- the dates this build rebuilds (core.build_scope, written by the model runner)
+    select * from running where tanggal >= (select first_date from core.build_scope)
 )
 
 select * from final

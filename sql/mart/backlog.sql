@@ -2,7 +2,8 @@
 -- S = for each desa, the latest snapshot holding it with cut-off <= as_of_date (core.snapshot: on one date a kab/kota
 -- snapshot counts over the area's); sudah_rekam = S + persons whose first recording is in (S, as_of_date], wajib KTP at it.
 with spine as (
-    select tanggal as as_of_date from core.date_spine
+    -- the dates this build rebuilds (core.build_scope, written by the model runner: every date in a full build)
+    select tanggal as as_of_date from core.date_spine where tanggal >= (select first_date from core.build_scope)
 ),
 
 snapshot_desa as (

@@ -22,6 +22,7 @@ grid as (
            first_seen.kode_kabupaten, first_seen.id_alat, first_seen.pertama_aktif
     from core.date_spine as spine
     join first_seen on first_seen.pertama_aktif <= spine.tanggal
+    where spine.tanggal >= (select first_date from core.build_scope)   -- the dates this build rebuilds
 ),
 
 latest as (

@@ -27,6 +27,7 @@ grid as (
     select spine.*, kecamatan.kode_kabupaten, kecamatan.kode_kecamatan, kecamatan.nama_kecamatan
     from spine
     cross join core.kecamatan as kecamatan
+    where spine.tanggal >= (select first_date from core.build_scope)   -- the dates this build rebuilds
 ),
 
 last_office_day as (

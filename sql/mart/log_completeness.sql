@@ -1,6 +1,7 @@
 -- Log completeness: one row per tanggal x kecamatan; status of the file rekam/<tanggal>/<kode_kecamatan>.csv.
 with spine as (
-    select tanggal from core.date_spine
+    -- the dates this build rebuilds (core.build_scope, written by the model runner)
+    select tanggal from core.date_spine where tanggal >= (select first_date from core.build_scope)
 ),
 
 grid as (

@@ -4,6 +4,7 @@
 with backlog as (
     select as_of_date, kode_kabupaten, kode_kecamatan, nama_kecamatan, kode_desa, nama_desa, belum_rekam, pct_rekam
     from mart.backlog
+    where as_of_date >= (select first_date from core.build_scope)   -- the dates this build rebuilds
 ),
 
 visits as (

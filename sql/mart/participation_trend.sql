@@ -1,8 +1,14 @@
 -- Participation per kecamatan: one row per tanggal x kecamatan (every kecamatan on every date, zeros included).
 -- Pace (laju_rekam_7h): mean daily new wajib-KTP first recordings over tanggal-6..tanggal (days inside the range);
 -- proyeksi_tuntas = tanggal + ceil(belum_rekam / laju_rekam_7h) days; tanggal itself when belum_rekam <= 0; null when the pace is 0.
-with spine as (
-    select tanggal from core.date_spine
+with scope as (
+    -- the dates this build rebuilds (core.build_scope, written by the model runner: every date in a full build);
+    -- the pace of a date reads the six before it
+    select first_date, first_date - 6 as window_start from core.build_scope
+),
+
+spine as (
+    select tanggal from core.date_spine where tanggal >= (select window_start from scope)
 ),
 
 grid as (
@@ -23,12 +29,14 @@ baru as (
         count(*) filter (where lokasi_rekam = 'SEKOLAH')     as rekam_sekolah,
         count(*) filter (where lokasi_rekam = 'LAINNYA')     as rekam_lainnya
     from core.first_recording
+    where tanggal_rekam >= (select window_start from scope)
     group by all
 ),
 
 total as (
     select tanggal_rekam as tanggal, kode_kecamatan, count(*) as rekam_total
     from core.recording
+    where tanggal_rekam >= (select window_start from scope)
     group by all
 ),
 
@@ -89,6 +97,7 @@ final as (
     from paced
     left join mart.backlog_kecamatan as backlog
         on backlog.as_of_date = paced.tanggal and backlog.kode_kecamatan = paced.kode_kecamatan
+    where paced.tanggal >= (select first_date from scope)
 )
 
 select * from final order by tanggal, kode_kecamatan
