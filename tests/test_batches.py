@@ -1,0 +1,112 @@
+"""Log batches on the default runner: a batch is written (DuckDB, in a task thread) while the next
+one is prepared (issue 19). The warehouse is the same as with one batch, the writes keep their
+order and never overlap, and a batch that fails while the one before it is being written fails
+the run without losing or half-writing anything; the next run completes the load."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from flows.orchestration import pipeline
+from flows.orchestration import run as steps
+from tests.helpers import Landing
+
+START, END = date(2025, 1, 1), date(2025, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def raw_zone(tmp_path_factory):
+    from flows.synth import generate
+
+    out = tmp_path_factory.mktemp("batches_raw") / "raw"
+    generate(out, START, END, seed=11, rows_per_day=150, dirt=True)
+    return out
+
+
+def _landing(tmp_path, raw, name: str) -> Landing:
+    data = tmp_path / name
+    shutil.copytree(raw, data / "raw")
+    return Landing(data)
+
+
+def _state(landing: Landing) -> dict:
+    return {
+        "file_loads": landing.query("""select source_file, sha256, status, rows_loaded, rows_quarantined, error
+                                       from audit.file_loads where status <> 'superseded' order by all"""),
+        "quarantine": landing.query("select source_file, line_number, reason, detail from audit.quarantine order by all"),
+        "rekam": landing.query("select * exclude (run_id) from landing.rekam order by all"),
+        "marts": landing.marts(),
+    }
+
+
+def _small_batches(monkeypatch, files: int = 5) -> None:
+    orig = steps.batches
+    monkeypatch.setattr(steps, "batches", lambda cands, max_bytes, max_files: orig(cands, max_bytes, files))
+
+
+@pytest.mark.slow
+def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_batch(
+        prefect_api, raw_zone, tmp_path, monkeypatch):
+    one = _landing(tmp_path, raw_zone, "one")
+    one.run(END.isoformat(), start=START.isoformat())
+
+    _small_batches(monkeypatch)
+    writes: list[tuple[int, str, str]] = []   # (batch_no, "start"/"end", thread name)
+    orig_load = steps.load_log_batch
+
+    def recorded(con, prepared, run_id, batch_no, totals):
+        import threading
+
+        writes.append((batch_no, "start", threading.current_thread().name))
+        orig_load(con, prepared, run_id, batch_no, totals)
+        writes.append((batch_no, "end", threading.current_thread().name))
+
+    monkeypatch.setattr(steps, "load_log_batch", recorded)
+    many = _landing(tmp_path, raw_zone, "many")
+    many.run(END.isoformat(), start=START.isoformat())
+
+    n = many.query("select count(distinct batch_no) from audit.validation_results where suite = 'rekam_log'")[0][0]
+    assert n >= 4, "the zone must be cut into several batches"
+    order = [(b, what) for b, what, _ in writes]
+    assert order == [(b, what) for b in range(1, n + 1) for what in ("start", "end")], \
+        "the writes run one at a time, in batch order"
+    assert any(thread != "MainThread" for _, _, thread in writes), "the writes ran in a task thread"
+    assert _state(many) == _state(one)
+
+
+@pytest.mark.slow
+def test_a_batch_failing_while_the_previous_is_written_fails_the_run_and_the_next_run_completes(
+        prefect_api, raw_zone, tmp_path, monkeypatch):
+    clean = _landing(tmp_path, raw_zone, "clean")
+    clean.run(END.isoformat(), start=START.isoformat())
+
+    _small_batches(monkeypatch)
+    calls = {"n": 0}
+    orig_prepare = pipeline.prepare
+
+    def failing(feed, files, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:      # batch 3 fails while batch 2 is being written
+            raise RuntimeError("simulated failure while preparing batch 3")
+        return orig_prepare(feed, files, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare", failing)
+    broken = _landing(tmp_path, raw_zone, "broken")
+    with pytest.raises(Exception, match="stage prepare-batch failed with RuntimeError"):
+        broken.run(END.isoformat(), start=START.isoformat())
+    assert broken.query("select status from audit.runs") == [("failed",)]
+    # the batches written before the failure are whole: each file's rows all there, or none
+    loaded = broken.query("""select f.source_file, f.rows_loaded, count(r.line_number)
+                              from audit.file_loads f left join landing.rekam r using (source_file)
+                              where f.kind = 'rekam' and f.status = 'loaded' group by all""")
+    assert loaded, "the batches before the failure were committed"
+    assert all(rows == n for _, rows, n in loaded)
+    assert broken.query("select count(distinct batch_no) from audit.validation_results where suite = 'rekam_log'") \
+        == [(2,)]
+
+    monkeypatch.setattr(pipeline, "prepare", orig_prepare)
+    broken.run(END.isoformat(), start=START.isoformat())
+    assert _state(broken) == _state(clean)
