@@ -275,22 +275,11 @@ def _flow(fn, dask: str | None):
     return fn.with_options(task_runner=dask_task_runner(address))
 
 
-def _warm_up_validation(dask: str | None) -> None:
-    """A loading run in this process validates here: start Great Expectations' import now, in a
-    thread, while Prefect sets up the flow run (flows.ingest.validate.warm_up). With --dask the
-    workers validate, not this process."""
-    if dask is None:
-        from flows.ingest.validate import warm_up
-
-        warm_up()
-
-
 def cmd_run(args) -> int:
     from flows.orchestration import pipeline
 
     settings = _settings(need_key=True)
     flow = _flow(pipeline.nightly, args.dask)
-    _warm_up_validation(args.dask)
     _use_reporter()
     summary = _run_flow(flow, run_date=(args.date or settings.yesterday()).isoformat())
     print_summary(summary, settings)
@@ -312,7 +301,6 @@ def cmd_backfill(args) -> int:
     settings = _settings(need_key=True)
     # --force is the operator's, here only: the deployed backfill takes no such parameter
     flow = _flow(pipeline.forced_backfill if args.force else pipeline.backfill, args.dask)
-    _warm_up_validation(args.dask)
     _use_reporter()
     summary = _run_flow(flow, start=args.start.isoformat(), end=args.end.isoformat(), kecamatan=args.kecamatan)
     print_summary(summary, settings)

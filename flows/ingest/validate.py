@@ -166,7 +166,7 @@ def _built_suite(name: str):
 
 
 # Great Expectations' context and suites are built once per process, by whichever thread needs
-# them first (the warm-up thread or a validation); the others wait for it.
+# them first (e.g. two portal uploads checked at once); the others wait for it.
 _BUILD = threading.RLock()
 
 
@@ -178,32 +178,6 @@ def _context():
 def _suite_and_batch_definition(name: str):
     with _BUILD:
         return _built_suite(name)
-
-
-_warm_up_thread: threading.Thread | None = None
-
-
-def warm_up(suites: tuple[str, ...] = (PENDUDUK_SUITE, PERMOHONAN_SUITE, REKAM_SUITE)) -> None:
-    """Start importing Great Expectations and building ``suites`` in a background thread, so that
-    the import (about a second of CPU) overlaps the run's start (Prefect creating the flow run and
-    its first tasks wait on the API most of the time). Called once a loading run starts; a second
-    call does nothing. A failure here is not reported: the first validation builds the same
-    things again and raises it where it belongs."""
-    global _warm_up_thread
-    with _BUILD:
-        if _warm_up_thread is not None:
-            return
-        _warm_up_thread = threading.Thread(target=_build_quietly, args=(suites,), name="ektp-gx-warm-up",
-                                           daemon=True)
-        _warm_up_thread.start()
-
-
-def _build_quietly(suites: tuple[str, ...]) -> None:
-    try:
-        for name in suites:
-            _suite_and_batch_definition(name)
-    except Exception:   # noqa: BLE001 - rebuilt, and raised, by the first validation
-        logging.getLogger(__name__).debug("Great Expectations warm-up failed", exc_info=True)
 
 
 # GX works on a pandas copy of the frame and keeps COMPLETE results (row positions); validating

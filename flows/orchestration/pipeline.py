@@ -36,7 +36,6 @@ from flows.ingest.discover import Candidate, Plan
 from flows.ingest.feeds import FEEDS, REKAM
 from flows.ingest.landing import LandingZone
 from flows.ingest.load import Prepared, RawFile, fetch_files, prepare
-from flows.ingest.validate import warm_up as warm_up_validation
 from flows.orchestration import run as steps
 from flows.outputs.artifact import run_markdown
 from flows.outputs.feedback import write_feedback
@@ -242,8 +241,6 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
     once at the end of the run from every fact the run gathered (flows.orchestration.run.finish_run)."""
     settings = load_settings()
     resolve_key(settings)  # fail early and clearly when there is no usable key
-    if not _parallel():
-        warm_up_validation()   # Great Expectations' import overlaps the run's first steps
     unknown = sorted(set(kecamatan or []) - kecamatan_codes(settings.wilayah))
     if unknown:
         raise UserError(f"Unknown kecamatan code(s): {', '.join(unknown)} (not a kecamatan of the area "
