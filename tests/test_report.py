@@ -500,7 +500,24 @@ def test_the_grid_is_the_markup_of_a_template_loop_over_every_cell_with_every_va
         for k, name in enumerate(names, start=1) for d in range(days) if (k * d) % 11 != 5  # some cells absent
     ]
     off = {first + timedelta(days=d): (None if d % 3 else f"{FETCHES} {HOSTILE}") for d in range(0, days, 4)}
+    rows[0]["rows_loaded"], rows[1]["rows_quarantined"] = True, 2.5  # shown as fmt_int shows them
     chart = charts.grid_chart(rows, off)
+    by_cell = {(r["nama_kecamatan"] or "", r["tanggal"]): r for r in rows}
+    for grid_row in chart.rows:                  # each cell's tip and class as the per-cell code gave them
+        for cell, day in zip(grid_row.cells, sorted({r["tanggal"] for r in rows})):
+            r, tip = by_cell.get((grid_row.name, day)), f"{fmt_date(day)} {grid_row.name}: "
+            if r is None:
+                tip, cls = tip + "tanpa baris", ["u"]
+            else:
+                known = r["status"] in ("loaded", "rejected", "missing")
+                tip += {"loaded": "dimuat", "rejected": "ditolak", "missing": "tidak ada file"}.get(r["status"], r["status"])
+                cls = [] if r["status"] == "loaded" else [{"rejected": "r", "missing": "m"}.get(r["status"], "u")] if known else ["u"]
+                if r["status"] != "missing" and (r["rows_loaded"] is not None or r["rows_quarantined"] is not None):
+                    tip += f", {fmt_int(r['rows_loaded'])} baris, {fmt_int(r['rows_quarantined'])} karantina"
+            if day in off:
+                cls.append("off")
+                tip += f" ({charts.day_off_label(day, off[day])})"
+            assert (cell.tip, cell.cls) == (tip, " ".join(cls) or None)
     env = environment()
     before = env.from_string(GRID_BEFORE_ISSUE_19).render(c=chart)
     assert env.get_template("grid.svg.j2").render(c=chart) == before

@@ -187,6 +187,7 @@ class AreaQueries:
         self.con = con
         self._present: tuple[dict[str, set[str]], list[str]] | None = None
         self._grid: list[dict] | None = None
+        self._grid_by_prefix: dict[str, list[dict]] = {}
         self._latest: dict[str, list[tuple[str, Any]]] = {}
         self._columns: dict[tuple[str, str], set[str] | None] = {}
 
@@ -209,8 +210,10 @@ class AreaQueries:
                 self.con,
                 """select tanggal, kode_kecamatan, nama_kecamatan, status, rows_loaded, rows_quarantined
                    from mart.log_completeness where kode_kecamatan like '%' order by kode_kecamatan, tanggal""")
+            for r in self._grid:       # split once by the code's first 6 characters ("16.09.": its kab/kota)
+                self._grid_by_prefix.setdefault(r["kode_kecamatan"][:6], []).append(r)
         prefix = _prefix(data)
-        return [r for r in self._grid if r["kode_kecamatan"].startswith(prefix)] if prefix else list(self._grid)
+        return list(self._grid_by_prefix.get(prefix, ())) if prefix else list(self._grid)
 
     def latest(self, table: str, data: ReportData) -> Any:
         """max(as_of_date) of the mart `table` over the page's kecamatan; None when it has no such row."""
