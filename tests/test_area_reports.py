@@ -20,7 +20,8 @@ import stat
 
 import pytest
 
-from flows.outputs.report import write_report
+from flows.outputs.report import load_report_data, write_report
+from flows.outputs.report.data import AreaQueries
 from flows.outputs.report.format import fmt_int, fmt_pct
 from flows.outputs.runsummary import RunSummary
 from flows.warehouse.database import private_files
@@ -129,6 +130,20 @@ def test_the_kab_kota_pages_are_written_mode_644_in_a_folder_mode_755_even_under
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     assert sorted(p.name for p in folder.iterdir()) == ["16.09.html", "16.72.html"]      # no temporary file left
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in [out, *folder.iterdir()])
+
+
+def test_the_pages_of_an_area_read_the_same_data_whether_their_queries_are_shared_or_asked_per_page(two):
+    """write_report asks the answers common to its pages once (AreaQueries: the marts present, the
+    whole area's completeness rows, each mart's latest date per kecamatan); every page's data must
+    equal what its own queries give."""
+    wh, _ = two
+    shared = AreaQueries(wh.con)
+    area = load_report_data(wh.con, queries=shared)
+    assert area == load_report_data(wh.con) and len(area.kabupaten_rows) == 2
+    for kode in TWO:
+        one = load_report_data(wh.con, kode, queries=shared)
+        assert one == load_report_data(wh.con, kode)
+        assert one.grid_rows and {r["kode_kecamatan"][:5] for r in one.grid_rows} == {kode}
 
 
 def test_a_one_kab_kota_area_writes_only_report_html_as_before(tmp_path):

@@ -465,6 +465,66 @@ def test_hostile_mart_values_are_escaped_in_tables_charts_and_tooltips(tmp_path)
     assert len(re.findall(r'<td class="n">\d+</td><td>&lt;script', _section(html, "desa"))) == 10  # every desa name
 
 
+# The completeness grid as grid.svg.j2 wrote it before issue 19 (a template loop over every cell):
+# the grid the filter grid_cells writes must be the same text, byte for byte.
+GRID_BEFORE_ISSUE_19 = """\
+{#- Completeness grid: a flows.outputs.report.charts.GridChart as `c`; a cell without class is loaded. -#}
+<div class="chart-wrap scroll"><svg data-chart="completeness-grid" role="img" class="chart grid-chart" viewBox="0 0 {{ c.width }} {{ c.height }}" width="{{ c.width }}" height="{{ c.height }}" aria-label="Grid kelengkapan log: {{ c.kecamatan }} kecamatan × {{ c.days }} hari, warna menunjukkan dimuat, ditolak atau tidak ada{% if c.days_off %}; {{ c.days_off }} hari libur ditampilkan pudar{% endif %}">
+{% set cell_w = c.cell_w|coord %}
+{% for row in c.rows %}
+<text class="lab" x="{{ c.name_x }}" y="{{ row.text_y }}" text-anchor="end">{{ row.name }}</text>
+<g transform="translate({{ c.left }} {{ row.y }})">
+{% for cell in row.cells %}
+<rect{% if cell.cls %} class="{{ cell.cls }}"{% endif %} x="{{ cell.x|coord }}" width="{{ cell_w }}" height="{{ c.cell_h }}"><title>{{ cell.tip }}</title></rect>
+{% endfor %}
+</g>
+{% endfor %}
+{% for l in c.date_labels %}
+<text class="tick{% if l.off %} off{% endif %}" transform="translate({{ l.x|coord }} {{ c.label_y }}) rotate(-90)" text-anchor="end">{{ l.label }}</text>
+{% endfor %}
+</svg></div>
+"""
+
+
+@pytest.mark.parametrize("days", [5, 40, 366])
+def test_the_grid_is_the_markup_of_a_template_loop_over_every_cell_with_every_value_escaped(days):
+    """grid.svg.j2 writes a row's cells with the filter grid_cells (the markup of grid_cell.svg.j2,
+    filled once per cell): the same text as the template loop it replaces, hostile values included."""
+    names = [HOSTILE, FETCHES, "ends with http:", "ends with url", "ends with @", "//starts", "Muara Dua & Co", None]
+    statuses = ["loaded", "rejected", "missing", f"{HOSTILE}url(", "http://x"]
+    first = date(2024, 1, 1)
+    rows = [
+        {"tanggal": first + timedelta(days=d), "kode_kecamatan": f"16.09.{k:02d}", "nama_kecamatan": name,
+         "status": statuses[(k + d) % len(statuses)], "rows_loaded": None if d % 7 == 3 else d * 10 + k,
+         "rows_quarantined": None if d % 5 == 1 else d % 3}
+        for k, name in enumerate(names, start=1) for d in range(days) if (k * d) % 11 != 5  # some cells absent
+    ]
+    off = {first + timedelta(days=d): (None if d % 3 else f"{FETCHES} {HOSTILE}") for d in range(0, days, 4)}
+    rows[0]["rows_loaded"], rows[1]["rows_quarantined"] = True, 2.5  # shown as fmt_int shows them
+    chart = charts.grid_chart(rows, off)
+    by_cell = {(r["nama_kecamatan"] or "", r["tanggal"]): r for r in rows}
+    for grid_row in chart.rows:                  # each cell's tip and class as the per-cell code gave them
+        for cell, day in zip(grid_row.cells, sorted({r["tanggal"] for r in rows})):
+            r, tip = by_cell.get((grid_row.name, day)), f"{fmt_date(day)} {grid_row.name}: "
+            if r is None:
+                tip, cls = tip + "tanpa baris", ["u"]
+            else:
+                known = r["status"] in ("loaded", "rejected", "missing")
+                tip += {"loaded": "dimuat", "rejected": "ditolak", "missing": "tidak ada file"}.get(r["status"], r["status"])
+                cls = [] if r["status"] == "loaded" else [{"rejected": "r", "missing": "m"}.get(r["status"], "u")] if known else ["u"]
+                if r["status"] != "missing" and (r["rows_loaded"] is not None or r["rows_quarantined"] is not None):
+                    tip += f", {fmt_int(r['rows_loaded'])} baris, {fmt_int(r['rows_quarantined'])} karantina"
+            if day in off:
+                cls.append("off")
+                tip += f" ({charts.day_off_label(day, off[day])})"
+            assert (cell.tip, cell.cls) == (tip, " ".join(cls) or None)
+    env = environment()
+    before = env.from_string(GRID_BEFORE_ISSUE_19).render(c=chart)
+    assert env.get_template("grid.svg.j2").render(c=chart) == before
+    for forbidden in ("<script", "<img", "://", "url(", "@import"):
+        assert forbidden not in before
+
+
 # --- outreach, devices and feedback (issue 11): the real models over hand-made landing rows ---------
 
 # Logs 2025-01-01 (Wednesday) .. 2025-01-14 (Tuesday); every desa at wajib 200, sudah 160 in the

@@ -19,13 +19,12 @@ The package, by concern:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import duckdb
 
 from flows.files import atomic_write
-from flows.outputs.report.data import ReportData, feedback_in_folder, load_report_data
+from flows.outputs.report.data import KODE_KABUPATEN, AreaQueries, ReportData, feedback_in_folder, load_report_data
 from flows.outputs.report.format import fmt_date, fmt_dec, fmt_int, fmt_pct, fmt_signed
 from flows.outputs.report.render import DEFAULT_TITLE, WIB, environment, escape_value, harden, render_report
 from flows.outputs.runsummary import RunSummary
@@ -49,8 +48,6 @@ __all__ = [
     "write_report",
 ]
 
-
-KODE_KABUPATEN = re.compile(r"[0-9]{2}\.[0-9]{2}")
 
 
 def plain_summary(summary: RunSummary | dict | None) -> dict | None:
@@ -83,7 +80,8 @@ def write_report(
     """
     out_path = Path(out_path)
     run_summary = plain_summary(run_summary)
-    data = load_report_data(con)
+    queries = AreaQueries(con)        # asked once for the area page and the pages of its kab/kota
+    data = load_report_data(con, queries=queries)
     feedback = None
     if not (run_summary and run_summary.get("feedback") is not None):
         folder = out_path.absolute().parent.parent / "feedback"
@@ -94,7 +92,7 @@ def write_report(
     page = render_report(data, run_summary=run_summary, title=title, feedback=feedback)
     for r in data.kabupaten_rows:
         kode = r["kode_kabupaten"]
-        one = load_report_data(con, kode)
+        one = load_report_data(con, kode, queries=queries)
         page_of_one = render_report(one, run_summary=run_summary, feedback=_feedback_of(feedback, kode))
         atomic_write(kabupaten_page(out_path, kode), page_of_one, 0o644)
         os.chmod(out_path.parent / KABUPATEN_DIR, 0o755)

@@ -263,10 +263,14 @@ def grid_chart(rows: list[dict], days_off: dict[Any, str | None] | None = None) 
     chart = GridChart(width=int(label_w + n * cw + 10), height=base + axis_h, name_x=label_w - 10, left=label_w,
                       cell_w=cw - (1 if cw >= 6 else 0), cell_h=ch, kecamatan=len(kec_codes), days=n,
                       label_y=base + 4, days_off=sum(1 for day in days if day in days_off))
+    # what a column's cells share, once per column: x, date, the day off's class and label
+    columns = [(i * cw, day, fmt_date(day), f" ({day_off_label(day, days_off[day])})" if day in days_off else None)
+               for i, day in enumerate(days)]
+    counts: dict[Any, str] = {}
     for j, kode in enumerate(kec_codes):
         y = top + j * (ch + row_gap)
         name = str(kecs[kode])
-        cells = [_cell(i * cw, name, day, cell.get((kode, day)), days_off) for i, day in enumerate(days)]
+        cells = [_cell(x, f"{date} {name}: ", cell.get((kode, day)), off, counts) for x, day, date, off in columns]
         chart.rows.append(GridRow(name=name, y=y, text_y=y + ch - 4, cells=cells))
     step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10**9) if s * cw >= 14)
     chart.date_labels = [DateLabel(x=label_w + (i + 0.5) * cw + 4, label=fmt_date(days[i]), off=days[i] in days_off)
@@ -282,21 +286,31 @@ def day_off_label(day: Any, name: str | None) -> str:
     return f"hari libur: {WEEKEND_NAMES.get(weekday.isoweekday(), 'akhir pekan') if weekday else 'akhir pekan'}"
 
 
-def _cell(x: float, name: str, day: Any, row: dict | None, days_off: dict[Any, str | None]) -> Cell:
-    date = fmt_date(day)
+def _cell(x: float, head: str, row: dict | None, off: str | None, counts: dict[Any, str]) -> Cell:
+    """``head``: the tip's date and kecamatan name; ``off``: the day off's label, None for a working
+    day; ``counts``: fmt_int of the counts seen so far (the same few values on every row)."""
     if row is None:
-        cls, tip = UNKNOWN_STATUS[0], f"{date} {name}: {UNKNOWN_STATUS[1]}"
+        cls, tip = UNKNOWN_STATUS[0], head + UNKNOWN_STATUS[1]
     else:
         status = row["status"]
         cls, lab = STATUSES.get(status, UNKNOWN_STATUS)[:2]
-        tip = f"{date} {name}: {lab if status in STATUSES else status}"
-        if status != "missing" and (row["rows_loaded"] is not None or row["rows_quarantined"] is not None):
-            tip += f", {fmt_int(row['rows_loaded'])} baris, {fmt_int(row['rows_quarantined'])} karantina"
-    classes = [] if cls == LOADED_CLASS else [cls]
-    if day in days_off:
-        classes.append(OFF_CLASS)
-        tip += f" ({day_off_label(day, days_off[day])})"
-    return Cell(x=x, cls=" ".join(classes) or None, tip=tip)
+        tip = head + (lab if status in STATUSES else str(status))
+        loaded, quarantined = row["rows_loaded"], row["rows_quarantined"]
+        if status != "missing" and (loaded is not None or quarantined is not None):
+            tip += f", {_counted(loaded, counts)} baris, {_counted(quarantined, counts)} karantina"
+    if off is not None:
+        return Cell(x=x, cls=OFF_CLASS if cls == LOADED_CLASS else f"{cls} {OFF_CLASS}", tip=tip + off)
+    return Cell(x=x, cls=None if cls == LOADED_CLASS else cls, tip=tip)
+
+
+def _counted(value: Any, counts: dict[Any, str]) -> str:
+    exact = type(value) is int         # not a bool (True == 1, but fmt_int shows it as missing)
+    shown = counts.get(value) if exact else None
+    if shown is None:
+        shown = fmt_int(value)
+        if exact:
+            counts[value] = shown
+    return shown
 
 
 # --- scales ---------------------------------------------------------------------------------

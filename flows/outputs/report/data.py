@@ -92,6 +92,7 @@ SILENT_TOP = 50  # silent devices shown, longest silent first
 # A feedback file as the pipeline names it: KODE_KECAMATAN/YYYY-MM-DD.csv (flows/outputs/feedback.py).
 FEEDBACK_KECAMATAN = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")
 FEEDBACK_FILE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv")
+KODE_KABUPATEN = re.compile(r"[0-9]{2}\.[0-9]{2}")
 
 
 @dataclass
@@ -176,42 +177,92 @@ class ReportData:
         return None
 
 
-def load_report_data(con: duckdb.DuckDBPyConnection, kode_kabupaten: str | None = None) -> ReportData:
+class AreaQueries:
+    """The queries whose answer is the same for the area page and each of its kab/kota pages, run
+    once per connection: which marts exist (and their columns), the completeness rows of the whole
+    area (split per kab/kota by code), and the latest date of each dated mart per kecamatan. One
+    instance per ``write_report`` (the marts do not change while the pages are written)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._present: tuple[dict[str, set[str]], list[str]] | None = None
+        self._grid: list[dict] | None = None
+        self._grid_by_prefix: dict[str, list[dict]] = {}
+        self._latest: dict[str, list[tuple[str, Any]]] = {}
+        self._columns: dict[tuple[str, str], set[str] | None] = {}
+
+    def columns(self, schema: str, table: str) -> set[str] | None:
+        """table_columns, asked once."""
+        if (schema, table) not in self._columns:
+            self._columns[schema, table] = table_columns(self.con, schema, table)
+        return self._columns[schema, table]
+
+    def present(self) -> tuple[dict[str, set[str]], list[str]]:
+        """(mart -> its columns, the absent marts); ValueError for a mart lacking a column the page reads."""
+        if self._present is None:
+            self._present = _present_tables(self.con)
+        return self._present
+
+    def grid_rows(self, data: ReportData) -> list[dict]:
+        """mart.log_completeness of the page's kecamatan, by kecamatan and date."""
+        if self._grid is None:
+            self._grid = rows(
+                self.con,
+                """select tanggal, kode_kecamatan, nama_kecamatan, status, rows_loaded, rows_quarantined
+                   from mart.log_completeness where kode_kecamatan like '%' order by kode_kecamatan, tanggal""")
+            for r in self._grid:       # split once by the code's first 6 characters ("16.09.": its kab/kota)
+                self._grid_by_prefix.setdefault(r["kode_kecamatan"][:6], []).append(r)
+        prefix = _prefix(data)
+        return list(self._grid_by_prefix.get(prefix, ())) if prefix else list(self._grid)
+
+    def latest(self, table: str, data: ReportData) -> Any:
+        """max(as_of_date) of the mart `table` over the page's kecamatan; None when it has no such row."""
+        if table not in self._latest:
+            self._latest[table] = self.con.execute(
+                f"""select kode_kecamatan, max(as_of_date) from mart.{table}
+                    where kode_kecamatan like '%' and as_of_date is not null group by kode_kecamatan""").fetchall()
+        prefix = _prefix(data)
+        return max((d for k, d in self._latest[table] if k.startswith(prefix)), default=None)
+
+
+def load_report_data(
+    con: duckdb.DuckDBPyConnection, kode_kabupaten: str | None = None, *, queries: AreaQueries | None = None
+) -> ReportData:
     """Query the marts of TABLE_COLUMNS; an absent table counts as empty, a table missing a column is an error.
 
     ``kode_kabupaten``: only that kab/kota's rows (its kecamatan, desa, requests and devices; its
     headline from mart.backlog_kabupaten), for its own page; None: the whole area, and the kab/kota
-    table when the area has more than one."""
+    table when the area has more than one. ``queries``: the answers shared by the pages of one
+    area (``AreaQueries`` of the same connection); None: a fresh one."""
+    if kode_kabupaten is not None and not KODE_KABUPATEN.fullmatch(kode_kabupaten):
+        raise ValueError("not a kab/kota code")
+    queries = queries if queries is not None and queries.con is con else AreaQueries(con)
     data = ReportData(kode_kabupaten=kode_kabupaten)
-    present = _present_tables(con, data)
-    _load_area_names(con, data)
+    present, missing = queries.present()
+    data.missing_tables = list(missing)
+    _load_area_names(con, data, queries)
     if kode_kabupaten is not None:
-        _load_kabupaten_headline(con, data)
+        _load_kabupaten_headline(con, data, queries)
     elif "backlog_wilayah" in present:
         _load_regency(con, data)
         data.kabupaten_rows = load_kabupaten_rows(con, present)
         data.kabupaten_date = data.kabupaten_rows[0]["as_of_date"] if data.kabupaten_rows else None
     if "backlog_kecamatan" in present:
-        _load_kecamatan(con, data)
+        _load_kecamatan(con, data, queries)
     if "participation_trend" in present:
         _load_trend(con, data, has_laju="laju_rekam_7h" in present["participation_trend"])
     if "log_completeness" in present:
-        data.grid_rows = rows(
-            con,
-            """select tanggal, kode_kecamatan, nama_kecamatan, status, rows_loaded, rows_quarantined
-               from mart.log_completeness where kode_kecamatan like ? order by kode_kecamatan, tanggal""",
-            [_within(data)],
-        )
+        data.grid_rows = queries.grid_rows(data)
     if "backlog" in present:
-        _load_desa(con, data)
+        _load_desa(con, data, queries)
     if "outreach_priority" in present:
-        _load_priority(con, data, has_alasan="alasan" in present["outreach_priority"])
+        _load_priority(con, data, queries, has_alasan="alasan" in present["outreach_priority"])
     if "outreach_requests" in present:
         _load_requests(con, data)
     if "kecamatan_service" in present:
-        _load_service(con, data)
+        _load_service(con, data, queries)
     if "device_activity" in present:
-        _load_devices(con, data)
+        _load_devices(con, data, queries)
     if "kalender" in present:
         data.days_off = {r["tanggal"]: r["keterangan"] for r in rows(
             con, "select tanggal, keterangan from mart.kalender where not hari_kerja order by tanggal")}
@@ -221,19 +272,25 @@ def load_report_data(con: duckdb.DuckDBPyConnection, kode_kabupaten: str | None 
     return data
 
 
-def _present_tables(con: duckdb.DuckDBPyConnection, data: ReportData) -> dict[str, set[str]]:
+def _present_tables(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, set[str]], list[str]]:
     present: dict[str, set[str]] = {}
+    missing: list[str] = []
+    found: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        """select table_name, lower(column_name) from information_schema.columns
+           where table_catalog = current_database() and table_schema = 'mart'""").fetchall():
+        found.setdefault(table, set()).add(column)
     for table, required in TABLE_COLUMNS.items():
-        cols = table_columns(con, "mart", table)
+        cols = found.get(table)
         if cols is None:
-            data.missing_tables.append(f"mart.{table}")
+            missing.append(f"mart.{table}")
             continue
         lacking = [c for c in required if c not in cols]
         if lacking:
             raise ValueError(f"mart.{table} lacks the column(s) {', '.join(lacking)} the report reads; "
                              "rebuild the marts with this version (ektp run)")
         present[table] = cols
-    return present
+    return present, missing
 
 
 def _within(data: ReportData) -> str:
@@ -241,9 +298,14 @@ def _within(data: ReportData) -> str:
     return "%" if data.kode_kabupaten is None else f"{data.kode_kabupaten}.%"
 
 
-def _load_area_names(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+def _prefix(data: ReportData) -> str:
+    """_within as a prefix of the code (the kab/kota code has no LIKE wildcard: KODE_KABUPATEN)."""
+    return "" if data.kode_kabupaten is None else f"{data.kode_kabupaten}."
+
+
+def _load_area_names(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
     """The kab/kota of the area (of the page), from the region dimension (none when the copy has no core.kabupaten)."""
-    if table_columns(con, "core", "kabupaten") is not None:
+    if queries.columns("core", "kabupaten") is not None:
         data.area_names = [r["nama_kabupaten"] for r in rows(
             con, "select nama_kabupaten from core.kabupaten where kode_kabupaten like ? order by kode_kabupaten",
             [data.kode_kabupaten or "%"])]
@@ -278,9 +340,9 @@ def load_kabupaten_rows(con: duckdb.DuckDBPyConnection, present: dict[str, set[s
     return found
 
 
-def _load_kabupaten_headline(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+def _load_kabupaten_headline(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
     """The page's kab/kota: its rows of mart.backlog_kabupaten at the latest date and the one before."""
-    if table_columns(con, "mart", "backlog_kabupaten") is None:
+    if queries.columns("mart", "backlog_kabupaten") is None:
         return
     latest = rows(
         con,
@@ -302,8 +364,8 @@ def _load_regency(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     data.regency_prev = latest[1] if len(latest) > 1 else None
 
 
-def _load_kecamatan(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.kec_date = _latest(con, "backlog_kecamatan", data)
+def _load_kecamatan(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
+    data.kec_date = queries.latest("backlog_kecamatan", data)
     if data.kec_date is None:
         return
     data.kec_rows = rows(
@@ -339,8 +401,8 @@ def _load_trend(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_laju: b
     )
 
 
-def _load_desa(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.desa_date = _latest(con, "backlog", data)
+def _load_desa(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
+    data.desa_date = queries.latest("backlog", data)
     if data.desa_date is None:
         return
     data.desa_top = rows(
@@ -361,13 +423,8 @@ def _load_desa(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     data.desa_negative = int(counts[0]["neg"])
 
 
-def _latest(con: duckdb.DuckDBPyConnection, table: str, data: ReportData) -> Any:
-    """max(as_of_date) of the mart `table` (of the page's kecamatan); None when it has no such row."""
-    return rows(con, f"select max(as_of_date) as d from mart.{table} where kode_kecamatan like ?", [_within(data)])[0]["d"]
-
-
-def _load_priority(con: duckdb.DuckDBPyConnection, data: ReportData, *, has_alasan: bool) -> None:
-    data.priority_date = _latest(con, "outreach_priority", data)
+def _load_priority(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries, *, has_alasan: bool) -> None:
+    data.priority_date = queries.latest("outreach_priority", data)
     if data.priority_date is None:
         return
     data.has_alasan = has_alasan
@@ -409,8 +466,8 @@ def _load_requests(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     )
 
 
-def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.service_date = _latest(con, "kecamatan_service", data)
+def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
+    data.service_date = queries.latest("kecamatan_service", data)
     if data.service_date is None:
         return
     every = rows(
@@ -426,8 +483,8 @@ def _load_service(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     data.service_names = {r["kode_kecamatan"]: r["nama_kecamatan"] for r in every}
 
 
-def _load_devices(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
-    data.devices_date = _latest(con, "device_activity", data)
+def _load_devices(con: duckdb.DuckDBPyConnection, data: ReportData, queries: AreaQueries) -> None:
+    data.devices_date = queries.latest("device_activity", data)
     if data.devices_date is None:
         return
     counts = rows(

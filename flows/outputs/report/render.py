@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from flows.outputs.report.charts import Cell, GridChart
 from flows.outputs.report.data import ReportData
 from flows.outputs.report.format import fmt_coord
 from flows.outputs.report.views import page_context
@@ -56,7 +58,37 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["coord"] = fmt_coord
+    env.filters["grid_cells"] = grid_cells
     return env
+
+
+# Where grid_cells puts a cell's x and tooltip in the markup of templates/grid_cell.svg.j2 (private-use
+# characters: escape_value leaves them as they are, and no template holds them).
+X_SLOT, TIP_SLOT = "\ue000", "\ue001"
+
+
+@lru_cache(maxsize=64)
+def _cell_markup(cls: str | None, cell_w: str, cell_h: int) -> tuple[str, str, str]:
+    """The markup of a grid cell of class ``cls`` (grid_cell.svg.j2, through the environment: every
+    value escaped), cut around its x and its tooltip."""
+    macro = environment().get_template("grid_cell.svg.j2").module.cell
+    before_x, rest = str(macro(cls, X_SLOT, cell_w, cell_h, TIP_SLOT)).split(X_SLOT)
+    between, after_tip = rest.split(TIP_SLOT)
+    return before_x, between, after_tip
+
+
+def grid_cells(cells: Sequence[Cell], chart: GridChart) -> Markup:
+    """The filter that writes a row of the completeness grid: the markup of grid_cell.svg.j2 once per
+    cell, as a template loop would give it, each value escaped by `escape_value` (the x of each column
+    and the markup of each class once per row, not once per cell)."""
+    cell_w, xs, out = fmt_coord(chart.cell_w), {}, []
+    for cell in cells:
+        before_x, between, after_tip = _cell_markup(cell.cls or None, cell_w, chart.cell_h)
+        x = xs.get(cell.x)
+        if x is None:
+            x = xs[cell.x] = str(escape_value(fmt_coord(cell.x)))
+        out += (before_x, x, between, harden(html.escape(cell.tip, quote=True)), after_tip)
+    return Markup("".join(out))
 
 
 def page_title(data: ReportData) -> str:
