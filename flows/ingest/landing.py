@@ -23,6 +23,8 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
+from stat import S_ISDIR, S_ISLNK, S_ISREG
+from typing import NamedTuple
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading", ".filepart")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -35,9 +37,9 @@ def ignored(name: str) -> bool:
     return name.startswith(".") or name.startswith("~$") or name.lower().endswith(IGNORED_SUFFIXES)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What the listing saw at one path under raw/ (``rel`` is '/'-separated)."""
+class Entry(NamedTuple):
+    """What the listing saw at one path under raw/ (``rel`` is '/'-separated). Immutable; a tuple
+    (half the cost of a frozen dataclass, ~86,000 of them in a province year's listing)."""
     rel: str
     kind: str          # file / link / special (pipe, socket, device) / deep (a folder too deep to search)
     size: int
@@ -96,8 +98,11 @@ class LandingZone:
 
     def walk(self, max_depth: int) -> list[Entry]:
         """Every non-ignored entry under raw/, sorted by path. Folders are descended iteratively up to
-        ``max_depth`` levels; a deeper folder is listed once as kind ``deep`` and not searched."""
+        ``max_depth`` levels; a deeper folder is listed once as kind ``deep`` and not searched. One
+        ``lstat`` per entry (``DirEntry.stat(follow_symlinks=False)``: no link is followed), nothing
+        else per entry but the Entry itself: a province year is ~86,000 of them."""
         out: list[Entry] = []
+        append = out.append
         pending: list[list[str]] = [[]]
         while pending:
             parts = pending.pop()
@@ -105,33 +110,35 @@ class LandingZone:
                 fd = self._open_dir(parts)
             except OSError:
                 continue        # removed or swapped for a link since it was listed: not searched
+            prefix = "".join(part + "/" for part in parts)
+            deeper = len(parts) + 1 > max_depth
             try:
                 with os.scandir(fd) as it:
-                    items = sorted(it, key=lambda e: e.name)
-                    for e in items:
-                        if ignored(e.name):
+                    for e in it:
+                        name = e.name
+                        if ignored(name):
                             continue
-                        rel = "/".join([*parts, e.name])
                         try:
                             st = e.stat(follow_symlinks=False)
                         except OSError:
                             continue
-                        if stat.S_ISDIR(st.st_mode):
-                            if len(parts) + 1 > max_depth:
-                                out.append(Entry(rel, "deep", 0, st.st_mtime_ns))
+                        mode = st.st_mode
+                        if S_ISREG(mode):
+                            append(Entry(prefix + name, "file", st.st_size, st.st_mtime_ns))
+                        elif S_ISDIR(mode):
+                            if deeper:
+                                append(Entry(prefix + name, "deep", 0, st.st_mtime_ns))
                             else:
-                                pending.append([*parts, e.name])
-                        elif stat.S_ISLNK(st.st_mode):
-                            out.append(Entry(rel, "link", st.st_size, st.st_mtime_ns))
-                        elif stat.S_ISREG(st.st_mode):
-                            out.append(Entry(rel, "file", st.st_size, st.st_mtime_ns))
+                                pending.append([*parts, name])
+                        elif S_ISLNK(mode):
+                            append(Entry(prefix + name, "link", st.st_size, st.st_mtime_ns))
                         else:
-                            out.append(Entry(rel, "special", 0, st.st_mtime_ns))
+                            append(Entry(prefix + name, "special", 0, st.st_mtime_ns))
             except OSError:
                 pass
             finally:
                 os.close(fd)
-        out.sort(key=lambda e: e.rel)
+        out.sort()      # by path: ``rel`` is the first field and no two entries share one
         return out
 
     def readlink(self, rel: str) -> str:
