@@ -3,18 +3,25 @@
 A province year is ~86,000 log files, so the listing (flows.ingest.landing.LandingZone.walk), the
 plan (flows.ingest.discover.plan) and the read (LandingZone.read, flows.ingest.load.fetch_files) do as
 little as they can per file. These tests pin that the shortcuts change no outcome: the listing
-is sorted and complete, the plan classifies every entry as ``classify`` does, and an unchanged
-file costs no candidate and no keyed identity. Speed itself is measured in tests/bench, never here.
+is sorted and complete, the plan classifies every entry as ``classify`` does, an unchanged file
+costs no candidate and no keyed identity, a folder's descriptor is opened once per batch and never
+outlives it (a folder swapped for a link between batches is refused), and the bytes returned are
+the bytes hashed at every size around a read chunk and the size limit. Speed itself is measured in
+tests/bench, never here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import date
 
-from flows.ingest import discover
+import pytest
+
+from flows.ingest import discover, landing
 from flows.ingest.discover import classify, plan
 from flows.ingest.landing import LandingZone
+from flows.ingest.load import fetch_files
 from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, kecamatan_codes
 
 KEY = b"test-key-for-the-per-file-path-0123456789"
@@ -112,3 +119,97 @@ def test_forcing_makes_every_file_of_the_window_a_candidate_even_when_unchanged(
     forced = plan(entries, known, KEY, KEC, LAST, force=True, kabupaten=KAB)
     assert [c.source_file for c in forced.candidates] == [c.source_file for c in first.candidates]
     assert all(c.replaces for c in forced.candidates) and forced.unchanged == 0
+
+
+def _count_calls(monkeypatch, name: str, flag: int | None = None) -> list:
+    """Count ``os.<name>`` calls made through flows.ingest.landing (with ``flag`` set, for open)."""
+    calls = []
+    real = getattr(os, name)
+
+    def counted(*a, **kw):
+        if flag is None or a[1] & flag:
+            calls.append(a[0])
+        return real(*a, **kw)
+    monkeypatch.setattr(landing.os, name, counted)
+    return calls
+
+
+def test_files_of_one_folder_open_the_folder_once_per_batch_and_a_small_file_is_read_in_one_call(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    names = [f"rekam/2025-01-0{d}/16.09.0{k}.csv" for d in (1, 2) for k in (1, 2, 3)]
+    for rel in names:
+        _put(raw, rel, rel.encode())
+    entries = _listing(raw)
+    p = plan(entries, {}, KEY, KEC, LAST, kabupaten=KAB)
+    with LandingZone(raw) as zone:
+        folders = _count_calls(monkeypatch, "open", os.O_DIRECTORY)
+        reads = _count_calls(monkeypatch, "read")
+        files = fetch_files(zone, p.candidates, p, 1 << 20)
+    assert [f.data for f in files] == [rel.encode() for rel in names]
+    assert folders == ["rekam", "2025-01-01", "rekam", "2025-01-02"]     # each folder once, each component without links
+    assert len(reads) == len(names)                                      # one read a file: the short read at its size
+
+
+def test_a_folder_swapped_for_a_link_between_batches_is_refused_and_no_descriptor_outlives_a_batch(tmp_path):
+    raw = tmp_path / "raw"
+    for k in (1, 2):
+        _put(raw, f"rekam/2025-01-01/16.09.0{k}.csv", b"nik\n")
+    p = plan(_listing(raw), {}, KEY, KEC, LAST, kabupaten=KAB)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with LandingZone(raw) as zone:
+        first = fetch_files(zone, p.candidates[:1], p, 1 << 20)
+        os.rename(raw / "rekam" / "2025-01-01", elsewhere / "2025-01-01")
+        (raw / "rekam" / "2025-01-01").symlink_to(elsewhere / "2025-01-01")
+        second = fetch_files(zone, p.candidates[1:], p, 1 << 20)
+        assert zone._folder is None
+    assert first[0].data == b"nik\n" and first[0].cand.reject is None
+    assert second[0].data is None and second[0].cand.reject[0] == "symlink"
+
+
+def test_a_file_removed_or_swapped_for_a_link_inside_a_kept_folder_is_gone_or_refused(tmp_path):
+    raw = tmp_path / "raw"
+    for k in (1, 2, 3):
+        _put(raw, f"rekam/2025-01-01/16.09.0{k}.csv", b"nik\n")
+    p = plan(_listing(raw), {}, KEY, KEC, LAST, kabupaten=KAB)
+    day = raw / "rekam" / "2025-01-01"
+    with LandingZone(raw) as zone, zone.batch():
+        assert zone.read(p.candidates[0].rel, 1 << 20).data == b"nik\n"        # the folder is kept from here
+        (day / "16.09.02.csv").unlink()
+        (day / "16.09.03.csv").unlink()
+        (day / "16.09.03.csv").symlink_to(day / "16.09.01.csv")
+        assert zone.read(p.candidates[1].rel, 1 << 20).gone
+        assert zone.read(p.candidates[2].rel, 1 << 20).unread == "link"
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 32, 33, 100])
+@pytest.mark.parametrize("limit_offset", [-1, 0, 1, 50])
+def test_the_bytes_read_are_the_bytes_hashed_at_every_size_around_a_chunk_and_the_limit(tmp_path, monkeypatch, size, limit_offset):
+    monkeypatch.setattr(landing, "CHUNK", 16)
+    raw = tmp_path / "raw"
+    data = bytes(range(256))[:size] if size <= 256 else os.urandom(size)
+    _put(raw, "rekam/2025-01-01/16.09.01.csv", data)
+    limit = max(0, size + limit_offset)
+    with LandingZone(raw) as zone:
+        got = zone.read("rekam/2025-01-01/16.09.01.csv", limit)
+    if size <= limit:
+        assert got.reject is None and got.data == data and got.size == size
+        assert got.sha256 == hashlib.sha256(data).hexdigest()
+    else:                                            # over the limit: hashed no further than limit + 1 bytes
+        assert got.reject[0] == "file_too_large" and got.data is None and got.size == size
+        assert got.sha256 == hashlib.sha256(data[:limit + 1]).hexdigest()
+
+
+def test_a_read_outside_a_batch_keeps_no_folder_so_a_folder_swapped_for_a_link_after_it_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    for k in (1, 2):
+        _put(raw, f"rekam/2025-01-01/16.09.0{k}.csv", b"nik\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with LandingZone(raw) as zone:          # as the key check reads one file, long before the batches
+        assert zone.read("rekam/2025-01-01/16.09.01.csv", 1 << 20).data == b"nik\n"
+        assert zone._folder is None
+        os.rename(raw / "rekam" / "2025-01-01", elsewhere / "2025-01-01")
+        (raw / "rekam" / "2025-01-01").symlink_to(elsewhere / "2025-01-01")
+        got = zone.read("rekam/2025-01-01/16.09.02.csv", 1 << 20)
+    assert got.data is None and got.unread == "link-dir" and got.reject[0] == "symlink"
