@@ -213,3 +213,33 @@ def test_a_read_outside_a_batch_keeps_no_folder_so_a_folder_swapped_for_a_link_a
         (raw / "rekam" / "2025-01-01").symlink_to(elsewhere / "2025-01-01")
         got = zone.read("rekam/2025-01-01/16.09.02.csv", 1 << 20)
     assert got.data is None and got.unread == "link-dir" and got.reject[0] == "symlink"
+
+
+def test_files_of_a_batch_that_share_a_header_get_the_outcome_each_would_get_alone(monkeypatch):
+    from flows.ingest import read
+    from flows.ingest.feeds import REKAM
+
+    header = ",".join(REKAM.columns)
+    row = ",".join(f"v{i}" for i in range(len(REKAM.columns)))
+    texts = [header + "\n" + row + "\n",                               # the batch's usual header
+             header + ",catatan\n" + row + ",x\n",                     # one ignored column
+             header + "," + REKAM.columns[0] + "\n" + row + ",y\n",    # a column named twice: rejected
+             header.replace(REKAM.columns[-1], "lain") + "\n" + row,   # a required column missing: rejected
+             header + "\n" + row + "\n" + row + ",extra\n",            # the usual header, a malformed record
+             header.replace(",", ";") + "\n" + row.replace(",", ";"),  # another delimiter
+             header + "," + REKAM.columns[0] + "\n" + row + ",z\n",    # the same rejected header again
+             header + "\r\n" + row + "\r\n",                           # CRLF
+             header]                                                   # a header and no newline
+    alone = [read.read_texts([t], REKAM.columns, REKAM.optional) for t in texts]
+    headers = []
+    real = read._header
+    monkeypatch.setattr(read, "_header", lambda first: headers.append(first) or real(first))
+    together = read.read_texts(texts, REKAM.columns, REKAM.optional)
+    for i, one in enumerate(alone):
+        got, want = together.files[i], one.files[0]
+        assert (type(got.rejected), got.extra_columns, got.malformed) == (type(want.rejected), want.extra_columns, want.malformed)
+        if want.rejected is not None:
+            assert (got.rejected.code, got.rejected.message) == (want.rejected.code, want.rejected.message)
+        rows = together.rows.filter(together.rows["file_index"] == i).drop("file_index")
+        assert rows.equals(one.rows.drop("file_index"))
+    assert len(headers) == len(set(headers)) == 6        # each distinct header line read once
