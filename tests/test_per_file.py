@@ -243,3 +243,22 @@ def test_files_of_a_batch_that_share_a_header_get_the_outcome_each_would_get_alo
         rows = together.rows.filter(together.rows["file_index"] == i).drop("file_index")
         assert rows.equals(one.rows.drop("file_index"))
     assert len(headers) == len(set(headers)) == 6        # each distinct header line read once
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_pause_of_the_listing_leaves_the_collector_as_it_found_it_even_on_error(enabled):
+    import gc
+
+    from flows.orchestration.run import collector_paused
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() == enabled
+        with pytest.raises(OSError), collector_paused():
+            raise OSError("the raw folder went away")
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable() if was else gc.disable()
