@@ -32,6 +32,8 @@ from flows.ingest.feeds import CODE_REASONS, FEEDS, PENDUDUK, PERMOHONAN, REKAM,
 from flows.ingest.landing import Entry
 
 _PATTERNS = [layout.pattern for feed in FEEDS.values() for layout in feed.layouts]
+# Feed.layout(depth) of every feed, looked up once (landing_name runs for every entry of a listing)
+_LAYOUTS = {(feed.kind, layout.depth): layout for feed in FEEDS.values() for layout in reversed(feed.layouts)}
 # rejection sentences for a file's name or type: fixed, never quoting the name
 NAME_REASONS = {
     "folder_not_a_date": "the folder is not a date (expected rekam/<YYYY-MM-DD>/<kode_kecamatan>.csv)",
@@ -75,6 +77,15 @@ class Candidate:
     def opened(self) -> bool:
         """Whether a run reads (and hashes) this entry: regular files only."""
         return self.entry_kind == "file"
+
+    def shipped(self) -> Candidate:
+        """A copy that travels beyond the fetch (flows.ingest.load.RawFile): ``rel`` replaced by
+        ``source_file`` (no raw file name leaves the writer), no identity key. What
+        ``dataclasses.replace`` gives, without its per-call cost (once per file of a batch)."""
+        new = object.__new__(Candidate)
+        new.__dict__.update(self.__dict__)
+        new.rel, new.id_key = self.source_file, b""
+        return new
 
 
 @dataclass
@@ -134,12 +145,13 @@ def unread_identity(id_key: bytes, what: str) -> str:
     return hmac.new(id_key, what.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def _dated_name(parts: list[str], layout: Layout, codes: frozenset[str]) -> tuple[date | None, str | None, str | None]:
+def _dated_name(parts: list[str], layout: Layout, codes: frozenset[str],
+                day_of=parse_iso_date) -> tuple[date | None, str | None, str | None]:
     """(date, code, reason) of a path of ``layout``'s depth: ``<date>.csv`` or ``<date>/<code>.csv``."""
     if layout.code is None:
-        day = parse_iso_date(parts[1][:-4]) if parts[1].endswith(".csv") else None
+        day = day_of(parts[1][:-4]) if parts[1].endswith(".csv") else None
         return day, None, None if day is not None else "name_not_a_date"
-    day = parse_iso_date(parts[1])
+    day = day_of(parts[1])
     if day is None:
         return None, None, "folder_not_a_date"
     if not parts[2].endswith(".csv") or parts[2][:-4] not in codes:
@@ -147,28 +159,50 @@ def _dated_name(parts: list[str], layout: Layout, codes: frozenset[str]) -> tupl
     return day, parts[2][:-4], None
 
 
-def landing_name(rel: str, kecamatan: frozenset[str],
-                 kabupaten: frozenset[str] = frozenset()) -> tuple[str, date | None, str | None, str | None]:
+def landing_name(rel: str, kecamatan: frozenset[str], kabupaten: frozenset[str] = frozenset(),
+                 day_of=parse_iso_date) -> tuple[str, date | None, str | None, str | None]:
     """(kind, date, kode_kecamatan, reason) of a path under raw/; reason is None for a landing name.
     The names are the layouts of the feeds (``flows.ingest.feeds``). ``kecamatan`` and ``kabupaten``: the
-    codes of the area (the stem of a name whose layout carries a code)."""
+    codes of the area (the stem of a name whose layout carries a code). ``day_of``: the date of a
+    ``YYYY-MM-DD`` text (``parse_iso_date``; a listing's ``plan`` passes a memo of it)."""
     parts = rel.split("/")
     feed = FEEDS.get(parts[0]) if len(parts) > 1 else None
     if feed is None:
         return "other", None, None, "unexpected_path"
-    layout = feed.layout(len(parts))
+    layout = _LAYOUTS.get((feed.kind, len(parts)))
     if layout is None:
         # a feed dated by its folder keeps the folder's date (rekam/<date>/a/b.csv is of <date>)
-        day = parse_iso_date(parts[1]) if feed.dated_folder and len(parts) > 2 else None
+        day = day_of(parts[1]) if feed.dated_folder and len(parts) > 2 else None
         return feed.kind, day, None, "unexpected_path"
-    day, code, reason = _dated_name(parts, layout, {"kecamatan": kecamatan, "kabupaten": kabupaten}.get(layout.code, frozenset()))
+    codes = kecamatan if layout.code == "kecamatan" else kabupaten if layout.code == "kabupaten" else frozenset()
+    day, code, reason = _dated_name(parts, layout, codes, day_of)
     return feed.kind, day, code if layout.code == "kecamatan" else None, reason
+
+
+def _memo_dates():
+    """``parse_iso_date`` remembered per text, for one listing: the ~86,000 logs of a province
+    year sit in 366 dated folders, so each folder's date is parsed once, not once per file."""
+    seen: dict[str, date | None] = {}
+
+    def day_of(text: str) -> date | None:
+        try:
+            return seen[text]
+        except KeyError:
+            seen[text] = day = parse_iso_date(text)
+            return day
+    return day_of
 
 
 def classify(entry: Entry, key: bytes, kecamatan: frozenset[str], kabupaten: frozenset[str] = frozenset()) -> Candidate:
     """A Candidate for one listed entry: its stored name, kind, date and any rejection by name or type."""
     kind, day, kode, reason = landing_name(entry.rel, kecamatan, kabupaten)
     source = entry.rel if reason is None else hashed_name(entry.rel, key)
+    return _candidate(entry, key, source, kind, day, kode, reason)
+
+
+def _candidate(entry: Entry, key: bytes, source: str, kind: str, day: date | None, kode: str | None,
+               reason: str | None) -> Candidate:
+    """The Candidate of ``classify`` from the entry's name already worked out (``landing_name``)."""
     cand = Candidate(entry.rel, source, kind, day, kode, entry.size, entry.mtime_ns, entry_kind=entry.kind,
                      id_key=identity_key(source, key))
     type_reason = {"link": "symlink", "special": "not_a_regular_file", "deep": "folder_too_deep"}.get(entry.kind)
@@ -199,27 +233,35 @@ def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | Non
     last_date). An entry whose (size, mtime) match its current version is unchanged without being
     read; ``force`` makes files of the window candidates anyway. ``link_text(rel)`` gives a link's
     target text, so that a link identifies by where it points. ``kecamatan``, ``kabupaten``: the
-    codes of the run's area."""
+    codes of the run's area.
+
+    Per entry, an unchanged one costs its name (dates remembered per folder), one look-up and the
+    comparison: no Candidate, no keyed identity. A province year is ~86,000 entries, most of them
+    unchanged on any night."""
     out = Plan()
+    day_of = _memo_dates()
+    windowed = frozenset(kind for kind, feed in FEEDS.items() if feed.window == "run")
     for entry in entries:
-        cand = classify(entry, key, kecamatan, kabupaten)
-        if cand.log_date is not None and cand.log_date > last_date:
+        kind, day, kode, reason = landing_name(entry.rel, kecamatan, kabupaten, day_of)
+        if day is not None and day > last_date:
             out.later += 1
             continue
-        if cand.kind in FEEDS and FEEDS[cand.kind].window == "run" and cand.log_date is not None:
-            if start_date is not None and cand.log_date < start_date:
+        if day is not None and kind in windowed:
+            if start_date is not None and day < start_date:
                 continue
-            if only_kecamatan is not None and cand.kode_kecamatan not in only_kecamatan:
+            if only_kecamatan is not None and kode not in only_kecamatan:
                 continue
+        source = entry.rel if reason is None else hashed_name(entry.rel, key)
+        prev = known.get(source)
+        if prev and not force and prev[1] == entry.size and prev[2] == entry.mtime_ns:
+            out.unchanged += 1
+            continue
+        cand = _candidate(entry, key, source, kind, day, kode, reason)
         if entry.kind == "link" and link_text is not None:
             try:
                 cand.sha256 = unread_identity(cand.id_key, "link:" + link_text(entry.rel))
             except OSError:
                 pass
-        prev = known.get(cand.source_file)
-        if prev and not force and prev[1] == cand.size and prev[2] == cand.mtime_ns:
-            out.unchanged += 1
-            continue
         if prev and not cand.opened and prev[0] == cand.sha256 and not force:
             out.unchanged += 1
             out.touched.append((cand.source_file, cand.mtime_ns))

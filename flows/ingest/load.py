@@ -12,7 +12,6 @@ entries and marks the old ``audit.file_loads`` version ``superseded`` in the sam
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -89,22 +88,23 @@ def fetch_files(zone: LandingZone, cands: list[Candidate], plan: Plan, max_bytes
     equal its current version is unchanged (recorded in ``plan.touched``, not loaded) unless
     ``force``; a file removed since the listing has left the landing zone and is skipped."""
     out: list[RawFile] = []
-    for c in cands:
-        data = None
-        if c.opened:
-            got = zone.read(c.rel, max_bytes, c.reject is None)    # keep the bytes of a usable name only
-            if got.gone:
-                continue
-            c.sha256 = got.sha256 or unread_identity(c.id_key, got.unread or "unreadable")
-            c.size, c.mtime_ns = got.size, got.mtime_ns or c.mtime_ns
-            if c.known_sha256 == c.sha256 and not force:
-                plan.unchanged += 1
-                plan.touched.append((c.source_file, c.mtime_ns))
-                continue
-            if c.reject is None:
-                c.reject = got.reject
-                data = got.data if got.reject is None else None
-        out.append(RawFile(dataclasses.replace(c, rel=c.source_file, id_key=b""), data))
+    with zone.batch():      # each folder opened once for the batch; no descriptor outlives it
+        for c in cands:
+            data = None
+            if c.opened:
+                got = zone.read(c.rel, max_bytes, c.reject is None)    # keep the bytes of a usable name only
+                if got.gone:
+                    continue
+                c.sha256 = got.sha256 or unread_identity(c.id_key, got.unread or "unreadable")
+                c.size, c.mtime_ns = got.size, got.mtime_ns or c.mtime_ns
+                if c.known_sha256 == c.sha256 and not force:
+                    plan.unchanged += 1
+                    plan.touched.append((c.source_file, c.mtime_ns))
+                    continue
+                if c.reject is None:
+                    c.reject = got.reject
+                    data = got.data if got.reject is None else None
+            out.append(RawFile(c.shipped(), data))
     return out
 
 

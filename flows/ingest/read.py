@@ -262,16 +262,27 @@ def read_texts(texts: list[str], required: tuple[str, ...], optional: tuple[str,
         missing = [pl.lit(None, pl.Utf8).alias(c) for c in optional if c not in frame.columns]
         return frame.with_columns(missing).select("file_index", "line_number", *columns)
 
+    # each distinct header line is read and checked once (a batch's files nearly all share one):
+    # first line -> (delimiter, names, ignored columns, wanted columns), or the file-level rejection
+    heads: dict[str, tuple[str, list[str], int, tuple[str, ...]] | FileRejected] = {}
     for i, text in enumerate(texts):
-        try:
-            delim, names = _header(text)
-            extra = _check_columns(names, required, optional)
-        except FileRejected as exc:
-            files.append(FileRead(rejected=exc))
+        end = text.find("\n")
+        first = text if end < 0 else text[:end]
+        head = heads.get(first)
+        if head is None:
+            try:
+                delim, names = _header(first)
+                extra = _check_columns(names, required, optional)
+                head = (delim, names, len(extra), required + tuple(c for c in optional if c in names))
+            except FileRejected as exc:
+                head = exc
+            heads[first] = head
+        if isinstance(head, FileRejected):
+            files.append(FileRead(rejected=FileRejected(head.code, head.message)))
             continue
-        got = FileRead(extra_columns=len(extra))
+        delim, names, extra, wanted = head
+        got = FileRead(extra_columns=extra)
         files.append(got)
-        wanted = required + tuple(c for c in optional if c in names)
         if '"' in text:
             frame, got.malformed = _split_quoted(text, delim, names, wanted)
             parts.append(complete(frame.select(pl.lit(i, dtype=pl.UInt32).alias("file_index"), pl.all())))
