@@ -275,8 +275,19 @@ def _flow(fn, dask: str | None):
     return fn.with_options(task_runner=dask_task_runner(address))
 
 
+def _freeze_imports() -> None:
+    """The objects of the imports so far (Prefect, Polars, DuckDB, the pipeline) live as long as the
+    process: keep them out of the cyclic collector's full collections, which otherwise walk them
+    again and again during a run (issue 19)."""
+    import gc
+
+    gc.freeze()
+
+
 def cmd_run(args) -> int:
     from flows.orchestration import pipeline
+
+    _freeze_imports()
 
     settings = _settings(need_key=True)
     flow = _flow(pipeline.nightly, args.dask)
@@ -288,6 +299,8 @@ def cmd_run(args) -> int:
 
 def cmd_backfill(args) -> int:
     from flows.orchestration import pipeline
+
+    _freeze_imports()
     from flows.reference.wilayah import kecamatan_codes
     from flows.settings import load_settings
 

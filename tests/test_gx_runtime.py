@@ -50,7 +50,8 @@ def test_the_configuration_property_is_restored_after_a_gx_call():
 
 def test_validation_runs_without_loading_sqlalchemy_scipy_stats_or_altair():
     """In a fresh process: validating a batch does not load SQLAlchemy, and scipy.stats and altair
-    stay unloaded (lazy placeholders); the import finder is gone afterwards."""
+    stay unloaded (lazy placeholders); the import finder is gone afterwards; the import's objects
+    are frozen (gc.freeze: full collections no longer walk them)."""
     code = (
         "import sys, importlib.util\n"
         "from tests.test_gx_runtime import _fixture_rows\n"
@@ -61,8 +62,11 @@ def test_validation_runs_without_loading_sqlalchemy_scipy_stats_or_altair():
         "print('sqlalchemy' in sys.modules,"
         " [m for m in ('scipy.stats', 'altair') if m in sys.modules and type(sys.modules[m]) is not lazy],"
         " any(type(f).__name__ == '_DeferredImports' for f in sys.meta_path))\n"
+        "import gc; print(gc.get_freeze_count() > 100_000)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).parents[1], timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[-2] == "False [] False"
+    lines = out.stdout.split("\n")
+    assert lines[-3] == "False [] False"
+    assert lines[-2] == "True", "the import's objects are frozen out of later full collections"

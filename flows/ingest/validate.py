@@ -9,6 +9,7 @@ an expectation that errors inside GX raises ValidationError (a bug, never a sile
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -125,6 +126,7 @@ def _import_gx_once():
             import great_expectations  # noqa: F401  (imported here, under the finder)
         finally:
             sys.meta_path.remove(finder)
+        gc.freeze()   # the import's objects live as long as the process: out of every later full collection
     import great_expectations as gx
 
     return gx
