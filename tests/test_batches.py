@@ -110,3 +110,39 @@ def test_a_batch_failing_while_the_previous_is_written_fails_the_run_and_the_nex
     monkeypatch.setattr(pipeline, "prepare", orig_prepare)
     broken.run(END.isoformat(), start=START.isoformat())
     assert _state(broken) == _state(clean)
+
+
+@pytest.mark.slow
+def test_the_backup_is_copied_while_the_report_renders_and_a_failed_backup_still_fails_the_run(
+        prefect_api, raw_zone, tmp_path, monkeypatch):
+    import threading
+
+    from flows.outputs import publish as publishing
+
+    seen: list[str] = []
+    orig_backup = pipeline.backup
+
+    def recorded(settings, run_id):
+        seen.append(threading.current_thread().name)
+        return orig_backup(settings, run_id)
+
+    monkeypatch.setattr(pipeline, "backup", recorded)
+    land = _landing(tmp_path, raw_zone, "backup")
+    land.run(START.isoformat())
+    report = land.data_dir / "warehouse" / "report.html"
+    assert report.exists()
+    assert seen and seen[0] != "MainThread", "the backup ran in a task thread, beside the report"
+    from flows.settings import load_settings
+    from tests.helpers import data_dir_env
+
+    with data_dir_env(land.data_dir):
+        assert len(publishing.list_backups(load_settings())) == 1
+
+    def failing(settings, run_id):
+        raise OSError("simulated: the backup disk is full")
+
+    monkeypatch.setattr(pipeline, "backup", failing)
+    before = report.stat().st_mtime_ns
+    with pytest.raises(Exception, match="stage backup failed with OSError"):
+        land.run(END.isoformat())
+    assert report.stat().st_mtime_ns > before, "the report was still rendered while the backup failed"

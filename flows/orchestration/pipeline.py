@@ -163,9 +163,27 @@ def report_task(settings: Settings, summary: RunSummary) -> Path:
 
     con = connect_reader(settings.published_path)
     try:
-        return write_report(con, settings.report_path, run_summary=summary)
+        with steps.collector_paused():   # 18 pages at a province: ~5 full collections, 0.05-0.15 s
+            return write_report(con, settings.report_path, run_summary=summary)
     finally:
         con.close()
+
+
+def _backup_and_report(settings: Settings, run_id: str, summary: RunSummary) -> None:
+    """The backup (a copy of the closed writer file, fsynced: disk I/O, no GIL held) and the report
+    (Jinja2: CPU) of a completed run. On the default runner the backup runs in a task thread while
+    the report renders (issue 19: 0.6 s and 1.4 s on a province's night); both are waited for, and
+    a failure of either fails the run as before. On Dask the backup stays in this process."""
+    if _parallel():
+        backup_task(settings, run_id)
+        report_task(settings, summary)
+        return
+    saving = backup_task.submit(settings, run_id)
+    try:
+        report_task(settings, summary)
+    finally:
+        saving.wait()
+    saving.result()
 
 
 def _parallel() -> bool:
@@ -284,8 +302,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             con.close()
         if failure is not None:
             raise failure
-        backup_task(settings, run_id)
-        report_task(settings, summary)
+        _backup_and_report(settings, run_id, summary)
     logger.info("run %s: %d file(s) loaded, %d rejected, %d row(s) loaded, %d quarantined",
                 run_id, summary.files_loaded, summary.files_rejected, summary.rows_loaded, summary.rows_quarantined)
     _artifact(summary)
