@@ -99,9 +99,39 @@ class Landing:
                 return (flow or pipeline.nightly)(run_date=last)
             return (flow or pipeline.backfill)(start=start, end=last, **kw)
 
+    def loaded(self, current_only: bool = False) -> dict[str, list[tuple]]:
+        """What the loads left, fully ordered, for equality comparisons: the file audit (its current
+        versions only, with ``current_only``), the quarantine and the landed recordings (run ids aside)."""
+        where = "where status <> 'superseded'" if current_only else ""
+        return {
+            "file_loads": self.query(f"""select source_file, sha256, status, rows_loaded, rows_quarantined, error
+                                         from audit.file_loads {where} order by all"""),
+            "quarantine": self.query("select source_file, line_number, reason, detail from audit.quarantine order by all"),
+            "rekam": self.query("select * exclude (run_id) from landing.rekam order by all"),
+        }
+
     def marts(self) -> dict[str, list[tuple]]:
         """Every mart, fully ordered, for equality comparisons."""
         out = {}
         for t in ("backlog", "backlog_kecamatan", "participation_trend", "log_completeness"):
             out[t] = self.query(f"select * from mart.{t} order by all")
         return out
+
+
+def generated_zone(out: Path, start, end, seed: int, rows_per_day: int) -> Path:
+    """A dirty generated landing zone (``flows.synth.generate``) at ``out``: quarantine and rejected
+    files included; for tests that compare whole warehouses built two ways."""
+    from flows.synth import generate
+
+    generate(out, start, end, seed=seed, rows_per_day=rows_per_day, dirt=True)
+    return out
+
+
+def landing_copy(tmp_path: Path, raw: Path, name: str) -> Landing:
+    """A data directory ``tmp_path/name`` with a copy of the landing zone ``raw``."""
+    import shutil
+
+    data = tmp_path / name
+    shutil.copytree(raw, data / "raw")
+    return Landing(data)
+

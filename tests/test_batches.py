@@ -5,41 +5,24 @@ the run without losing or half-writing anything; the next run completes the load
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
 
 from flows.orchestration import pipeline
 from flows.orchestration import run as steps
-from tests.helpers import Landing
+from tests.helpers import Landing, generated_zone, landing_copy
 
 START, END = date(2025, 1, 1), date(2025, 1, 2)
 
 
 @pytest.fixture(scope="module")
 def raw_zone(tmp_path_factory):
-    from flows.synth import generate
-
-    out = tmp_path_factory.mktemp("batches_raw") / "raw"
-    generate(out, START, END, seed=11, rows_per_day=150, dirt=True)
-    return out
-
-
-def _landing(tmp_path, raw, name: str) -> Landing:
-    data = tmp_path / name
-    shutil.copytree(raw, data / "raw")
-    return Landing(data)
+    return generated_zone(tmp_path_factory.mktemp("batches_raw") / "raw", START, END, seed=11, rows_per_day=150)
 
 
 def _state(landing: Landing) -> dict:
-    return {
-        "file_loads": landing.query("""select source_file, sha256, status, rows_loaded, rows_quarantined, error
-                                       from audit.file_loads where status <> 'superseded' order by all"""),
-        "quarantine": landing.query("select source_file, line_number, reason, detail from audit.quarantine order by all"),
-        "rekam": landing.query("select * exclude (run_id) from landing.rekam order by all"),
-        "marts": landing.marts(),
-    }
+    return {**landing.loaded(current_only=True), "marts": landing.marts()}
 
 
 def _small_batches(monkeypatch, files: int = 5) -> None:
@@ -50,7 +33,7 @@ def _small_batches(monkeypatch, files: int = 5) -> None:
 @pytest.mark.slow
 def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_batch(
         prefect_api, raw_zone, tmp_path, monkeypatch):
-    one = _landing(tmp_path, raw_zone, "one")
+    one = landing_copy(tmp_path, raw_zone, "one")
     one.run(END.isoformat(), start=START.isoformat())
 
     _small_batches(monkeypatch)
@@ -65,7 +48,7 @@ def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_ba
         writes.append((batch_no, "end", threading.current_thread().name))
 
     monkeypatch.setattr(steps, "load_log_batch", recorded)
-    many = _landing(tmp_path, raw_zone, "many")
+    many = landing_copy(tmp_path, raw_zone, "many")
     many.run(END.isoformat(), start=START.isoformat())
 
     n = many.query("select count(distinct batch_no) from audit.validation_results where suite = 'rekam_log'")[0][0]
@@ -80,7 +63,7 @@ def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_ba
 @pytest.mark.slow
 def test_a_batch_failing_while_the_previous_is_written_fails_the_run_and_the_next_run_completes(
         prefect_api, raw_zone, tmp_path, monkeypatch):
-    clean = _landing(tmp_path, raw_zone, "clean")
+    clean = landing_copy(tmp_path, raw_zone, "clean")
     clean.run(END.isoformat(), start=START.isoformat())
 
     _small_batches(monkeypatch)
@@ -94,7 +77,7 @@ def test_a_batch_failing_while_the_previous_is_written_fails_the_run_and_the_nex
         return orig_prepare(feed, files, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "prepare", failing)
-    broken = _landing(tmp_path, raw_zone, "broken")
+    broken = landing_copy(tmp_path, raw_zone, "broken")
     with pytest.raises(Exception, match="stage prepare-batch failed with RuntimeError"):
         broken.run(END.isoformat(), start=START.isoformat())
     assert broken.query("select status from audit.runs") == [("failed",)]
@@ -127,7 +110,7 @@ def test_the_backup_is_copied_while_the_report_renders_and_a_failed_backup_still
         return orig_backup(settings, run_id)
 
     monkeypatch.setattr(pipeline, "backup", recorded)
-    land = _landing(tmp_path, raw_zone, "backup")
+    land = landing_copy(tmp_path, raw_zone, "backup")
     land.run(START.isoformat())
     report = land.data_dir / "warehouse" / "report.html"
     assert report.exists()

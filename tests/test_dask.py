@@ -12,7 +12,6 @@ The local cluster runs on TLS with a temporary certificate.
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import date
 
 import pytest
@@ -20,33 +19,14 @@ import pytest
 from flows.ingest import pseudonym
 from flows.orchestration import run as steps
 from flows.settings import load_settings
-from tests.helpers import Landing
+from tests.helpers import generated_zone, landing_copy
 
 START, END = date(2025, 1, 1), date(2025, 1, 2)
 
 
 @pytest.fixture(scope="module")
 def raw_zone(tmp_path_factory):
-    from flows.synth import generate
-
-    out = tmp_path_factory.mktemp("dask_raw") / "raw"
-    generate(out, START, END, seed=7, rows_per_day=200, dirt=True)
-    return out
-
-
-def _landing(tmp_path, raw, name: str) -> Landing:
-    data = tmp_path / name
-    shutil.copytree(raw, data / "raw")
-    return Landing(data)
-
-
-def _audit(landing: Landing) -> dict:
-    return {
-        "file_loads": landing.query("""select source_file, sha256, status, rows_loaded, rows_quarantined, error
-                                       from audit.file_loads order by all"""),
-        "quarantine": landing.query("select source_file, line_number, reason, detail from audit.quarantine order by all"),
-        "rekam": landing.query("""select * exclude (run_id) from landing.rekam order by all"""),
-    }
+    return generated_zone(tmp_path_factory.mktemp("dask_raw") / "raw", START, END, seed=7, rows_per_day=200)
 
 
 @pytest.mark.slow
@@ -59,10 +39,10 @@ def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, m
     orig = steps.batches
     monkeypatch.setattr(steps, "batches", lambda cands, max_bytes, max_files: orig(cands, max_bytes, 6))
 
-    plain = _landing(tmp_path, raw_zone, "plain")
+    plain = landing_copy(tmp_path, raw_zone, "plain")
     s_plain = plain.run(END.isoformat(), start=START.isoformat())
 
-    dask = _landing(tmp_path, raw_zone, "dask")
+    dask = landing_copy(tmp_path, raw_zone, "dask")
     flow = pipeline.backfill.with_options(task_runner=dask_task_runner(n_workers=2))
     s_dask = dask.run(END.isoformat(), start=START.isoformat(), flow=flow)
 
@@ -70,7 +50,7 @@ def test_dask_backfill_matches_default_runner(prefect_api, raw_zone, tmp_path, m
     for k in ("files_loaded", "files_rejected", "rows_loaded", "rows_quarantined", "quarantine_by_reason", "backlog"):
         assert getattr(s_dask, k) == getattr(s_plain, k), k
     assert dask.marts() == plain.marts()
-    assert _audit(dask) == _audit(plain)
+    assert dask.loaded() == plain.loaded()
     # more batches than the window: the Dask path really prepared ahead
     n_batches = dask.query("select count(distinct batch_no) from audit.validation_results")[0][0]
     assert n_batches > load_settings().parallel_window
