@@ -113,12 +113,8 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
 
 
 def _import_gx():
-    """``import great_expectations``, with only what pandas validation needs loaded up front."""
-    with _BUILD:
-        return _import_gx_once()
-
-
-def _import_gx_once():
+    """``import great_expectations``, with only what pandas validation needs loaded up front
+    (called under ``_BUILD``, by ``_built_context``)."""
     if "great_expectations" not in sys.modules and "sqlalchemy" not in sys.modules:
         finder = _DeferredImports()
         sys.meta_path.insert(0, finder)

@@ -230,24 +230,24 @@ def _write_batches(con, prepared_batches, run_id: str, totals: steps.RunTotals, 
     writing = None   # (future, files, prepared) of the batch being written
     overlap = not _parallel()   # on Dask the workers prepare ahead already, the writes stay here
 
-    def finish(w) -> None:
-        future, files, prepared = w
-        future.result()
+    def finish(future, files, prepared) -> None:
+        if future is not None:
+            future.result()
         progress.advance(len(files), prepared.rows.height if prepared.rows is not None else 0)
 
     try:
         for batch_no, files, prepared in prepared_batches:
             if writing is not None:
                 w, writing = writing, None
-                finish(w)
+                finish(*w)
             if overlap:
                 writing = (write_task.submit(con, quote(prepared), run_id, batch_no, quote(totals)), files, prepared)
             else:
                 write_task(con, quote(prepared), run_id, batch_no, quote(totals))
-                progress.advance(len(files), prepared.rows.height if prepared.rows is not None else 0)
+                finish(None, files, prepared)
         if writing is not None:
             w, writing = writing, None
-            finish(w)
+            finish(*w)
     finally:
         if writing is not None:   # something failed while a batch was being written: let it end first
             writing[0].wait()

@@ -75,9 +75,6 @@ def published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return out
 
 
-_EVERYTHING = date(1900, 1, 1)      # flows.warehouse.database.FULL_FIRST_DATE: a full build
-
-
 def _identity(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_size, st.st_mtime_ns
@@ -97,7 +94,9 @@ def _unchanged_before(con: duckdb.DuckDBPyConnection, dst: Path) -> tuple[bool, 
         return False, None
     if state is None or len(published) != 1 or not dst.exists() or _identity(dst) != tuple(published[0]):
         return False, None
-    if state[0] is not None and state[0] <= _EVERYTHING:
+    from flows.warehouse.database import FULL_FIRST_DATE
+
+    if state[0] is not None and state[0] <= FULL_FIRST_DATE:
         return False, None
     return True, state[0]
 
