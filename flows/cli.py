@@ -247,7 +247,10 @@ def _use_reporter() -> None:
 def _run_flow(fn, **params) -> RunSummary:
     """Run a flow in this process; surface a UserError raised anywhere inside it as itself."""
     try:
-        return fn(**params)
+        from flows.orchestration.pipeline import heartbeat_not_awaited
+
+        with heartbeat_not_awaited():
+            return fn(**params)
     except (UserError, PipelineCheckFailed, StageFailed):
         raise
     except Exception as exc:
@@ -284,7 +287,18 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
+def _start_validation(args) -> None:
+    """A loading run's Great Expectations: imported in a process of its own while this one imports
+    Prefect and starts the flow run (flows/ingest/gx_process.py). Not with --dask: the Dask
+    workers validate in their own processes."""
+    if not args.dask:
+        from flows.ingest import gx_process
+
+        gx_process.start()
+
+
 def cmd_run(args) -> int:
+    _start_validation(args)
     from flows.orchestration import pipeline
 
     _freeze_imports()
@@ -298,6 +312,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
+    _start_validation(args)
     from flows.orchestration import pipeline
 
     _freeze_imports()

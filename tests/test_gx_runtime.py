@@ -9,12 +9,22 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from flows.ingest import validate
 from flows.ingest.feeds import REKAM
 from flows.ingest.read import parse_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rekam"
+
+
+@pytest.fixture(autouse=True)
+def in_this_process():
+    """These tests are about Great Expectations in this process: no validation process (an
+    in-process `ektp run` of another test may have started one)."""
+    from flows.ingest import gx_process
+
+    gx_process.stop()
 
 
 def _fixture_rows() -> pl.DataFrame:
@@ -70,3 +80,10 @@ def test_validation_runs_without_loading_sqlalchemy_scipy_stats_or_altair():
     lines = out.stdout.split("\n")
     assert lines[-3] == "False [] False"
     assert lines[-2] == "True", "the import's objects are frozen out of later full collections"
+
+
+def test_an_expectation_great_expectations_cannot_evaluate_stops_the_run_instead_of_passing():
+    """GX 1.x reports an exception per metric; a rule on a column the frame lacks must raise
+    ValidationError (it used to pass silently: success false, no row unexpected)."""
+    with pytest.raises(validate.ValidationError, match="could not evaluate"):
+        validate.run_suite_here(validate.REKAM_SUITE, pl.DataFrame({"nik": ["1"]}))

@@ -243,8 +243,44 @@ def _validate_slice(name: str, pdf, desa: list[str]) -> dict:
     return by_key
 
 
+def built_here() -> bool:
+    """Great Expectations' context is built in this process already (or being built)."""
+    return _built_context.cache_info().currsize > 0 or "great_expectations" in sys.modules
+
+
+def build_here() -> None:
+    """Import Great Expectations and build its context and every suite in this process."""
+    for name in (REKAM_SUITE, PENDUDUK_SUITE, PERMOHONAN_SUITE):
+        _suite_and_batch_definition(name)
+
+
+def warm() -> None:
+    """Import Great Expectations, build its context and every suite, and validate one made-up row
+    with each (the validation process does this before its first batch: a suite's first GX call
+    costs twice a later one). In the order a run needs them: snapshot, logs, requests."""
+    from flows.ingest.read import PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS
+
+    def row(columns) -> pl.DataFrame:
+        return pl.DataFrame({**{c: [""] for c in columns}, "source_file": ["warm"], "log_date": ["2025-01-01"],
+                             "line_number": [2]})
+
+    validate_penduduk(row(PENDUDUK_COLUMNS))
+    validate_rekam(row(REKAM_COLUMNS))
+    validate_permohonan(row(PERMOHONAN_COLUMNS + PERMOHONAN_OPTIONAL))
+
+
 def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
               desa: frozenset[str] | None = None) -> tuple[list[list[int]], list[dict]]:
+    """``run_suite_here``, in the command's validation process when it has one
+    (``flows.ingest.gx_process``), else in this process."""
+    from flows.ingest import gx_process
+
+    got = gx_process.run_suite(name, frame, slice_rows, desa)
+    return got if got is not None else run_suite_here(name, frame, slice_rows, desa)
+
+
+def run_suite_here(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
+                   desa: frozenset[str] | None = None) -> tuple[list[list[int]], list[dict]]:
     """Validate ``frame`` (converted to pandas, default RangeIndex) against suite ``name``.
     ``desa``: the desa/kelurahan codes of the reference list (the suite's ``kode_desa_list``: the
     area's, or a snapshot's coverage); default the default area's.
@@ -270,12 +306,9 @@ def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_RO
             res = by_key.get((rule.type, rule.column, rule.reason))
             if res is None:
                 raise ValidationError(f"no validation result for rule {rule.reason} ({rule.type})")
-            info = res.exception_info or {}
-            if info.get("raised_exception"):
-                raise ValidationError(
-                    f"Great Expectations could not evaluate {rule.type} on {rule.column}: "
-                    f"{info.get('exception_message')}"
-                )
+            raised = _raised(res.exception_info)
+            if raised is not None:
+                raise ValidationError(f"Great Expectations could not evaluate {rule.type} on {rule.column}: {raised}")
             r = res.result or {}
             failed[k].extend(int(i) + offset for i in r.get("unexpected_index_list") or [])
             counts[k][0] += int(r.get("element_count") or len(part))
@@ -291,6 +324,19 @@ def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_RO
         "success": c[2],
     } for rule, c in zip(rs, counts)]
     return failed, summary
+
+
+def _raised(info) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, else None. GX 1.x
+    keys ``exception_info`` by metric (``{"MetricConfigurationID(...)": {"raised_exception": True,
+    ...}}``); a flat ``{"raised_exception": ...}`` is read too. Before this was read per metric, an
+    expectation that raised passed silently (success false, no row unexpected)."""
+    if not isinstance(info, dict):
+        return None
+    for part in (info, *info.values()):
+        if isinstance(part, dict) and part.get("raised_exception"):
+            return str(part.get("exception_message") or "an exception")
+    return None
 
 
 def _upper_or_empty(col: str) -> pl.Expr:
