@@ -287,18 +287,18 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
-def _start_validation(args) -> None:
-    """A loading run's Great Expectations: imported in a process of its own while this one imports
-    Prefect and starts the flow run (flows/ingest/gx_process.py). Not with --dask: the Dask
-    workers validate in their own processes."""
+def _start_companion(args) -> None:
+    """A loading run's companion process (flows/companion.py): Great Expectations imported there
+    while this process imports Prefect and starts the flow run; small frames validated and report
+    pages rendered there. Not with --dask: the Dask workers validate in their own processes."""
     if not args.dask:
-        from flows.ingest import gx_process
+        from flows import companion
 
-        gx_process.start()
+        companion.start()
 
 
 def cmd_run(args) -> int:
-    _start_validation(args)
+    _start_companion(args)
     from flows.orchestration import pipeline
 
     _freeze_imports()
@@ -312,7 +312,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    _start_validation(args)
+    _start_companion(args)
     from flows.orchestration import pipeline
 
     _freeze_imports()

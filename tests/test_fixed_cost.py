@@ -1,6 +1,7 @@
-"""A loading command's fixed cost (issue 19): Great Expectations in a validation process started
-with the command (flows/ingest/gx_process.py), and a flow run's end that does not wait for
-Prefect's heartbeat thread (flows/cli.py). Neither changes an outcome nor what reaches the server."""
+"""A loading command's fixed cost (issue 19): Great Expectations and the report's kab/kota pages in
+a companion process started with the command (flows/companion.py), and a flow run's end that does
+not wait for Prefect's heartbeat thread (flows/orchestration/pipeline.py). None of them changes an
+outcome, a page or what reaches the server."""
 
 from __future__ import annotations
 
@@ -15,73 +16,74 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.ingest import gx_process, validate
+from flows import companion
+from flows.ingest import validate
 from tests.test_gx_runtime import _fixture_rows
 
 ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture
-def validation_process():
-    gx_process.stop()
-    gx_process.start()
+def companion_process():
+    companion.stop()
+    companion.start()
     yield
-    gx_process.stop()
+    companion.stop()
 
 
 def _outcome(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select("source_file", "line_number", "reason", "detail")
 
 
-def test_the_validation_process_gives_the_outcome_of_this_process(validation_process):
+def test_the_companion_validates_with_the_outcome_of_this_process(companion_process):
     rows = _fixture_rows()
     there, there_summary = validate.validate_rekam(rows)
-    assert gx_process.served() == 1, "the batch went to the validation process"
+    assert companion.served("validate") == 1, "the batch went to the companion process"
     here_failed, here_summary = validate.run_suite_here(
         validate.REKAM_SUITE,
         validate.derive_rekam(rows).select(validate.REKAM_GX_COLUMNS).with_columns(pl.col("umur").cast(pl.Int64)))
     assert there_summary == here_summary
     assert there["reason"].null_count() < there.height, "the fixtures break rules"
-    gx_process.stop()
+    companion.stop()
     alone, alone_summary = validate.validate_rekam(rows)
     assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
 
 
-def test_a_frame_above_the_limit_is_validated_in_this_process(validation_process, monkeypatch):
-    monkeypatch.setattr(gx_process, "REMOTE_MAX_ROWS", 3)
+def test_a_frame_above_the_limit_is_validated_in_this_process(companion_process, monkeypatch):
+    monkeypatch.setattr(validate, "REMOTE_MAX_ROWS", 3)
     frame, _ = validate.validate_rekam(_fixture_rows())
-    assert frame.height > 3 and gx_process.served() == 0
+    assert frame.height > 3 and companion.served("validate") == 0
 
 
-def test_a_dead_validation_process_is_replaced_by_this_process_for_the_rest_of_the_command(validation_process):
+def test_a_dead_companion_is_replaced_by_this_process_for_the_rest_of_the_command(companion_process):
     rows = _fixture_rows()
     first, _ = validate.validate_rekam(rows)
-    os.kill(gx_process.pid(), signal.SIGKILL)
+    os.kill(companion.pid(), signal.SIGKILL)
     time.sleep(0.2)
     again, _ = validate.validate_rekam(rows)
     assert _outcome(first).equals(_outcome(again))
-    assert not gx_process.running() and gx_process.pid() is None
+    assert not companion.running() and companion.pid() is None
 
 
-def test_the_validation_process_gets_neither_the_pseudonym_key_nor_prefect_credentials(validation_process):
+def test_the_companion_gets_neither_the_pseudonym_key_nor_prefect_credentials(companion_process):
     assert os.environ.get("EKTP_NIK_KEY") and os.environ.get("PREFECT_API_AUTH_STRING")
-    environ = Path(f"/proc/{gx_process.pid()}/environ").read_bytes().split(b"\0")
+    environ = Path(f"/proc/{companion.pid()}/environ").read_bytes().split(b"\0")
     names = {e.split(b"=", 1)[0].decode() for e in environ if e}
     assert not {n for n in names if n.startswith(("EKTP_", "PREFECT_"))}
     assert "PATH" in names
 
 
-def test_the_validation_process_ends_with_the_command_however_it_ends():
+def test_the_companion_ends_with_the_command_however_it_ends():
     """A command that starts it and exits at once, without the interpreter's teardown (as `ektp`
-    does): the validation process sees end-of-file and is gone."""
-    code = ("import os, sys\nfrom flows.ingest import gx_process\ngx_process.start()\n"
-            "print(gx_process.pid(), flush=True)\nos._exit(0)\n")
+    does): the companion process sees end-of-file and is gone."""
+    code = ("import os, sys\nfrom flows import companion\ncompanion.start()\n"
+            "print(companion.pid(), flush=True)\nos._exit(0)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     child = int(out.stdout.split()[0])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and _alive(child):
         time.sleep(0.1)
-    assert not _alive(child), "the validation process outlived its command"
+    assert not _alive(child), "the companion process outlived its command"
 
 
 def _alive(pid: int) -> bool:
@@ -92,12 +94,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_rule_great_expectations_cannot_evaluate_stops_the_run_from_the_validation_process(validation_process):
+def test_a_rule_great_expectations_cannot_evaluate_stops_the_run_from_the_companion(companion_process):
     """GX's own failure is not a fallback: it is raised in the command as ValidationError (here a
     suite asked of a frame without its columns)."""
     with pytest.raises(validate.ValidationError):
         validate.run_suite(validate.REKAM_SUITE, pl.DataFrame({"nik": ["1"]}))
-    assert gx_process.running(), "the validation process keeps serving"
+    assert companion.running(), "the companion process keeps serving"
 
 
 def test_a_command_run_does_not_wait_for_the_heartbeat_thread_which_still_beats(prefect_api):
@@ -152,3 +154,59 @@ def test_a_command_run_does_not_wait_for_the_heartbeat_thread_which_still_beats(
     thread.join(3)
     assert not thread.is_alive(), "the thread stops on its own at its next step"
     assert engine._send_heartbeats is original
+
+
+def test_kab_kota_pages_rendered_by_the_companion_are_the_pages_this_process_renders(companion_process, tmp_path):
+    """A report of two kab/kota written from an analysts' copy: with the companion rendering pages
+    beside this process, every page is the page written without it (the minute of `dibuat` aside),
+    the companion did render some, and its connection to the copy is closed at the end."""
+    import re
+
+    import duckdb
+
+    from flows.orchestration.pipeline import CompanionPages
+    from flows.outputs.report import write_report
+    from flows.settings import Settings
+    from tests.test_area_reports import _two_kab_kota
+
+    wh = _two_kab_kota()
+    settings = Settings(data_dir=tmp_path / "data")
+    published = settings.published_path
+    published.parent.mkdir(parents=True)
+    wh.con.execute(f"attach '{published}' as copy")
+    wh.con.execute("copy from database memory to copy")
+    wh.con.execute("detach copy")
+    wh.close()
+    out = settings.report_path
+
+    def pages() -> dict[str, str]:
+        found = [out, *sorted((out.parent / "report").glob("*.html"))]
+        return {p.name: re.sub(r"dibuat \d{4}-\d\d-\d\d \d\d:\d\d", "dibuat -", p.read_text()) for p in found}
+
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        write_report(con, out)
+        alone = pages()
+        assert len(alone) == 3
+        write_report(con, out, elsewhere=CompanionPages(settings))
+    finally:
+        con.close()
+    assert pages() == alone
+    assert companion.served("report_page") >= 1, "the companion rendered a page"
+    assert companion.served("report_end") == 1
+
+
+def test_a_flows_folder_where_the_command_runs_does_not_replace_the_companions_code(tmp_path):
+    """The companion is started with `python -P -m flows.companion`: the working directory is not
+    put first on its path, so a `flows/companion.py` planted where an operator runs `ektp` is never run."""
+    planted = tmp_path / "flows"
+    planted.mkdir()
+    marker = tmp_path / "planted-ran"
+    (planted / "__init__.py").write_text("")
+    (planted / "companion.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    code = ("import time\nfrom flows import companion\ncompanion.start()\n"
+            "got = companion.call('report_end', 'none')\nprint(got is not None and got.raised is None)\n")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
+    assert not marker.exists(), "the planted module ran"

@@ -20,11 +20,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "rekam"
 
 @pytest.fixture(autouse=True)
 def in_this_process():
-    """These tests are about Great Expectations in this process: no validation process (an
+    """These tests are about Great Expectations in this process: no companion process (an
     in-process `ektp run` of another test may have started one)."""
-    from flows.ingest import gx_process
+    from flows import companion
 
-    gx_process.stop()
+    companion.stop()
 
 
 def _fixture_rows() -> pl.DataFrame:

@@ -17,6 +17,7 @@ library's text (which may quote a NIK, a name or a file name) reaches Prefect or
 
 # No `from __future__ import annotations`: Prefect and pydantic read the flows' parameter types
 # through the `contained` wrapper, whose globals are not this module's.
+import secrets
 import sys
 from collections import deque
 from contextlib import contextmanager
@@ -31,9 +32,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
+from flows import companion
 from flows.dates import DATE_PATTERN, check_range, check_run_dates, parse_iso_date
 from flows.errors import UserError, contain_exception, contained
-from flows.ingest import gx_process
+from flows.ingest import validate as validation
 from flows.ingest.discover import Candidate, Plan
 from flows.ingest.feeds import FEEDS, REKAM
 from flows.ingest.landing import LandingZone
@@ -166,9 +168,25 @@ def report_task(settings: Settings, summary: RunSummary) -> Path:
     con = connect_reader(settings.published_path)
     try:
         with steps.collector_paused():   # 18 pages at a province: ~5 full collections, 0.05-0.15 s
-            return write_report(con, settings.report_path, run_summary=summary)
+            return write_report(con, settings.report_path, run_summary=summary,
+                                elsewhere=CompanionPages(settings) if companion.running() else None)
     finally:
         con.close()
+
+
+class CompanionPages:
+    """The report's kab/kota pages the companion process renders (flows/companion.py), from the same
+    analysts' copy, while this process renders the others (flows.outputs.report.write_report)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.args = (str(settings.published_path), str(settings.report_path), secrets.token_hex(8))
+
+    def page(self, kode_kabupaten: str, run_summary, feedback) -> bool:
+        got = companion.call("report_page", *self.args, kode_kabupaten, run_summary, feedback)
+        return got is not None and got.raised is None
+
+    def close(self) -> None:
+        companion.call("report_end", self.args[2])
 
 
 def _backup_and_report(settings: Settings, run_id: str, summary: RunSummary) -> None:
@@ -280,7 +298,7 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             steps.start_run(con, run_id, flow_name, last_date, start_date)
             plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force, widened)
             if not _parallel():   # where a large run validates (a file too large to read is not counted)
-                gx_process.expect(sum(c.size for c in plan.of(REKAM) if c.size <= settings.max_file_bytes))
+                validation.expect_logs(sum(c.size for c in plan.of(REKAM) if c.size <= settings.max_file_bytes))
             totals = steps.RunTotals()
             for feed in FEEDS.values():    # the feeds of few files first, then the log batches
                 if feed.batching != "batches":

@@ -19,6 +19,8 @@ The package, by concern:
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
 from pathlib import Path
 
 import duckdb
@@ -63,6 +65,7 @@ def write_report(
     *,
     run_summary: RunSummary | dict | None = None,
     title: str | None = None,
+    elsewhere=None,
 ) -> Path:
     """Render the marts in `con` (plus an optional run summary) to the area's page at `out_path`
     and, when the area has more than one kab/kota, one page per kab/kota at
@@ -77,6 +80,10 @@ def write_report(
     The run section lists `run_summary` (the run's `RunSummary`, or its plain form); the feedback
     section links the files of its feedback; without it (a page rewritten by `ektp restore`), the
     files found in `out_path.parent.parent / "feedback"`.
+
+    ``elsewhere``: another process that renders kab/kota pages from the same analysts' copy while
+    this one renders the others (``page(kode, run_summary, feedback) -> bool``, ``close()``; the
+    pipeline's companion process). A page it could not write is written here.
     """
     out_path = Path(out_path)
     run_summary = plain_summary(run_summary)
@@ -89,15 +96,85 @@ def write_report(
         feedback = {"files": found, "folder": str(folder), "source": "folder"} if found is not None else None
     elif isinstance(run_summary.get("feedback"), dict):
         feedback = run_summary["feedback"]
+    todo = deque(r["kode_kabupaten"] for r in data.kabupaten_rows)
+    helper = _PagesElsewhere(elsewhere, todo, run_summary, feedback) if elsewhere is not None and len(todo) > 1 else None
     page = render_report(data, run_summary=run_summary, title=title, feedback=feedback)
-    for r in data.kabupaten_rows:
-        kode = r["kode_kabupaten"]
-        one = load_report_data(con, kode, queries=queries)
-        page_of_one = render_report(one, run_summary=run_summary, feedback=_feedback_of(feedback, kode))
-        atomic_write(kabupaten_page(out_path, kode), page_of_one, 0o644)
-        os.chmod(out_path.parent / KABUPATEN_DIR, 0o755)
+    while todo:
+        try:
+            kode = todo.popleft()
+        except IndexError:   # the other side took the last one
+            break
+        _write_kabupaten_page(con, queries, out_path, kode, run_summary, feedback)
+    for kode in helper.finish() if helper is not None else ():   # pages the other side could not write
+        _write_kabupaten_page(con, queries, out_path, kode, run_summary, feedback)
     atomic_write(out_path, page, 0o644)
     return out_path
+
+
+def _write_kabupaten_page(con, queries: AreaQueries, out_path: Path, kode: str, run_summary: dict | None,
+                          feedback: dict | None) -> None:
+    one = load_report_data(con, kode, queries=queries)
+    page_of_one = render_report(one, run_summary=run_summary, feedback=_feedback_of(feedback, kode))
+    atomic_write(kabupaten_page(out_path, kode), page_of_one, 0o644)
+    os.chmod(out_path.parent / KABUPATEN_DIR, 0o755)
+
+
+class _PagesElsewhere:
+    """A thread that hands kab/kota pages, from the end of the shared queue, to ``elsewhere`` (an
+    object with ``page(kode, run_summary, feedback) -> bool`` and ``close()``: the companion
+    process) while this thread takes them from the front. ``finish()`` waits for it and returns
+    the pages it could not have written there."""
+
+    def __init__(self, elsewhere, todo: deque, run_summary: dict | None, feedback: dict | None) -> None:
+        self.elsewhere, self.todo, self.failed = elsewhere, todo, []
+        self.args = (run_summary, feedback)
+        self.thread = threading.Thread(target=self._run, name="ektp-report-pages", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    kode = self.todo.pop()
+                except IndexError:
+                    return
+                if not self.elsewhere.page(kode, self.args[0], _feedback_of(self.args[1], kode)):
+                    self.failed.append(kode)
+        finally:
+            self.elsewhere.close()
+
+    def finish(self) -> list[str]:
+        self.thread.join()
+        return self.failed
+
+
+# The companion's side (flows/companion.py): pages of one report from the analysts' copy, the
+# connection and the area's shared answers kept from one page to the next of the same report.
+_FROM: dict = {}
+
+
+def warm() -> None:
+    """Nothing to do but to have been imported (the companion imports this before its first job)."""
+
+
+def write_kabupaten_page_from(published: str, out_path: str, report: str, kode_kabupaten: str,
+                              run_summary: dict | None, feedback: dict | None) -> None:
+    """Write the page of ``kode_kabupaten`` of report ``report`` (a token: one per write_report)
+    from the analysts' copy at ``published``, opened read-only once per report."""
+    from flows.warehouse.database import connect_reader
+
+    if _FROM.get("report") != report:
+        end_pages_from(_FROM.get("report"))
+        con = connect_reader(Path(published))
+        _FROM.update(report=report, con=con, queries=AreaQueries(con))
+    _write_kabupaten_page(_FROM["con"], _FROM["queries"], Path(out_path), kode_kabupaten, run_summary, feedback)
+
+
+def end_pages_from(report: str | None) -> None:
+    """Close the connection of report ``report`` (the analysts' copy is replaced by the next run)."""
+    if report is not None and _FROM.get("report") == report:
+        _FROM.pop("con").close()
+        _FROM.clear()
 
 
 KABUPATEN_DIR = "report"

@@ -1,0 +1,197 @@
+"""The companion process of a loading command: a second Python process for the second core (issue 19).
+
+`ektp run` and `ektp backfill` start it first thing (``start()``). It imports Great Expectations
+and builds its suites (~1.1 s of CPU, more than the rest of a regency night's loading run) while
+the command imports Prefect, creates its flow run and reads the landing zone; then the report
+modules. The command then hands it jobs and waits for the answer, or does other work meanwhile:
+
+- ``validate``: ``flows.ingest.validate.run_suite_here`` on a small frame (``validate.run_suite``
+  decides which frames: crossing the process costs ~0.8 s per million rows);
+- ``report_page`` / ``report_end``: a kab/kota page of the report, rendered from the analysts'
+  copy while the command renders the others (``flows.outputs.report.write_report``).
+
+A job runs the very function the command would run itself, so the outcome is the same. The jobs
+are a fixed list of names (``JOBS``); the child runs nothing else. Requests and answers travel
+through anonymous pipes inherited by the child (no socket, no file). The child gets the command's
+environment without the pipeline's settings (the pseudonym key included) and Prefect's, and
+writes nothing but the report pages it is asked for: its standard output and error go nowhere (a
+GX message could quote a value from a raw file).
+
+Failure: an exception a job raises comes back as its type's name and, for the types in
+``TEXT_OF``, its text; the caller decides (a ``ValidationError`` is raised again in the command).
+If the child is gone (it could not start, it died) ``call`` answers ``None`` and the command does
+the job itself for the rest of the run. The child is started with ``python -P``: the working directory is not put first on its path,
+so a ``flows`` folder where the command runs cannot replace the pipeline's code. The child ends
+when the command does: it reads end-of-file
+on its request pipe when the command exits, however it exits, and leaves without the interpreter's
+teardown.
+
+This module imports no stage of the pipeline: the child imports a job's module by name.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+log = logging.getLogger(__name__)
+
+# job -> "module:function" (run in the child, arguments as sent)
+JOBS = {
+    "validate": "flows.ingest.validate:run_suite_here",
+    "report_page": "flows.outputs.report:write_kabupaten_page_from",
+    "report_end": "flows.outputs.report:end_pages_from",
+}
+# what the child does before its first job, in this order (``validate.warm``: GX's import, its
+# context and suites, one made-up row through each; then the report's modules)
+WARM = ("flows.ingest.validate:warm", "flows.outputs.report:warm")
+# exceptions whose text comes back with their name (texts written by this project, naming rules and
+# columns, never a value); any other comes back by name only
+TEXT_OF = frozenset({"ValidationError"})
+# the environment the child does not get (least privilege: no pseudonym key, no Prefect credentials;
+# it needs neither the pipeline's settings nor Prefect)
+WITHHELD = ("EKTP_", "PREFECT_")
+
+
+@dataclass(frozen=True)
+class Answer:
+    value: object = None
+    raised: str | None = None     # the type name of the exception the job raised
+    text: str | None = None       # its text, for the types of TEXT_OF
+
+
+class _Child:
+    def __init__(self) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(WITHHELD)}
+        env.setdefault("GX_ANALYTICS_ENABLED", "false")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "flows.companion", str(req_r), str(resp_w)],
+                pass_fds=(req_r, resp_w), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, close_fds=True,
+            )
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self.requests = Connection(req_w, readable=False)
+        self.replies = Connection(resp_r, writable=False)
+        self.lock = threading.Lock()
+        self.served: dict[str, int] = {}
+
+    def call(self, job: str, args: tuple) -> Answer | None:
+        with self.lock:
+            try:
+                self.requests.send((job, args))
+                status, value, text = self.replies.recv()
+            except (OSError, EOFError, ValueError) as exc:
+                log.warning("the companion process is gone (%s); this process does its work", type(exc).__name__)
+                return None
+        if status == "ok":
+            self.served[job] = self.served.get(job, 0) + 1
+            return Answer(value=value)
+        return Answer(raised=status, text=text)
+
+    def close(self) -> None:
+        for c in (self.requests, self.replies):
+            try:
+                c.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)   # it ends on end-of-file
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_LOCK = threading.Lock()
+_child: _Child | None = None
+
+
+def start() -> None:
+    """Start this process's companion (once; later calls keep the running one)."""
+    global _child
+    with _LOCK:
+        if _child is None:
+            try:
+                _child = _Child()
+            except OSError as exc:
+                log.warning("could not start the companion process (%s); this process does its work",
+                            type(exc).__name__)
+                return
+            atexit.register(stop)
+
+
+def stop() -> None:
+    """End the companion, if any (also at exit)."""
+    global _child
+    with _LOCK:
+        child, _child = _child, None
+    if child is not None:
+        child.close()
+
+
+def call(job: str, *args) -> Answer | None:
+    """Run ``job`` (a name of ``JOBS``) in the companion and wait for its answer; None when there is
+    no companion (or it is gone: then it is stopped, and the caller does the job itself)."""
+    if job not in JOBS:
+        raise ValueError(f"no such companion job: {job}")
+    child = _child
+    if child is None:
+        return None
+    got = child.call(job, args)
+    if got is None:
+        stop()
+    return got
+
+
+def running() -> bool:
+    return _child is not None and _child.proc.poll() is None
+
+
+def served(job: str) -> int:
+    """How many ``job`` calls the current companion has answered (0 without one)."""
+    child = _child
+    return child.served.get(job, 0) if child is not None else 0
+
+
+def pid() -> int | None:
+    child = _child
+    return child.proc.pid if child is not None else None
+
+
+def _function(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _serve(requests: Connection, replies: Connection) -> None:
+    for path in WARM:
+        _function(path)()
+    jobs = {job: _function(path) for job, path in JOBS.items()}
+    while True:
+        try:
+            job, args = requests.recv()
+        except EOFError:
+            # the command is done: end now, without the interpreter's teardown of GX's modules
+            # (~1 s; nothing is left to write)
+            os._exit(0)
+        try:
+            replies.send(("ok", jobs[job](*args), None))
+        except Exception as exc:   # noqa: BLE001 - reported by type (and text only for TEXT_OF)
+            name = type(exc).__name__
+            replies.send((name, None, str(exc) if name in TEXT_OF else None))
+        del args
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
