@@ -154,7 +154,11 @@ _FROM: dict = {}
 
 
 def warm() -> None:
-    """Nothing to do but to have been imported (the companion imports this before its first job)."""
+    """Compile every template now (the companion does this before its first job: ~0.1 s that
+    would otherwise delay its first page)."""
+    env = environment()
+    for name in env.list_templates(extensions=("j2",)):
+        env.get_template(name)
 
 
 def write_kabupaten_page_from(published: str, out_path: str, report: str, kode_kabupaten: str,

@@ -179,14 +179,13 @@ class ReportData:
 
 class AreaQueries:
     """The queries whose answer is the same for the area page and each of its kab/kota pages, run
-    once per connection: which marts exist (and their columns), the completeness rows of the whole
-    area (split per kab/kota by code), and the latest date of each dated mart per kecamatan. One
+    once per connection: which marts exist (and their columns), the completeness rows of each
+    page (per kab/kota), and the latest date of each dated mart per kecamatan. One
     instance per ``write_report`` (the marts do not change while the pages are written)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._present: tuple[dict[str, set[str]], list[str]] | None = None
-        self._grid: list[dict] | None = None
         self._grid_by_prefix: dict[str, list[dict]] = {}
         self._latest: dict[str, list[tuple[str, Any]]] = {}
         self._columns: dict[tuple[str, str], set[str] | None] = {}
@@ -204,16 +203,17 @@ class AreaQueries:
         return self._present
 
     def grid_rows(self, data: ReportData) -> list[dict]:
-        """mart.log_completeness of the page's kecamatan, by kecamatan and date."""
-        if self._grid is None:
-            self._grid = rows(
+        """mart.log_completeness of the page's kecamatan, by kecamatan and date: asked per kab/kota
+        page (a province's pages may be rendered by two processes, each asking only for its own:
+        the whole area's grid is ~88,000 rows a year), or once for the whole area."""
+        prefix = _prefix(data)
+        if prefix not in self._grid_by_prefix:
+            self._grid_by_prefix[prefix] = rows(
                 self.con,
                 """select tanggal, kode_kecamatan, nama_kecamatan, status, rows_loaded, rows_quarantined
-                   from mart.log_completeness where kode_kecamatan like '%' order by kode_kecamatan, tanggal""")
-            for r in self._grid:       # split once by the code's first 6 characters ("16.09.": its kab/kota)
-                self._grid_by_prefix.setdefault(r["kode_kecamatan"][:6], []).append(r)
-        prefix = _prefix(data)
-        return list(self._grid_by_prefix.get(prefix, ())) if prefix else list(self._grid)
+                   from mart.log_completeness where kode_kecamatan like ? order by kode_kecamatan, tanggal""",
+                [f"{prefix}%"])
+        return list(self._grid_by_prefix[prefix])
 
     def latest(self, table: str, data: ReportData) -> Any:
         """max(as_of_date) of the mart `table` over the page's kecamatan; None when it has no such row."""
