@@ -35,6 +35,7 @@ import atexit
 import importlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -175,6 +176,9 @@ def _function(path: str):
 
 
 def _serve(requests: Connection, replies: Connection) -> None:
+    # Ctrl-C at the terminal reaches the whole process group: the command handles it (and its exit
+    # ends this process through end-of-file); here it would only cut a job short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for path in WARM:
         _function(path)()
     jobs = {job: _function(path) for job, path in JOBS.items()}

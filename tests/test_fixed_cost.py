@@ -210,3 +210,40 @@ def test_a_flows_folder_where_the_command_runs_does_not_replace_the_companions_c
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "True", out.stderr[-2000:]
     assert not marker.exists(), "the planted module ran"
+
+
+def test_pages_the_companion_cannot_write_are_written_by_this_process(companion_process, tmp_path):
+    """The companion killed before the report: every page is still written, by this process."""
+    import duckdb
+
+    from flows.orchestration.pipeline import CompanionPages
+    from flows.outputs.report import write_report
+    from flows.settings import Settings
+    from tests.test_area_reports import _two_kab_kota
+
+    wh = _two_kab_kota()
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.published_path.parent.mkdir(parents=True)
+    wh.con.execute(f"attach '{settings.published_path}' as copy")
+    wh.con.execute("copy from database memory to copy")
+    wh.con.execute("detach copy")
+    wh.close()
+    os.kill(companion.pid(), signal.SIGKILL)
+    time.sleep(0.2)
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    try:
+        write_report(con, settings.report_path, elsewhere=CompanionPages(settings))
+    finally:
+        con.close()
+    written = sorted(p.name for p in (settings.report_path.parent / "report").glob("*.html"))
+    assert written == ["16.09.html", "16.72.html"] and settings.report_path.exists()
+    assert not companion.running()
+
+
+def test_ctrl_c_at_the_terminal_does_not_stop_the_companion(companion_process):
+    rows = _fixture_rows()
+    validate.validate_rekam(rows)       # ready: past its start
+    os.kill(companion.pid(), signal.SIGINT)
+    time.sleep(0.3)
+    validate.validate_rekam(rows)
+    assert companion.running() and companion.served("validate") == 2
