@@ -2,8 +2,8 @@
 
 `ektp run` and `ektp backfill` start it first thing (``start()``). It imports Great Expectations
 and builds its suites (~1.1 s of CPU, more than the rest of a regency night's loading run) while
-the command imports Prefect, creates its flow run and reads the landing zone; then the report
-modules. The command then hands it jobs and waits for the answer, or does other work meanwhile:
+the command imports Prefect, creates its flow run and reads the landing zone; while no job
+waits it warms up (one made-up row through each suite, the report's templates). The command hands it jobs and waits for the answer, or does other work meanwhile:
 
 - ``validate``: ``flows.ingest.validate.run_suite_here`` on a small frame (``validate.run_suite``
   decides which frames: crossing the process costs ~0.8 s per million rows);
@@ -50,9 +50,13 @@ JOBS = {
     "report_page": "flows.outputs.report:write_kabupaten_page_from",
     "report_end": "flows.outputs.report:end_pages_from",
 }
-# what the child does before its first job, in this order (``validate.warm``: GX's import, its
-# context and suites, one made-up row through each; then the report's modules)
-WARM = ("flows.ingest.validate:warm", "flows.outputs.report:warm")
+# what the child does before its first job: GX's import, its context and suites
+WARM = ("flows.ingest.validate:build_here",)
+# then, one step at a time while no job waits (a job never waits for more than one step): one
+# made-up row through each suite (a suite's first GX call costs twice a later one), in the order a
+# run needs them, and the report's templates compiled
+IDLE = (("flows.ingest.validate:warm", ("penduduk",)), ("flows.ingest.validate:warm", ("rekam",)),
+        ("flows.outputs.report:warm", ()), ("flows.ingest.validate:warm", ("permohonan",)))
 # exceptions whose text comes back with their name (texts written by this project, naming rules and
 # columns, never a value); any other comes back by name only
 TEXT_OF = frozenset({"ValidationError"})
@@ -182,7 +186,15 @@ def _serve(requests: Connection, replies: Connection) -> None:
     for path in WARM:
         _function(path)()
     jobs = {job: _function(path) for job, path in JOBS.items()}
+    idle = list(IDLE)
     while True:
+        if idle and not requests.poll(0.01):
+            path, args = idle.pop(0)
+            try:
+                _function(path)(*args)
+            except Exception:   # noqa: BLE001 - a warm-up only: the job itself will say what fails
+                pass
+            continue
         try:
             job, args = requests.recv()
         except EOFError:

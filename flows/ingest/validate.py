@@ -254,19 +254,15 @@ def build_here() -> None:
         _suite_and_batch_definition(name)
 
 
-def warm() -> None:
-    """Import Great Expectations, build its context and every suite, and validate one made-up row
-    with each (the validation process does this before its first batch: a suite's first GX call
-    costs twice a later one). In the order a run needs them: snapshot, logs, requests."""
+def warm(feed: str) -> None:
+    """Validate one made-up row with the suite of ``feed`` (a kind of flows.ingest.feeds: a
+    suite's first GX call costs twice a later one; the companion does this while it waits)."""
     from flows.ingest.read import PENDUDUK_COLUMNS, PERMOHONAN_COLUMNS, PERMOHONAN_OPTIONAL, REKAM_COLUMNS
 
-    def row(columns) -> pl.DataFrame:
-        return pl.DataFrame({**{c: [""] for c in columns}, "source_file": ["warm"], "log_date": ["2025-01-01"],
-                             "line_number": [2]})
-
-    validate_penduduk(row(PENDUDUK_COLUMNS))
-    validate_rekam(row(REKAM_COLUMNS))
-    validate_permohonan(row(PERMOHONAN_COLUMNS + PERMOHONAN_OPTIONAL))
+    columns, check = {"penduduk": (PENDUDUK_COLUMNS, validate_penduduk), "rekam": (REKAM_COLUMNS, validate_rekam),
+                      "permohonan": (PERMOHONAN_COLUMNS + PERMOHONAN_OPTIONAL, validate_permohonan)}[feed]
+    check(pl.DataFrame({**{c: [""] for c in columns}, "source_file": ["warm"], "log_date": ["2025-01-01"],
+                        "line_number": [2]}))
 
 
 # Crossing to the companion process (flows/companion.py) costs ~0.8 s per million rows (Arrow
