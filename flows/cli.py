@@ -287,22 +287,22 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
-def _start_companion(args) -> None:
-    """A loading run's companion process (flows/companion.py): Great Expectations imported there
-    while this process imports Prefect and starts the flow run; small frames validated and report
-    pages rendered there. Not with --dask: the Dask workers validate in their own processes."""
+def _loading_pipeline(args):
+    """The pipeline module for a loading command, its companion process started first
+    (flows/companion.py: Great Expectations imported there while this process imports Prefect and
+    starts the flow run; not with --dask, whose workers validate in their own processes)."""
     if not args.dask:
         from flows import companion
 
         companion.start()
-
-
-def cmd_run(args) -> int:
-    _start_companion(args)
     from flows.orchestration import pipeline
 
     _freeze_imports()
+    return pipeline
 
+
+def cmd_run(args) -> int:
+    pipeline = _loading_pipeline(args)
     settings = _settings(need_key=True)
     flow = _flow(pipeline.nightly, args.dask)
     _use_reporter()
@@ -312,10 +312,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    _start_companion(args)
-    from flows.orchestration import pipeline
-
-    _freeze_imports()
+    pipeline = _loading_pipeline(args)
     from flows.reference.wilayah import kecamatan_codes
     from flows.settings import load_settings
 

@@ -25,6 +25,13 @@ def _state(landing: Landing) -> dict:
     return {**landing.loaded(current_only=True), "marts": landing.marts()}
 
 
+def _backfilled(tmp_path, raw_zone, name: str):
+    """A copy of the generated zone after a backfill of START..END."""
+    land = landing_copy(tmp_path, raw_zone, name)
+    land.run(END.isoformat(), start=START.isoformat())
+    return land
+
+
 def _small_batches(monkeypatch, files: int = 5) -> None:
     orig = steps.batches
     monkeypatch.setattr(steps, "batches", lambda cands, max_bytes, max_files: orig(cands, max_bytes, files))
@@ -33,8 +40,7 @@ def _small_batches(monkeypatch, files: int = 5) -> None:
 @pytest.mark.slow
 def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_batch(
         prefect_api, raw_zone, tmp_path, monkeypatch):
-    one = landing_copy(tmp_path, raw_zone, "one")
-    one.run(END.isoformat(), start=START.isoformat())
+    one = _backfilled(tmp_path, raw_zone, "one")
 
     _small_batches(monkeypatch)
     writes: list[tuple[int, str, str]] = []   # (batch_no, "start"/"end", thread name)
@@ -48,8 +54,7 @@ def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_ba
         writes.append((batch_no, "end", threading.current_thread().name))
 
     monkeypatch.setattr(steps, "load_log_batch", recorded)
-    many = landing_copy(tmp_path, raw_zone, "many")
-    many.run(END.isoformat(), start=START.isoformat())
+    many = _backfilled(tmp_path, raw_zone, "many")
 
     n = many.query("select count(distinct batch_no) from audit.validation_results where suite = 'rekam_log'")[0][0]
     assert n >= 4, "the zone must be cut into several batches"
@@ -63,8 +68,7 @@ def test_batches_written_while_the_next_is_prepared_give_the_warehouse_of_one_ba
 @pytest.mark.slow
 def test_a_batch_failing_while_the_previous_is_written_fails_the_run_and_the_next_run_completes(
         prefect_api, raw_zone, tmp_path, monkeypatch):
-    clean = landing_copy(tmp_path, raw_zone, "clean")
-    clean.run(END.isoformat(), start=START.isoformat())
+    clean = _backfilled(tmp_path, raw_zone, "clean")
 
     _small_batches(monkeypatch)
     calls = {"n": 0}

@@ -289,16 +289,16 @@ def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_RO
     """``run_suite_here``, in the command's companion process when it has one and the frame is
     small (``REMOTE_MAX_ROWS``), else in this process. A rule GX cannot evaluate raises
     ValidationError either way; a companion that failed otherwise leaves the frame to this process."""
-    if frame.height <= REMOTE_MAX_ROWS:
-        from flows import companion
+    from flows import companion
 
-        got = companion.call("validate", name, frame, slice_rows, desa)
-        if got is not None and got.raised is None:
-            return got.value
-        if got is not None and got.raised == "ValidationError":
-            raise ValidationError(got.text)
-        if got is not None:
-            logging.getLogger(__name__).warning("validation in the companion failed (%s); validating here", got.raised)
+    got = companion.call("validate", name, frame, slice_rows, desa) if frame.height <= REMOTE_MAX_ROWS else None
+    if got is None:
+        return run_suite_here(name, frame, slice_rows, desa)
+    if got.raised is None:
+        return got.value
+    if got.raised == "ValidationError":
+        raise ValidationError(got.text)
+    logging.getLogger(__name__).warning("validation in the companion failed (%s); validating here", got.raised)
     return run_suite_here(name, frame, slice_rows, desa)
 
 

@@ -297,14 +297,14 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
             moved = upgrade_task(con, settings, proven_by, run_id)
             steps.start_run(con, run_id, flow_name, last_date, start_date)
             plan = discover_task(settings, con, zone, last_date, start_date, kecamatan, force, widened)
+            logs = plan.of(REKAM)
             if not _parallel():   # where a large run validates (a file too large to read is not counted)
-                validation.expect_logs(sum(c.size for c in plan.of(REKAM) if c.size <= settings.max_file_bytes))
+                validation.expect_logs(sum(c.size for c in logs if c.size <= settings.max_file_bytes))
             totals = steps.RunTotals()
             for feed in FEEDS.values():    # the feeds of few files first, then the log batches
                 if feed.batching != "batches":
                     load_feed_task.with_options(name=feed.stage)(con, zone, quote(plan), feed.kind, settings, run_id,
                                                                  quote(totals), force)
-            logs = plan.of(REKAM)
             progress.start(len(logs), sum(c.size for c in logs))
             _write_batches(con, _prepared_batches(zone, plan, settings, force), run_id, totals, progress)
             progress.stop()

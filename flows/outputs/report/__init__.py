@@ -99,11 +99,7 @@ def write_report(
     todo = deque(r["kode_kabupaten"] for r in data.kabupaten_rows)
     helper = _PagesElsewhere(elsewhere, todo, run_summary, feedback) if elsewhere is not None and len(todo) > 1 else None
     page = render_report(data, run_summary=run_summary, title=title, feedback=feedback)
-    while todo:
-        try:
-            kode = todo.popleft()
-        except IndexError:   # the other side took the last one
-            break
+    for kode in _taken(todo.popleft):
         _write_kabupaten_page(con, queries, out_path, kode, run_summary, feedback)
     for kode in helper.finish() if helper is not None else ():   # pages the other side could not write
         _write_kabupaten_page(con, queries, out_path, kode, run_summary, feedback)
@@ -119,6 +115,16 @@ def _write_kabupaten_page(con, queries: AreaQueries, out_path: Path, kode: str, 
     os.chmod(out_path.parent / KABUPATEN_DIR, 0o755)
 
 
+def _taken(take):
+    """What ``take`` (a deque's ``popleft`` or ``pop``: atomic) gives until the queue is empty,
+    when both ends of it are emptied at once by two threads."""
+    while True:
+        try:
+            yield take()
+        except IndexError:
+            return
+
+
 class _PagesElsewhere:
     """A thread that hands kab/kota pages, from the end of the shared queue, to ``elsewhere`` (an
     object with ``page(kode, run_summary, feedback) -> bool`` and ``close()``: the companion
@@ -127,18 +133,14 @@ class _PagesElsewhere:
 
     def __init__(self, elsewhere, todo: deque, run_summary: dict | None, feedback: dict | None) -> None:
         self.elsewhere, self.todo, self.failed = elsewhere, todo, []
-        self.args = (run_summary, feedback)
+        self.run_summary, self.feedback = run_summary, feedback
         self.thread = threading.Thread(target=self._run, name="ektp-report-pages", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
-            while True:
-                try:
-                    kode = self.todo.pop()
-                except IndexError:
-                    return
-                if not self.elsewhere.page(kode, self.args[0], _feedback_of(self.args[1], kode)):
+            for kode in _taken(self.todo.pop):
+                if not self.elsewhere.page(kode, self.run_summary, _feedback_of(self.feedback, kode)):
                     self.failed.append(kode)
         finally:
             self.elsewhere.close()
@@ -154,8 +156,8 @@ _FROM: dict = {}
 
 
 def warm() -> None:
-    """Compile every template now (the companion does this before its first job: ~0.1 s that
-    would otherwise delay its first page)."""
+    """Compile every template now (the companion does this while no job waits: ~0.1 s that would
+    otherwise delay its first page)."""
     env = environment()
     for name in env.list_templates(extensions=("j2",)):
         env.get_template(name)
