@@ -291,7 +291,7 @@ def _loading_pipeline(args):
     """The pipeline module for a loading command, its companion process started first
     (flows/companion.py: Great Expectations imported there while this process imports Prefect and
     starts the flow run; not with --dask, whose workers validate in their own processes)."""
-    if not args.dask:
+    if not getattr(args, "dask", None):
         from flows import companion
 
         companion.start()
@@ -356,7 +356,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from flows.orchestration import pipeline
+    pipeline = _loading_pipeline(args)
     from flows.outputs.summary import regency_text
     from flows.synth import demo
     from flows.warehouse.database import connect_reader

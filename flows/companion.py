@@ -1,6 +1,6 @@
 """The companion process of a loading command: a second Python process for the second core (issue 19).
 
-`ektp run` and `ektp backfill` start it first thing (``start()``). It imports Great Expectations
+`ektp run`, `ektp backfill` and `ektp demo` start it first thing (``start()``). It imports Great Expectations
 and builds its suites (~1.1 s of CPU, more than the rest of a regency night's loading run) while
 the command imports Prefect, creates its flow run and reads the landing zone; while no job
 waits it warms up (one made-up row through each suite, the report's templates). The command hands it jobs and waits for the answer, or does other work meanwhile:

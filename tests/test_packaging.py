@@ -47,6 +47,13 @@ def test_a_non_editable_install_runs_the_demo_without_the_checkout(tmp_path):
     module, sql_dir = where.stdout.split()
     assert module.startswith(str(venv)) and sql_dir.startswith(str(venv)), where.stdout
     assert Path(sql_dir, "order.txt").is_file()
+    # the companion process of a loading run (`python -P -m flows.companion`) starts from the wheel
+    # and answers a job (else a run would silently do its work alone)
+    companion = _run([str(venv / "bin" / "python"), "-P", "-c",
+                      "from flows import companion; companion.start(); "
+                      "got = companion.call('report_end', None); print(got is not None and got.raised is None)"],
+                     cwd=elsewhere)
+    assert companion.stdout.strip() == "True", companion.stderr[-2000:]
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EKTP_", "PREFECT_"))}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
