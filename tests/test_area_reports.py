@@ -20,7 +20,7 @@ import stat
 
 import pytest
 
-from flows.outputs.report import load_report_data, write_report
+from flows.outputs.report import load_report_data, render_report, write_report
 from flows.outputs.report.data import AreaQueries
 from flows.outputs.report.format import fmt_int, fmt_pct
 from flows.outputs.runsummary import RunSummary
@@ -144,6 +144,16 @@ def test_the_pages_of_an_area_read_the_same_data_whether_their_queries_are_share
         one = load_report_data(wh.con, kode, queries=shared)
         assert one == load_report_data(wh.con, kode)
         assert one.grid_rows and {r["kode_kecamatan"][:5] for r in one.grid_rows} == {kode}
+
+
+def test_the_area_page_of_several_kab_kota_reads_no_completeness_cell_and_is_not_empty(two):
+    """Its grid is on each kab/kota's page (issue 19: a province year's area page read ~88,000 cells
+    it never showed); the page with the kab/kota table still counts as having data."""
+    wh, _ = two
+    area = load_report_data(wh.con)
+    assert len(area.kabupaten_rows) == 2 and area.grid_rows == [] and not area.empty
+    assert "completeness-grid" not in render_report(area)
+    assert all(load_report_data(wh.con, kode).grid_rows for kode in TWO)
 
 
 def test_a_one_kab_kota_area_writes_only_report_html_as_before(tmp_path):

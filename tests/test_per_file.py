@@ -75,6 +75,33 @@ def test_the_listing_is_sorted_by_path_one_entry_each_and_nothing_ignored_is_lis
     assert (one.kind, one.size, one.mtime_ns) == ("file", st.st_size, st.st_mtime_ns)
 
 
+def test_a_listing_begun_ahead_is_the_listing_of_its_start_taken_once_and_ends_with_the_zone(tmp_path):
+    """Issue 19: a run lists the landing zone in a thread while it checks its key and area
+    (``walk_ahead``); ``walked`` gives what ``walk`` gives, once; another depth lists again; a
+    failure of the listing is raised by ``walked``; leaving the zone waits for the thread (its
+    descriptor is not closed under it)."""
+    raw = _zone(tmp_path)
+    with LandingZone(raw) as zone:
+        zone.walk_ahead(4)
+        thread = zone._ahead[1]
+        assert zone.walked(4) == zone.walk(4)
+        assert zone._ahead is None and not thread.is_alive()
+        zone.walk_ahead(4)
+        assert zone.walked(2) == zone.walk(2)         # asked for another depth: listed again, at that depth
+        zone.walk_ahead(4)
+        thread = zone._ahead[1]
+    assert not thread.is_alive() and zone._ahead is None and zone.fd is None
+
+    class Broken(LandingZone):
+        def walk(self, max_depth):
+            raise PermissionError("raw/ cannot be listed")
+
+    with Broken(raw) as zone:
+        zone.walk_ahead(4)
+        with pytest.raises(PermissionError, match="cannot be listed"):
+            zone.walked(4)
+
+
 def test_the_plan_classifies_every_entry_as_classify_does(tmp_path):
     entries = _listing(_zone(tmp_path))
     got = plan(entries, {}, KEY, KEC, LAST, kabupaten=KAB)

@@ -81,3 +81,52 @@ def test_query_refuses_to_write(landing, capsys):
     assert main(["query", "--data-dir", str(landing.data_dir), "--format", "csv",
                  "select count(*) as n from mart.backlog_kecamatan"]) == 0
     assert capsys.readouterr().out == "n\n19\n"
+
+
+def test_the_copy_updates_audit_file_loads_row_by_row_and_holds_exactly_the_writers_rows(landing, monkeypatch):
+    """Issue 19: a night's publish deletes and inserts only the rows of audit.file_loads that changed
+    (a replaced file: its old version superseded, its new one added) rather than writing ~86,000 rows
+    of a province year again; the copy still holds exactly the writer's rows."""
+    from flows.outputs import publish as publishing
+
+    taken = []
+    original = publishing._rows_replaced
+
+    def spy(con, rel, sql):
+        got = original(con, rel, sql)
+        taken.append((rel, got))
+        return got
+
+    monkeypatch.setattr(publishing, "_rows_replaced", spy)
+    landing.snapshot()
+    landing.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00")])
+    landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 08:00:00")])
+    landing.run("2025-01-02")
+    taken.clear()
+    landing.log("2025-01-02", "16.09.01", [row(nik="1609014501010002", waktu="2025-01-02 09:00:00")])   # re-sent
+    landing.log("2025-01-03", "16.09.01", [row(nik="1609014501010003", waktu="2025-01-03 08:00:00")])
+    landing.run("2025-01-03")
+    assert ("audit.file_loads", True) in taken                  # the second run's copy was updated row by row
+    writer = landing.query("select * from audit.file_loads order by all")
+    assert [r[2] for r in writer].count("superseded") == 1
+    assert landing.query("select * from audit.file_loads order by all", published=True) == writer
+
+
+def test_a_copy_whose_table_has_other_columns_is_written_whole(tmp_path):
+    import duckdb
+
+    from flows.outputs.publish import _rows_replaced
+
+    con = duckdb.connect()
+    con.execute("create schema audit")
+    con.execute("create table audit.file_loads as select 'a' as source_file, 1 as n union all select 'b', 2")
+    con.execute(f"attach '{tmp_path / 'copy.duckdb'}' as analyst_copy")
+    con.execute("create schema analyst_copy.audit")
+    con.execute("create table analyst_copy.audit.file_loads as select 'a' as source_file")       # an older shape
+    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads") is False
+    assert con.execute("select * from analyst_copy.audit.file_loads").fetchall() == [("a",)]   # untouched
+    con.execute("create or replace table analyst_copy.audit.file_loads as select 'a' as source_file, 9 as n "
+                "union all select 'c', null")
+    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads") is True
+    assert con.execute("select * from analyst_copy.audit.file_loads order by all").fetchall() == [("a", 1), ("b", 2)]
+    assert _rows_replaced(con, "audit.runs", "select * from audit.file_loads") is False          # not a DIFFED relation

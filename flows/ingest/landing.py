@@ -24,6 +24,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from stat import S_ISDIR, S_ISLNK, S_ISREG
@@ -71,6 +72,7 @@ class LandingZone:
         self.fd: int | None = None
         self._batch = False                             # inside ``batch()``: ``read`` keeps its folder
         self._folder: tuple[str, int] | None = None    # (folder under raw/, its descriptor) kept by ``read``
+        self._ahead: tuple[int, threading.Thread, list] | None = None   # (max_depth, thread, [entries or exception])
 
     def __enter__(self) -> LandingZone:
         # the raw folder itself may be a link to a mount chosen by the operator; below it, nothing
@@ -82,6 +84,9 @@ class LandingZone:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._ahead is not None:     # a listing begun ahead ends before its descriptor closes
+            self._ahead[1].join()
+            self._ahead = None
         self.release()
         if self.fd is not None:
             os.close(self.fd)
@@ -103,6 +108,36 @@ class LandingZone:
             os.close(fd)
             raise
         return fd
+
+    def walk_ahead(self, max_depth: int) -> None:
+        """Begin ``walk(max_depth)`` in a thread now; ``walked`` takes its listing (issue 19: a
+        province year's ~86,000 entries take 0.3 s, mostly ``lstat`` without the GIL, while the run
+        checks the key and the area and opens the warehouse). The listing is as of this call."""
+        if self._ahead is not None:
+            return
+        got: list = []
+
+        def run() -> None:
+            try:
+                got.append(self.walk(max_depth))
+            except BaseException as exc:   # noqa: BLE001 - raised again by ``walked``
+                got.append(exc)
+
+        thread = threading.Thread(target=run, name="ektp-landing-walk", daemon=True)
+        self._ahead = (max_depth, thread, got)
+        thread.start()
+
+    def walked(self, max_depth: int) -> list[Entry]:
+        """The listing begun by ``walk_ahead`` (once), else ``walk(max_depth)`` now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != max_depth:
+            if ahead is not None:
+                ahead[1].join()
+            return self.walk(max_depth)
+        ahead[1].join()
+        if isinstance(ahead[2][0], BaseException):
+            raise ahead[2][0]
+        return ahead[2][0]
 
     def walk(self, max_depth: int) -> list[Entry]:
         """Every non-ignored entry under raw/, sorted by path. Folders are descended iteratively up to

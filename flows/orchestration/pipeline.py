@@ -49,7 +49,14 @@ from flows.progress import reporter
 from flows.reference.wilayah import kecamatan_codes
 from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
 from flows.warehouse.area import check_area_read_only, record_area
-from flows.warehouse.database import connect_reader, connect_writer, private_files, secure_files, writer_lock
+from flows.warehouse.database import (
+    connect_reader,
+    connect_writer,
+    open_read_only,
+    private_files,
+    secure_files,
+    writer_lock,
+)
 from flows.warehouse.migrate import upgrade, verify_key
 
 KECAMATAN_PATTERN = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}$"   # a kecamatan code; one of the area's, checked at the start
@@ -71,9 +78,9 @@ def parse_date_param(name: str, value: str | date, tz: tzinfo) -> date:
 
 @task(name="verify-key", cache_policy=NO_CACHE)
 @contained("verify-key")
-def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
+def verify_key_task(settings: Settings, zone: LandingZone, con=None) -> str | None:
     key = resolve_key(settings)
-    proven_by = verify_key(settings, zone, key, fingerprint(key))
+    proven_by = verify_key(settings, zone, key, fingerprint(key), con)
     warning = weak_key_warning(settings)      # an existing warehouse under a short key: named, every run
     if warning:
         get_run_logger().warning(warning)
@@ -81,10 +88,22 @@ def verify_key_task(settings: Settings, zone: LandingZone) -> str | None:
     return proven_by
 
 
+@contextmanager
+def _read_only(settings: Settings):
+    """The writer's file opened read-only (None: no warehouse yet) for the checks before the run
+    writes anything, closed after them (one opening: 0.05 s each for a province year's file)."""
+    con = contained("verify-key")(open_read_only)(settings)
+    try:
+        yield con
+    finally:
+        if con is not None:
+            con.close()
+
+
 @task(name="check-area", cache_policy=NO_CACHE)
 @contained("check-area")
-def check_area_task(settings: Settings) -> frozenset[str]:
-    widened = check_area_read_only(settings)
+def check_area_task(settings: Settings, con=None) -> frozenset[str]:
+    widened = check_area_read_only(settings, con)
     if widened:
         get_run_logger().info("the area widens by %d kab/kota: %s", len(widened), ", ".join(sorted(widened)))
     return widened
@@ -156,8 +175,22 @@ def publish_task(con, settings: Settings) -> Path:
 
 @task(name="backup", cache_policy=NO_CACHE)
 @contained("backup")
-def backup_task(settings: Settings, run_id: str) -> Path:
+def backup_task(settings: Settings, run_id: str, con=None) -> Path:
+    if con is not None:
+        _close_writer(con, run_id)
     return backup(settings, run_id)
+
+
+def _close_writer(con, run_id: str) -> None:
+    """Checkpoint and close the writer's connection of a published run (the backup copies the closed
+    file). A checkpoint that fails marks the run failed, as it did before the publish."""
+    try:
+        con.execute("checkpoint")
+    except BaseException as exc:
+        steps.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        con.close()
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -189,16 +222,17 @@ class CompanionPages:
         companion.call("report_end", self.args[2])
 
 
-def _backup_and_report(settings: Settings, run_id: str, summary: RunSummary) -> None:
-    """The backup (a copy of the closed writer file, fsynced: disk I/O, no GIL held) and the report
-    (Jinja2: CPU) of a completed run. On the default runner the backup runs in a task thread while
-    the report renders (issue 19: 0.6 s and 1.4 s on a province's night); both are waited for, and
-    a failure of either fails the run as before. On Dask the backup stays in this process."""
+def _backup_and_report(settings: Settings, run_id: str, summary: RunSummary, con) -> None:
+    """The writer's checkpoint and close, the backup (a copy of the closed writer file, fsynced:
+    disk I/O, no GIL held) and the report (from the analysts' copy, already written: Jinja2, CPU) of
+    a completed run. On the default runner the checkpoint and the backup run in a task thread while
+    the report renders (issue 19: 0.1 s, 0.2-0.6 s and 0.8-1.4 s on a province's night); both are
+    waited for, and a failure of either fails the run as before. On Dask they stay in this process."""
     if _parallel():
-        backup_task(settings, run_id)
+        backup_task(settings, run_id, con)
         report_task(settings, summary)
         return
-    saving = backup_task.submit(settings, run_id)
+    saving = backup_task.submit(settings, run_id, con)
     try:
         report_task(settings, summary)
     finally:
@@ -288,11 +322,14 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
     run_id = steps.new_run_id()
     with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=progress.message), \
             LandingZone(settings.raw_dir) as zone:
+        zone.walk_ahead(settings.max_depth)   # listed while the key, the area and the warehouse are checked
         secure_files(settings)
-        proven_by = verify_key_task(settings, zone)    # read-only: another key stops the run here, nothing changed
-        widened = check_area_task(settings)            # read-only: a narrower area stops the run here, nothing changed
+        with _read_only(settings) as ro:   # the writer's file opened read-only once for both checks
+            proven_by = verify_key_task(settings, zone, ro)   # another key stops the run here, nothing changed
+            widened = check_area_task(settings, ro)           # a narrower area stops the run here, nothing changed
         con = connect_writer(settings)
         failure = None
+        published = False    # then the writer's connection is closed (checkpointed) beside the report
         try:
             moved = upgrade_task(con, settings, proven_by, run_id)
             steps.start_run(con, run_id, flow_name, last_date, start_date)
@@ -314,17 +351,18 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
                                    report=str(settings.report_path))
             summary = steps.finish_run(con, run_id, plan, totals, checks, last_date, facts)
             record_area(con, settings.wilayah, run_id)
-            con.execute("checkpoint")
             publish_task(con, settings)
+            published = True
         except BaseException as exc:
             progress.stop()
             failure = contain_exception("run", exc)
             steps.fail_run(con, run_id, f"{type(failure).__name__}: {failure}")
         finally:
-            con.close()
+            if not published:
+                con.close()
         if failure is not None:
             raise failure
-        _backup_and_report(settings, run_id, summary)
+        _backup_and_report(settings, run_id, summary, con)
     logger.info("run %s: %d file(s) loaded, %d rejected, %d row(s) loaded, %d quarantined",
                 run_id, summary.files_loaded, summary.files_rejected, summary.rows_loaded, summary.rows_quarantined)
     _artifact(summary)

@@ -80,7 +80,7 @@ def plan_run(settings: Settings, con: duckdb.DuckDBPyConnection, zone: LandingZo
     load_reference(con, area)
     only = frozenset(kecamatan) if kecamatan else None
     with collector_paused():
-        entries = list(zone.walk(settings.max_depth))
+        entries = zone.walked(settings.max_depth)
         if widened:
             supersede_renamed(con, entries, key, area)
             known = reread_versions(con, discover.current_versions(con))

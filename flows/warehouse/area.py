@@ -71,13 +71,14 @@ def check_area(con: duckdb.DuckDBPyConnection | None, area: tuple[str, ...]) -> 
     return frozenset(serving - recorded) if recorded else frozenset()
 
 
-def check_area_read_only(settings: Settings) -> frozenset[str]:
-    """``check_area`` on the writer's file opened read-only (a refusal changes nothing)."""
-    con = open_read_only(settings)
+def check_area_read_only(settings: Settings, read_only: duckdb.DuckDBPyConnection | None = None) -> frozenset[str]:
+    """``check_area`` on the writer's file opened read-only (a refusal changes nothing); ``read_only``:
+    already opened so by the caller (then left open)."""
+    con = read_only if read_only is not None else open_read_only(settings)
     try:
         return check_area(con, settings.wilayah)
     finally:
-        if con is not None:
+        if con is not None and con is not read_only:
             con.close()
 
 

@@ -150,11 +150,13 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection, key: bytes, run_id: str) -> dict:
     return summary if any(summary.values()) else {}
 
 
-def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: str) -> str | None:
+def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: str,
+               read_only: duckdb.DuckDBPyConnection | None = None) -> str | None:
     """Check this run's key against the warehouse, reading it read-only (nothing is changed when
     the check fails). Returns None when the warehouse records this key's fingerprint, else how the
-    key was established (a new warehouse, or the row that proved it), to be recorded."""
-    con = open_read_only(settings)
+    key was established (a new warehouse, or the row that proved it), to be recorded.
+    ``read_only``: the warehouse already opened read-only by the caller (then left open)."""
+    con = read_only if read_only is not None else open_read_only(settings)
     try:
         stored, has_rows = stored_fingerprint(con)
         if stored is not None:
@@ -170,7 +172,7 @@ def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: s
         refuse_weak_key(settings)       # a new warehouse is never built under a short key
         return "new warehouse"
     finally:
-        if con is not None:
+        if con is not None and con is not read_only:
             con.close()
 
 
