@@ -82,11 +82,21 @@ def test_incremental_runs_give_what_a_full_rebuild_gives(tmp_path, prefect_api, 
                 + [row(nik=_nik(602), jk="X", waktu="2025-01-07 10:00:00")])
     landing.run("2025-01-07")
 
+    # two weeks later, after days when no kecamatan sent a log (a holiday week): the dates of the gap
+    # are new to the marts too; the devices of the first week are silent, and a rebuilt date's week
+    # before reaches back over days that are not rebuilt (mart.device_activity sums them into one row)
+    landing.log("2025-01-21", "16.09.02", _rows("2025-01-21", range(801, 803), lokasi="JEMPUT_BOLA"))
+    landing.run("2025-01-21")
+
     runs = landing.query("select status from audit.runs order by started_at")
-    assert runs == [("completed",)] * 4
+    assert runs == [("completed",)] * 5
     # the first build is full, the later ones incremental from the earliest changed date
     assert [s.first_date.isoformat() if s.first_date else None for s in scopes] == \
-        [None, "2025-01-02", "2025-01-03", "2025-01-07"]
+        [None, "2025-01-02", "2025-01-03", "2025-01-07", "2025-01-08"]
+    # the gap of days without any log is in the marts (it was not rebuilt before this test had the run)
+    assert landing.query("select count(*) from mart.log_completeness where tanggal = '2025-01-14' and status = 'missing'") \
+        == landing.query("select count(*) from core.kecamatan")
+    assert landing.query("select max(hari_diam) from mart.device_activity where as_of_date = '2025-01-20'") == [(13,)]
     assert landing.query("select count(*) from audit.changed_files") == [(0,)]
     assert landing.query("select count(*) from audit.quarantine") == [(5,)]
 

@@ -303,7 +303,8 @@ def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
     under the same SQL, region list and holidays (``static``), landing agrees with it plus the
     recorded changes, and the marts' range starts on the same date. First changed date: the
     earliest of the changed files' dates, the dates of the rows they deleted or added, and the
-    snapshot dates whose totals (core.snapshot) differ."""
+    snapshot dates whose totals (core.snapshot) differ, and the first date after the old range when
+    the range now ends later."""
     last = con.execute("select build_key, run_id from audit.model_builds order by built_at desc limit 1").fetchone()
     state = con.execute("""select build_key, run_id, static_key, rekam_rows, permohonan_hash from audit.model_state
                            order by built_at desc limit 1""").fetchone()
@@ -336,6 +337,10 @@ def build_scope(con: duckdb.DuckDBPyConnection, static: str) -> Scope:
             union all select cast(waktu_rekam as date) from landing.rekam where source_file in (select source_file from changed)
             union all select snapshot_date from (select * from new_snapshot except all select * from old_snapshot)
             union all select snapshot_date from (select * from old_snapshot except all select * from new_snapshot)
+            -- the range grows at its end: every date after the old range is new, those without a log too
+            -- (days when no kecamatan sent anything: a holiday week) and not only the changed files' dates
+            union all select max(tanggal) + 1 from core.date_spine
+            having (select max(log_date) from audit.file_loads where kind = 'rekam' and status = 'loaded') > max(tanggal)
         )
         select min(d) from dates""").fetchone()[0]
     if first is None:
