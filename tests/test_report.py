@@ -525,6 +525,36 @@ def test_the_grid_is_the_markup_of_a_template_loop_over_every_cell_with_every_va
         assert forbidden not in before
 
 
+# The trend chart as trend.svg.j2 wrote it before issue 19 (a template loop over every day and channel):
+# the bars the filter trend_bars writes must be the same text, byte for byte.
+TREND_BEFORE_ISSUE_19 = """\
+{% set bar_w = c.bar_w|coord %}
+{% for d in c.days %}{% set x = d.x|coord %}
+<g><title>{{ d.tip }}</title>
+{%- for s in d.segments %}<rect class="f-{{ s.key }}" x="{{ x }}" y="{{ s.y|coord }}" width="{{ bar_w }}" height="{{ s.height|coord }}"/>{% endfor -%}
+</g>
+{% endfor %}
+"""
+
+
+@pytest.mark.parametrize("n", [1, 7, 40, 366])
+def test_the_trend_bars_are_the_markup_of_a_template_loop_over_every_day_with_every_value_escaped(n):
+    """trend.svg.j2 writes the days with the filter trend_bars (the markup of trend_day.svg.j2, each
+    channel's once): the same text as the template loop it replaces, hostile tooltips and keys included."""
+    days = [charts.Day(x=10.5 + i * 2.25, tip=[HOSTILE, FETCHES, f"2025-01-{i % 28 + 1:02d} — rekam 1.234"][i % 3],
+                       segments=[charts.Segment(key=k, y=300.0 - i - j * 7.125, height=j + 0.5)
+                                 for j, k in enumerate(["dinas", "jemput-bola", "sekolah", f"x{HOSTILE}url("][: i % 5])])
+            for i in range(n)]
+    chart = charts.TrendChart(width=1000, height=320, count=n, left=64, right=956, tick_x=56, axis_y=150.0,
+                              base_y=286, mark_y=290, date_y=304, bar_w=1.875, days=days)
+    env = environment()
+    before = env.from_string(TREND_BEFORE_ISSUE_19).render(c=chart)
+    after = env.from_string("{% set bar_w = c.bar_w|coord %}\n{{ c.days|trend_bars(bar_w) -}}\n").render(c=chart)
+    assert after == before and before.count("<g>") == n
+    for forbidden in ("<script", "<img", "://", "url(", "@import"):
+        assert forbidden not in before
+
+
 # --- outreach, devices and feedback (issue 11): the real models over hand-made landing rows ---------
 
 # Logs 2025-01-01 (Wednesday) .. 2025-01-14 (Tuesday); every desa at wajib 200, sudah 160 in the

@@ -8,9 +8,24 @@ with per_day as (
     group by all
 ),
 
+cut as (
+    -- the earliest date a rebuilt date looks back to (its week before); the days up to it are summed into
+    -- one row per device, on its last such day, so the running totals below equal those over every day
+    select first_date - 7 as cut_date from core.build_scope
+),
+
+kept as (
+    select kode_kabupaten, id_alat, tanggal, rekam, kode_kecamatan
+    from per_day where tanggal > (select cut_date from cut)
+    union all
+    select kode_kabupaten, id_alat, max(tanggal), sum(rekam), arg_max(kode_kecamatan, tanggal)
+    from per_day where tanggal <= (select cut_date from cut)
+    group by kode_kabupaten, id_alat
+),
+
 cumulative as (
     select *, sum(rekam) over (partition by kode_kabupaten, id_alat order by tanggal) as kumulatif
-    from per_day
+    from kept
 ),
 
 first_seen as (
