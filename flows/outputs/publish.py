@@ -201,10 +201,22 @@ def _private_copy(src: Path, dst: Path) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-        shutil.copyfileobj(inp, out, 1 << 20)
-        out.flush()
+        _copy_in_kernel(inp.fileno(), out.fileno())
         os.fsync(out.fileno())
     os.replace(tmp, dst)
+
+
+def _copy_in_kernel(src_fd: int, dst_fd: int) -> None:
+    """Copy the whole file ``src_fd`` to ``dst_fd`` (both at offset 0) with ``os.sendfile``: the bytes
+    never pass through this process (issue 19: the backup of a province year's 0.24 GB file runs
+    beside the report, which needs the CPU)."""
+    size = os.fstat(src_fd).st_size
+    offset = 0
+    while offset < size:
+        sent = os.sendfile(dst_fd, src_fd, offset, min(size - offset, 1 << 30))
+        if sent == 0:       # the file shrank while copied: copy what is there
+            break
+        offset += sent
 
 
 def backup(settings: Settings, run_id: str) -> Path:
