@@ -133,3 +133,32 @@ def test_the_backup_is_copied_while_the_report_renders_and_a_failed_backup_still
     with pytest.raises(Exception, match="stage backup failed with OSError"):
         land.run(END.isoformat())
     assert report.stat().st_mtime_ns > before, "the report was still rendered while the backup failed"
+
+
+def test_a_batch_of_new_paths_skips_the_replacement_and_a_resent_file_is_still_replaced(prefect_api, tmp_path, monkeypatch):
+    """Issue 19: the deletes that replace earlier versions (each a scan of a whole landing table) run
+    only when a path of the batch has a current version; a re-sent log still replaces its rows."""
+    from flows.ingest import load
+    from tests.helpers import row
+
+    seen: list[bool] = []
+    original = load._earlier_versions
+
+    def spy(con):
+        got = original(con)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(load, "_earlier_versions", spy)
+    land = Landing(tmp_path / "data")
+    land.snapshot()
+    land.log("2025-01-01", "16.09.01", [row(waktu="2025-01-01 08:00:00"), row(nik="1609014501010002", waktu="2025-01-01 09:00:00")])
+    land.run("2025-01-01")
+    assert seen and not any(seen)                   # only new paths: nothing to replace
+    seen.clear()
+    land.log("2025-01-01", "16.09.01", [row(nik="1609014501010003", waktu="2025-01-01 10:00:00")])      # re-sent
+    land.run("2025-01-01")
+    assert seen == [True]
+    assert land.query("select count(*) from landing.rekam") == [(1,)]
+    assert land.query("select status from audit.file_loads where kind = 'rekam' order by loaded_at") == \
+        [("superseded",), ("loaded",)]
