@@ -130,11 +130,10 @@ class LandingZone:
     def walked(self, max_depth: int) -> list[Entry]:
         """The listing begun by ``walk_ahead`` (once), else ``walk(max_depth)`` now."""
         ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[1].join()
         if ahead is None or ahead[0] != max_depth:
-            if ahead is not None:
-                ahead[1].join()
             return self.walk(max_depth)
-        ahead[1].join()
         if isinstance(ahead[2][0], BaseException):
             raise ahead[2][0]
         return ahead[2][0]

@@ -48,7 +48,7 @@ from flows.outputs.runsummary import Feedback, RunSummary
 from flows.progress import reporter
 from flows.reference.wilayah import kecamatan_codes
 from flows.settings import Settings, fingerprint, load_settings, resolve_key, weak_key_warning
-from flows.warehouse.area import check_area_read_only, record_area
+from flows.warehouse.area import check_area, record_area
 from flows.warehouse.database import (
     connect_reader,
     connect_writer,
@@ -78,7 +78,7 @@ def parse_date_param(name: str, value: str | date, tz: tzinfo) -> date:
 
 @task(name="verify-key", cache_policy=NO_CACHE)
 @contained("verify-key")
-def verify_key_task(settings: Settings, zone: LandingZone, con=None) -> str | None:
+def verify_key_task(settings: Settings, zone: LandingZone, con) -> str | None:
     key = resolve_key(settings)
     proven_by = verify_key(settings, zone, key, fingerprint(key), con)
     warning = weak_key_warning(settings)      # an existing warehouse under a short key: named, every run
@@ -102,8 +102,8 @@ def _read_only(settings: Settings):
 
 @task(name="check-area", cache_policy=NO_CACHE)
 @contained("check-area")
-def check_area_task(settings: Settings, con=None) -> frozenset[str]:
-    widened = check_area_read_only(settings, con)
+def check_area_task(settings: Settings, con) -> frozenset[str]:
+    widened = check_area(con, settings.wilayah)
     if widened:
         get_run_logger().info("the area widens by %d kab/kota: %s", len(widened), ", ".join(sorted(widened)))
     return widened

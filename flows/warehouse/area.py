@@ -3,7 +3,7 @@
 ``audit.wilayah`` holds one row per kab/kota the warehouse serves. A warehouse built before areas
 existed (version 2: file versions but no such rows) is an area of ``16.09``; a new one has none.
 
-At the start of a run, ``check_area`` (read-only: ``check_area_read_only``) compares the run's
+At the start of a run, ``check_area`` (on the writer's file opened read-only) compares the run's
 area with the recorded one. A run whose area lacks a recorded kab/kota stops with one line before
 anything changes (narrowing would silently drop figures). A run whose area holds more kab/kota
 widens it: its plan (``flows.orchestration.run.plan_run``) reads again what was refused only because a code
@@ -32,8 +32,6 @@ from flows.errors import UserError
 from flows.ingest.discover import hashed_name, landing_name
 from flows.ingest.landing import Entry
 from flows.reference.wilayah import DEFAULT_AREA, kabupaten_codes, kecamatan_codes, name
-from flows.settings import Settings
-from flows.warehouse.database import open_read_only
 
 REREAD_SHA256 = ""     # a stand-in SHA-256 no file has: the plan reads the file again and replaces its version
 
@@ -69,17 +67,6 @@ def check_area(con: duckdb.DuckDBPyConnection | None, area: tuple[str, ...]) -> 
             f"({', '.join(lacking)}); nothing was changed. Run with an area that contains them (EKTP_WILAYAH or "
             "--wilayah): narrowing would silently drop their figures.")
     return frozenset(serving - recorded) if recorded else frozenset()
-
-
-def check_area_read_only(settings: Settings, read_only: duckdb.DuckDBPyConnection | None = None) -> frozenset[str]:
-    """``check_area`` on the writer's file opened read-only (a refusal changes nothing); ``read_only``:
-    already opened so by the caller (then left open)."""
-    con = read_only if read_only is not None else open_read_only(settings)
-    try:
-        return check_area(con, settings.wilayah)
-    finally:
-        if con is not None and con is not read_only:
-            con.close()
 
 
 def reread_versions(con: duckdb.DuckDBPyConnection,

@@ -58,7 +58,7 @@ from flows.ingest.read import REKAM_COLUMNS, FileRejected, parse_file
 from flows.ingest.validate import PERMOHONAN_SUITE, REKAM_SUITE, rules, suite_spec
 from flows.reference.wilayah import DEFAULT_AREA, kecamatan_codes
 from flows.settings import Settings, refuse_weak_key
-from flows.warehouse.database import open_read_only, stored_fingerprint
+from flows.warehouse.database import stored_fingerprint
 
 ID_ALAT_SQL = "[A-Za-z0-9._/-]{1,32}"     # the rule of expectations/rekam_log.json, as a DuckDB full match
 _HASHED = re.compile(r"#[0-9a-f]{12}")
@@ -151,29 +151,24 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection, key: bytes, run_id: str) -> dict:
 
 
 def verify_key(settings: Settings, zone: LandingZone, key: bytes, fingerprint: str,
-               read_only: duckdb.DuckDBPyConnection | None = None) -> str | None:
-    """Check this run's key against the warehouse, reading it read-only (nothing is changed when
-    the check fails). Returns None when the warehouse records this key's fingerprint, else how the
-    key was established (a new warehouse, or the row that proved it), to be recorded.
-    ``read_only``: the warehouse already opened read-only by the caller (then left open)."""
-    con = read_only if read_only is not None else open_read_only(settings)
-    try:
-        stored, has_rows = stored_fingerprint(con)
-        if stored is not None:
-            if stored != fingerprint:
-                raise UserError(
-                    f"This run's pseudonym key is not the key the warehouse {settings.warehouse_path} was built with "
-                    f"(fingerprint {fingerprint[:12]}, warehouse {stored[:12]}); nothing was changed. Use the warehouse's "
-                    "key (EKTP_NIK_KEY or EKTP_NIK_KEY_FILE); a new key would split every person in two."
-                )
-            return None
-        if has_rows:
-            return prove_key(con, zone, key, settings)
-        refuse_weak_key(settings)       # a new warehouse is never built under a short key
-        return "new warehouse"
-    finally:
-        if con is not None and con is not read_only:
-            con.close()
+               con: duckdb.DuckDBPyConnection | None) -> str | None:
+    """Check this run's key against the warehouse ``con``, opened read-only by the caller (None: no
+    warehouse yet; nothing is changed when the check fails). Returns None when the warehouse
+    records this key's fingerprint, else how the key was established (a new warehouse, or the row
+    that proved it), to be recorded."""
+    stored, has_rows = stored_fingerprint(con)
+    if stored is not None:
+        if stored != fingerprint:
+            raise UserError(
+                f"This run's pseudonym key is not the key the warehouse {settings.warehouse_path} was built with "
+                f"(fingerprint {fingerprint[:12]}, warehouse {stored[:12]}); nothing was changed. Use the warehouse's "
+                "key (EKTP_NIK_KEY or EKTP_NIK_KEY_FILE); a new key would split every person in two."
+            )
+        return None
+    if has_rows:
+        return prove_key(con, zone, key, settings)
+    refuse_weak_key(settings)       # a new warehouse is never built under a short key
+    return "new warehouse"
 
 
 def upgrade(con: duckdb.DuckDBPyConnection, key: bytes, fingerprint: str, proven_by: str | None,

@@ -95,18 +95,24 @@ def grid_cells(cells: Sequence[Cell], chart: GridChart) -> Markup:
 Y_SLOT, H_SLOT = "\ue002", "\ue003"
 
 
-@lru_cache(maxsize=16)
-def _trend_markup(key: str, bar_w: str) -> tuple[tuple[str, str], tuple[str, ...], str]:
-    """The markup of a trend day (its group's opening, cut around the tooltip), of a segment of
-    channel ``key`` (cut around its x, y and height) and of the group's end, from trend_day.svg.j2
-    through the environment (every value escaped)."""
+@lru_cache(maxsize=1)
+def _trend_day_markup() -> tuple[str, str, str]:
+    """The markup of a trend day's group (trend_day.svg.j2 through the environment): its opening
+    before and after the tooltip, and its end."""
     module = environment().get_template("trend_day.svg.j2").module
-    opening = str(module.day(TIP_SLOT)).split(TIP_SLOT)
-    rect = str(module.segment(key, X_SLOT, Y_SLOT, bar_w, H_SLOT))
+    before_tip, after_tip = str(module.day(TIP_SLOT)).split(TIP_SLOT)
+    return before_tip, after_tip, str(module.end())
+
+
+@lru_cache(maxsize=16)
+def _trend_segment_markup(key: str, bar_w: str) -> tuple[str, str, str, str]:
+    """The markup of a segment of channel ``key`` (trend_day.svg.j2 through the environment, every
+    value escaped), cut around its x, y and height."""
+    rect = str(environment().get_template("trend_day.svg.j2").module.segment(key, X_SLOT, Y_SLOT, bar_w, H_SLOT))
     before_x, rest = rect.split(X_SLOT)
     before_y, rest = rest.split(Y_SLOT)
     before_h, after = rest.split(H_SLOT)
-    return (opening[0], opening[1]), (before_x, before_y, before_h, after), str(module.end())
+    return before_x, before_y, before_h, after
 
 
 def trend_bars(days: Sequence[Day], bar_w: str) -> Markup:
@@ -114,13 +120,13 @@ def trend_bars(days: Sequence[Day], bar_w: str) -> Markup:
     channel) from trend_day.svg.j2, as a template loop over the days would give it, each value
     escaped by `escape_value` (issue 19: a year's 366 days x 3 channels were ~10,000 template calls
     a page; the markup of each channel is rendered once per page)."""
+    before_tip, after_tip, end = _trend_day_markup()
     out: list[str] = []
     for day in days:
-        (open_, close_tip), _, end = _trend_markup("", bar_w)
         x = str(escape_value(fmt_coord(day.x)))
-        out += (open_, harden(html.escape(day.tip, quote=True)), close_tip)
+        out += (before_tip, str(escape_value(day.tip)), after_tip)
         for s in day.segments:
-            before_x, before_y, before_h, after = _trend_markup(s.key, bar_w)[1]
+            before_x, before_y, before_h, after = _trend_segment_markup(s.key, bar_w)
             out += (before_x, x, before_y, str(escape_value(fmt_coord(s.y))), before_h,
                     str(escape_value(fmt_coord(s.height))), after)
         out.append(end)
