@@ -162,3 +162,38 @@ def test_a_batch_of_new_paths_skips_the_replacement_and_a_resent_file_is_still_r
     assert land.query("select count(*) from landing.rekam") == [(1,)]
     assert land.query("select status from audit.file_loads where kind = 'rekam' order by loaded_at") == \
         [("superseded",), ("loaded",)]
+
+
+def test_a_checkpoint_failing_beside_the_report_marks_the_run_failed_without_the_librarys_text(tmp_path):
+    """The writer's checkpoint runs in the backup's thread (issue 19): when it fails, the run is
+    marked failed in audit.runs with the exception's type only, never its text (a library message
+    can quote a name or a path), and the connection is closed."""
+    import duckdb
+
+    from flows.errors import StageFailed
+    from flows.warehouse.database import SQL_DIR
+
+    path = tmp_path / "ektp.duckdb"
+    real = duckdb.connect(str(path))
+    real.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+    steps.start_run(real, "r1", "nightly", date(2025, 1, 1), None)
+
+    class CheckpointFails:      # the real connection, whose checkpoint meets a full disk
+        closed = False
+
+        def execute(self, sql, *args):
+            if sql == "checkpoint":
+                raise duckdb.IOException("could not write /data/SITI AMINAH 1609015205900001.wal: No space left")
+            return real.execute(sql, *args)
+
+        def close(self):
+            self.closed = True
+
+    con = CheckpointFails()
+    with pytest.raises(StageFailed, match="stage backup failed with IOException"):
+        pipeline.backup_task.fn(None, "r1", con)
+    status, message = real.execute("select status, message from audit.runs where run_id = 'r1'").fetchone()
+    real.close()
+    assert status == "failed" and "IOException" in message
+    assert "SITI" not in message and "1609015205900001" not in message and "No space" not in message
+    assert con.closed

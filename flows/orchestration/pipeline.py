@@ -187,7 +187,8 @@ def _close_writer(con, run_id: str) -> None:
     try:
         con.execute("checkpoint")
     except BaseException as exc:
-        steps.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
+        failure = contain_exception("backup", exc)    # the library's text never reaches audit.runs
+        steps.fail_run(con, run_id, f"{type(failure).__name__}: {failure}")
         raise
     finally:
         con.close()
