@@ -729,6 +729,39 @@ def test_the_ranks_check_returns_a_date_with_a_broken_or_doubled_rank_or_no_rank
         (d("2025-01-08"), "16.09", "an as-of date of mart.backlog has no ranking for the kab/kota")]
 
 
+def _ranks_check(groups: dict[tuple[str, str], list[int | None]]) -> list[tuple]:
+    """The ranks check over a mart.outreach_priority of the given ranks per (as_of_date, kode_kabupaten),
+    each rank a desa of its own, and a mart.backlog of as many desa per group (in memory)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema mart")
+    con.execute("create table mart.outreach_priority (as_of_date date, kode_kabupaten varchar, kode_desa varchar, peringkat integer)")
+    con.execute("create table mart.backlog (as_of_date date, kode_kabupaten varchar, kode_desa varchar)")
+    for (day, kab), ranks in groups.items():
+        desa = [f"{kab}.01.{2000 + i}" for i in range(len(ranks))]
+        con.executemany("insert into mart.outreach_priority values (?, ?, ?, ?)", [(day, kab, k, r) for k, r in zip(desa, ranks)])
+        con.executemany("insert into mart.backlog values (?, ?, ?)", [(day, kab, k) for k in desa])
+    return con.execute((SQL_DIR / "checks" / "outreach_priority_ranks.sql").read_text()).fetchall()
+
+
+def test_the_ranks_check_counts_distinct_ranks_exactly_beyond_the_range_of_its_bits():
+    """The check counts ranks 1..4096 as bits (issue 19) and any other with count(distinct): a kab/kota of
+    more than 4096 desa is ranked correctly, and a rank doubled beyond 4096, or below 1, is still found."""
+    n = 5000
+    good = list(range(1, n + 1))
+    assert _ranks_check({("2025-01-01", "16.09"): good}) == []
+    doubled_high = good[:4500] + [4500] + good[4501:]           # 4500 twice, 4501 missing: still 1..5000, n rows
+    doubled_low = good[:99] + [99] + good[100:]                 # 99 twice, 100 missing
+    below = [0] + good[1:-1] + [n + 1]                           # 0 and n + 1 instead of 1 and n
+    with_null = [None] + good[1:]                                # one rank missing (NULL)
+    got = _ranks_check({("2025-01-02", "16.09"): doubled_high, ("2025-01-03", "16.09"): doubled_low,
+                        ("2025-01-04", "16.09"): below, ("2025-01-05", "16.09"): with_null,
+                        ("2025-01-06", "16.09"): good, ("2025-01-06", "16.10"): [1, 2, 3]})
+    assert sorted(r[0].isoformat() for r in got) == ["2025-01-02", "2025-01-03", "2025-01-04", "2025-01-05"]
+    assert {r[2] for r in got} == {"ranks are not 1..N over every desa of the kab/kota"}
+
+
 def test_the_requests_grain_check_returns_a_doubled_request(tamper):
     tamper.con.execute("insert into mart.outreach_requests select * from mart.outreach_requests where kode_desa = ?", [B])
     tamper.con.execute("insert into mart.outreach_requests select * replace (lower(nomor_surat) as nomor_surat) "
