@@ -469,15 +469,16 @@ def entry() -> None:
 
     After a run that validated data the interpreter's own teardown (freeing the modules of Great
     Expectations, pandas, scipy, ...) takes ~2 s here, longer than many nightly runs' work. By
-    the time main() returns every file and connection is closed, so the exit handlers run as at
-    any exit (Prefect sends its remaining logs and events and stops an ephemeral API server),
-    the streams are flushed, and the process ends without the teardown. An exception escaping
-    main() (a bug) takes the normal path, traceback included."""
+    the time main() returns every file and connection is closed; Prefect's queued logs and events
+    are sent (``_send_prefect_backlog``), then the exit handlers run as at any exit (one of them
+    stops a temporary API server), the streams are flushed, and the process ends without the
+    teardown. An exception escaping main() (a bug) takes the normal path, traceback included."""
     code = main()
     code = code if isinstance(code, int) else 0
     import atexit
 
     try:
+        _send_prefect_backlog()
         atexit._run_exitfuncs()   # includes logging.shutdown, registered by the logging module
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -486,6 +487,23 @@ def entry() -> None:
                 pass
     finally:
         os._exit(code)
+
+
+def _send_prefect_backlog(timeout: float = 10.0) -> None:
+    """Send the log lines and events Prefect still queues for its API, and wait for them, before the
+    exit handlers run. Without a configured server a command starts a temporary API server, which
+    one exit handler stops; the handler that sends the queued logs ran after it, so such a run
+    ended with "--- Error logging to API --- All connection attempts failed" on stderr and none of
+    its log lines reached the API's database (0 of a night's 16). Nothing is imported for a command
+    that did not use Prefect; a Prefect without these workers is left as it is."""
+    for module, name in (("prefect.logging.handlers", "APILogWorker"), ("prefect.events.worker", "EventsWorker")):
+        worker = getattr(sys.modules.get(module), name, None)
+        if worker is None:
+            continue
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:   # noqa: BLE001 - the exit handlers still send what is left, as before
+            pass
 
 
 if __name__ == "__main__":

@@ -247,3 +247,32 @@ def test_ctrl_c_at_the_terminal_does_not_stop_the_companion(companion_process):
     time.sleep(0.3)
     validate.validate_rekam(rows)
     assert companion.running() and companion.served("validate") == 2
+
+
+def test_a_command_without_a_prefect_server_sends_its_logs_before_its_temporary_api_stops(tmp_path):
+    """Without PREFECT_API_URL a command runs its flow against a temporary API server that an exit
+    handler stops. Its queued log lines are sent before the exit handlers run (flows.cli.entry): the
+    run's logs reach the API's database, and no "Error logging to API" ends the command's stderr
+    (before, every such run lost its logs and printed it)."""
+    import sqlite3
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               GX_ANALYTICS_ENABLED="false")
+    ektp = str(Path(sys.executable).parent / "ektp")
+    data = tmp_path / "data"
+    made = subprocess.run([ektp, "generate", "--out", str(data / "raw"), "--start", "2025-01-01", "--end", "2025-01-01"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    ran = subprocess.run([ektp, "run", "--date", "2025-01-01", "--data-dir", str(data)], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr
+    assert "Error logging to API" not in ran.stderr and "connection attempts failed" not in ran.stderr, ran.stderr
+    con = sqlite3.connect(tmp_path / "home" / "prefect.db")
+    try:
+        runs = con.execute("select id from flow_run").fetchall()
+        messages = [m for (m,) in con.execute("select message from log where flow_run_id = ?", [runs[0][0]])]
+    finally:
+        con.close()
+    assert len(runs) == 1
+    assert any(m.startswith("run ") and "file(s) loaded" in m for m in messages), messages
