@@ -92,8 +92,8 @@ def test_the_copy_updates_audit_file_loads_row_by_row_and_holds_exactly_the_writ
     taken = []
     original = publishing._rows_replaced
 
-    def spy(con, rel, sql):
-        got = original(con, rel, sql)
+    def spy(con, rel, sql, wanted):
+        got = original(con, rel, sql, wanted)
         taken.append((rel, got))
         return got
 
@@ -123,10 +123,11 @@ def test_a_copy_whose_table_has_other_columns_is_written_whole(tmp_path):
     con.execute(f"attach '{tmp_path / 'copy.duckdb'}' as analyst_copy")
     con.execute("create schema analyst_copy.audit")
     con.execute("create table analyst_copy.audit.file_loads as select 'a' as source_file")       # an older shape
-    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads") is False
+    wanted = con.execute("describe select * from audit.file_loads").fetchall()
+    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads", wanted) is False
     assert con.execute("select * from analyst_copy.audit.file_loads").fetchall() == [("a",)]   # untouched
     con.execute("create or replace table analyst_copy.audit.file_loads as select 'a' as source_file, 9 as n "
                 "union all select 'c', null")
-    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads") is True
+    assert _rows_replaced(con, "audit.file_loads", "select * from audit.file_loads", wanted) is True
     assert con.execute("select * from analyst_copy.audit.file_loads order by all").fetchall() == [("a", 1), ("b", 2)]
-    assert _rows_replaced(con, "audit.runs", "select * from audit.file_loads") is False          # not a DIFFED relation
+    assert _rows_replaced(con, "audit.runs", "select * from audit.file_loads", wanted) is False          # not a DIFFED relation

@@ -128,7 +128,8 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, incremental: boo
         for schema in sorted({rel.split('.')[0] for rel in relations}):
             con.execute(f"create schema if not exists analyst_copy.{schema}")
         for rel, sql in relations.items():
-            columns = {r[0] for r in con.execute(f"describe {sql}").fetchall()}
+            described = con.execute(f"describe {sql}").fetchall()
+            columns = {r[0] for r in described}
             if columns & FORBIDDEN_COLUMNS:
                 raise ValueError(f"{rel} would publish person-level columns {sorted(columns & FORBIDDEN_COLUMNS)}")
             if update and rel in by_date and con.execute(
@@ -139,7 +140,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, incremental: boo
                     con.execute(f"delete from analyst_copy.{rel} where {col} >= ?", [changed_from])
                     con.execute(f"insert into analyst_copy.{rel} select * from ({sql}) where {col} >= ?", [changed_from])
                 continue
-            if update and _rows_replaced(con, rel, sql):
+            if update and _rows_replaced(con, rel, sql, described):
                 continue
             con.execute(f"drop table if exists analyst_copy.{rel}")
             con.execute(f"create table analyst_copy.{rel} as {sql}")
@@ -155,17 +156,16 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, incremental: boo
     return dst
 
 
-def _rows_replaced(con: duckdb.DuckDBPyConnection, rel: str, sql: str) -> bool:
+def _rows_replaced(con: duckdb.DuckDBPyConnection, rel: str, sql: str, wanted: list[tuple]) -> bool:
     """Make ``analyst_copy.rel`` (in a copy the last run wrote) hold the rows of ``sql`` by deleting
     the rows it has that ``sql`` no longer gives and inserting those it lacks (whole rows compared,
     NULL equal to NULL), instead of writing it again: a province's ``audit.file_loads`` is ~86,000
     rows, of which a night changes a few hundred (issue 19: its rewrite was 0.11 s of a night's
     publish, and most of the copy's checkpoint). For relations of ``DIFFED`` only, whose rows are
-    never two alike (there the result is the same table). False, nothing changed, when the copy has
-    no such table or other columns (the caller writes it whole)."""
+    never two alike (there the result is the same table). ``wanted``: ``describe`` of ``sql``. False,
+    nothing changed, when the copy has no such table or other columns (the caller writes it whole)."""
     if rel not in DIFFED:
         return False
-    wanted = con.execute(f"describe {sql}").fetchall()
     try:
         held = con.execute(f"describe analyst_copy.{rel}").fetchall()
     except duckdb.CatalogException:
