@@ -49,10 +49,43 @@ def test_the_companion_validates_with_the_outcome_of_this_process(companion_proc
     assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
 
 
-def test_a_frame_above_the_limit_is_validated_in_this_process(companion_process, monkeypatch):
-    monkeypatch.setattr(validate, "REMOTE_MAX_ROWS", 3)
-    frame, _ = validate.validate_rekam(_fixture_rows())
-    assert frame.height > 3 and companion.served("validate") == 0
+def _frame_descriptors(pid: int | str) -> list[str]:
+    """The shared frames (memfd) a process holds open or mapped."""
+    fds = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir() if f.exists()]
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return [x for x in fds + maps if "ektp-frame" in x]
+
+
+def test_a_large_frame_crosses_in_shared_memory_with_the_outcome_of_this_process(companion_process, monkeypatch):
+    """A frame above the size limit (here 3 rows) travels as an Arrow file in a memfd: the outcome
+    is the one of this process, and neither process keeps the memory once the answer is back."""
+    sent = []
+    to_memory = companion._to_memory
+    monkeypatch.setattr(companion, "SHARED_MIN_ROWS", 3)
+    monkeypatch.setattr(companion, "_to_memory", lambda frame: sent.append(frame.height) or to_memory(frame))
+    rows = _fixture_rows()
+    there, there_summary = validate.validate_rekam(rows)
+    assert companion.served("validate") == 1 and sent == [rows.height], "the batch crossed in shared memory"
+    assert _frame_descriptors("self") == []
+    deadline = time.monotonic() + 10     # the companion lets it go once it has answered
+    while _frame_descriptors(companion.pid()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _frame_descriptors(companion.pid()) == []
+    companion.stop()
+    alone, alone_summary = validate.validate_rekam(rows)
+    assert there["reason"].null_count() < there.height, "the fixtures break rules"
+    assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
+
+
+def test_a_companion_killed_with_a_shared_frame_leaves_the_frame_to_this_process(companion_process, monkeypatch):
+    monkeypatch.setattr(companion, "SHARED_MIN_ROWS", 3)
+    rows = _fixture_rows()
+    first, _ = validate.validate_rekam(rows)
+    os.kill(companion.pid(), signal.SIGKILL)
+    time.sleep(0.2)
+    again, _ = validate.validate_rekam(rows)
+    assert _outcome(first).equals(_outcome(again))
+    assert not companion.running() and _frame_descriptors("self") == []
 
 
 def test_a_dead_companion_is_replaced_by_this_process_for_the_rest_of_the_command(companion_process):

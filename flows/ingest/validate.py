@@ -181,16 +181,18 @@ def _suite_and_batch_definition(name: str):
 # GX works on a pandas copy of the frame and keeps COMPLETE results (row positions); validating
 # a million-row night in one call peaks at ~1.7 GB. Larger frames are validated in slices of
 # this many rows - every rule is still evaluated by GX on every row, the slices' results are
-# merged (row positions offset, counts summed). A GX call costs ~0.5 s of fixed overhead with
-# this suite, so slices are large: a 64 MB batch of logs (~600k rows) is one call.
-# (Slices of ``Settings.gx_slice_rows`` rows.)
+# merged (row positions offset, counts summed). A GX call costs ~0.1 s of fixed overhead with
+# this suite (a 700,000-row batch: 0.54 s in one call, 0.64 s in two); slices of 350,000 rows
+# keep the companion process, which validates while this process prepares the next batch, at
+# ~0.5 GB instead of ~0.7 GB (issue 19: the command and its companion together stay under 2 GiB
+# for a million-row day). (Slices of ``Settings.gx_slice_rows`` rows.)
 _ROW_WISE = frozenset({
     "expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
     "expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex",
     "expect_column_values_to_be_between", "expect_column_pair_values_to_be_equal",
     "expect_column_pair_values_a_to_be_greater_than_b",
 })
-DEFAULT_SLICE_ROWS = 700_000   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
+DEFAULT_SLICE_ROWS = 350_000   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
 
 
 @contextmanager
@@ -265,33 +267,35 @@ def warm(feed: str) -> None:
                         "line_number": [2]}))
 
 
-# Crossing to the companion process (flows/companion.py) costs ~0.8 s per million rows (Arrow
-# serialisation both ways and the pipe: measured 0.42 s for a 500,000-row batch of the log
-# suite's columns), more than it saves once Great Expectations' import is paid. So the companion
-# takes the small frames of a small run (a night of a regency or a province: 9 to 10,000 rows),
-# and a run whose logs are large validates in its own process, GX imported there in a thread
-# while the first batch is read and parsed (``expect_logs``).
-REMOTE_MAX_ROWS = 50_000
+# Where a frame is validated: in the command's companion process (flows/companion.py), which has
+# imported Great Expectations while the command started, whenever there is one. A frame of a
+# batch of logs crosses as an Arrow file in shared memory (0.1 s of this process's CPU for a
+# 707,000-row batch, against ~0.6 s to validate it here), and this process does not import Great
+# Expectations at all (~1.1 s of CPU): it parses the next batch, hashes the pseudonyms and writes
+# the last batch meanwhile (issue 19). Without a companion (Dask workers, the portal, a companion
+# that died) the frame is validated here, Great Expectations imported when first needed.
 REMOTE_MAX_LOG_BYTES = 5 * 1024 * 1024
 
 
 def expect_logs(log_bytes: int) -> None:
     """Told how many bytes of logs this run will validate (after discovery): above
-    ``REMOTE_MAX_LOG_BYTES`` Great Expectations is imported in this process too, in a background
-    thread, while the companion checks the snapshots and the run reads and parses its first batch of
-    logs (Polars and DuckDB release the GIL; the import waits for nothing else)."""
-    if log_bytes > REMOTE_MAX_LOG_BYTES and not built_here():
+    ``REMOTE_MAX_LOG_BYTES``, and when there is no companion process to validate them, Great
+    Expectations is imported in this process in a background thread while the run reads and parses
+    its first batch of logs (Polars and DuckDB release the GIL; the import waits for nothing else)."""
+    from flows import companion
+
+    if log_bytes > REMOTE_MAX_LOG_BYTES and not built_here() and not companion.running():
         threading.Thread(target=build_here, name="ektp-gx-import", daemon=True).start()
 
 
 def run_suite(name: str, frame: pl.DataFrame, slice_rows: int = DEFAULT_SLICE_ROWS,
               desa: frozenset[str] | None = None) -> tuple[list[list[int]], list[dict]]:
-    """``run_suite_here``, in the command's companion process when it has one and the frame is
-    small (``REMOTE_MAX_ROWS``), else in this process. A rule GX cannot evaluate raises
-    ValidationError either way; a companion that failed otherwise leaves the frame to this process."""
+    """``run_suite_here``, in the command's companion process when it has one, else in this
+    process. A rule GX cannot evaluate raises ValidationError either way; a companion that failed
+    otherwise leaves the frame to this process."""
     from flows import companion
 
-    got = companion.call("validate", name, frame, slice_rows, desa) if frame.height <= REMOTE_MAX_ROWS else None
+    got = companion.call("validate", name, frame, slice_rows, desa)
     if got is None:
         return run_suite_here(name, frame, slice_rows, desa)
     if got.raised is None:
