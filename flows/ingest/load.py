@@ -12,6 +12,7 @@ entries and marks the old ``audit.file_loads`` version ``superseded`` in the sam
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -163,12 +164,19 @@ def _validator(feed: Feed):
     return getattr(validation, feed.validate)
 
 
+# One batch is parsed at a time in a process (Polars uses every core for it): of two batches prepared
+# at once (flows/orchestration/pipeline.py, LOCAL_WINDOW), the second parses while the first is
+# checked and validated, instead of both parsing and then both waiting for their validation.
+_PARSING = threading.Lock()
+
+
 def _prepare_rows(feed: Feed, files: list[RawFile], key: bytes | None, slice_rows: int,
                   area: tuple[str, ...]) -> Prepared:
     """A batch of a feed whose bad rows are quarantined: parse, validate in one GX call against
     the area's desa, and (``key`` not None) project the good rows onto the feed's landing table."""
     out = Prepared()
-    rows, readable, malformed = _parse_batch(files, feed.columns, feed.optional, out)
+    with _PARSING:
+        rows, readable, malformed = _parse_batch(files, feed.columns, feed.optional, out)
     validated = None
     if rows is not None:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ektp-pseudonyms") as pool:

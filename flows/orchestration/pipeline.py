@@ -254,25 +254,38 @@ def _fetch(zone: LandingZone, batch: list[Candidate], plan: Plan, settings: Sett
 
 def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: bool):
     """Yield (batch_no, files, Prepared) in order. This process (the single writer) reads every
-    file once and hashes it; parsing and validation run here on the default runner, and on Dask
-    up to ``settings.parallel_window`` batches are prepared ahead on the workers, which receive
-    the bytes (they need no access to the landing zone) while this process writes the oldest."""
-    if not _parallel():
-        for batch_no, batch in enumerate(steps.batches(plan.of(REKAM), settings.batch_bytes, settings.batch_files), start=1):
-            files = _fetch(zone, batch, plan, settings, force)
-            yield batch_no, files, prepare_task(quote(files), settings)
-        return
-    numbered = enumerate(steps.batches(plan.of(REKAM), settings.parallel_batch_bytes, settings.parallel_batch_files), start=1)
+    file once and hashes it. On the default runner two batches are prepared at a time, in task
+    threads (``LOCAL_WINDOW``): while the companion process validates one batch (flows/companion.py)
+    this process parses the next and hashes its pseudonyms, and the oldest batch is written
+    meanwhile (``_write_batches``). On Dask up to ``settings.parallel_window`` batches are prepared
+    ahead on the workers, which receive the bytes (they need no access to the landing zone)."""
+    parallel = _parallel()
+    if parallel:
+        sizes, ahead = (settings.parallel_batch_bytes, settings.parallel_batch_files), settings.parallel_window
+    else:
+        sizes, ahead = (settings.batch_bytes, settings.batch_files), LOCAL_WINDOW
     window: deque = deque()
-    for batch_no, batch in numbered:
-        files = _fetch(zone, batch, plan, settings, force)
-        window.append((batch_no, files, prepare_task.submit(files, settings)))   # (a quote does not reach Dask unwrapped)
-        if len(window) >= settings.parallel_window:
+    try:
+        for batch_no, batch in enumerate(steps.batches(plan.of(REKAM), *sizes), start=1):
+            files = _fetch(zone, batch, plan, settings, force)
+            # a quote keeps Prefect from walking the files' bytes (it does not reach Dask unwrapped)
+            window.append((batch_no, files, prepare_task.submit(files if parallel else quote(files), settings)))
+            if len(window) >= ahead:
+                n, b, fut = window.popleft()
+                yield n, b, fut.result()
+        while window:
             n, b, fut = window.popleft()
             yield n, b, fut.result()
-    while window:
-        n, b, fut = window.popleft()
-        yield n, b, fut.result()
+    finally:
+        for _, _, fut in window:   # a batch failed or the run stops: let those in flight end first
+            fut.wait()
+
+
+# Batches prepared at a time on the default runner: one validated by the companion process while
+# this process parses the next (issue 19: a million-row day's two batches, 8.0 s -> see
+# docs/performance.md). Each batch in flight holds its rows: three batches (two prepared, one
+# written) peak at ~1.3 GiB with 64 MiB batches.
+LOCAL_WINDOW = 2
 
 
 def _write_batches(con, prepared_batches, run_id: str, totals: steps.RunTotals, progress) -> None:
