@@ -1486,3 +1486,38 @@ def test_the_output_limits_are_settings_read_from_the_environment(monkeypatch, t
     monkeypatch.setenv("EKTP_QUERY_MAX_OUTPUT_BYTES", "30")
     s = load_settings(tmp_path)
     assert (s.query_max_rows, s.query_max_cell_bytes, s.query_max_output_bytes) == (10, 20, 30)
+
+
+def test_a_copy_with_person_rows_planted_over_the_published_copy_is_made_owner_only(tmp_path, monkeypatch):
+    """Issue 19: a run does not open the analysts' copy to look for person-level rows when the
+    writer's file records it as the copy a run of this version published (same size and
+    modification time). A file put in its place is not that copy: it is looked into and, holding a
+    landing table, made owner-only before anything else happens."""
+    from flows.settings import load_settings
+    from flows.warehouse import database
+
+    settings = load_settings(tmp_path / "data")
+    con = database.connect_writer(settings)
+    clean = duckdb.connect(str(settings.published_path))
+    clean.execute("create schema mart; create table mart.backlog as select 1 as wajib_ktp")
+    clean.close()
+    os.chmod(settings.published_path, 0o644)
+    st = settings.published_path.stat()
+    con.execute("insert into audit.publish_state values ('k', ?, ?, now())", [st.st_size, st.st_mtime_ns])
+    con.close()
+    looked = []
+    real = database.holds_person_rows
+    monkeypatch.setattr(database, "holds_person_rows", lambda path: looked.append(path) or real(path))
+
+    ro = database.open_read_only(settings)
+    database.secure_files(settings, ro)
+    assert looked == [] and _mode(settings.published_path) == 0o644, "the recorded copy is trusted as it is"
+
+    settings.published_path.unlink()
+    planted = duckdb.connect(str(settings.published_path))
+    planted.execute("create schema landing; create table landing.rekam as select 'SITI AMINAH' as nama")
+    planted.close()
+    os.chmod(settings.published_path, 0o644)
+    database.secure_files(settings, ro)
+    ro.close()
+    assert looked == [settings.published_path] and _mode(settings.published_path) == 0o600

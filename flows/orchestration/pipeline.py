@@ -337,8 +337,8 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
     with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=progress.message), \
             LandingZone(settings.raw_dir) as zone:
         zone.walk_ahead(settings.max_depth)   # listed while the key, the area and the warehouse are checked
-        secure_files(settings)
-        with _read_only(settings) as ro:   # the writer's file opened read-only once for both checks
+        with _read_only(settings) as ro:   # the writer's file opened read-only once for the checks
+            secure_files(settings, ro)
             proven_by = verify_key_task(settings, zone, ro)   # another key stops the run here, nothing changed
             widened = check_area_task(settings, ro)           # a narrower area stops the run here, nothing changed
         con = connect_writer(settings)
