@@ -101,6 +101,16 @@ def _to_memory(frame) -> int:
     return fd
 
 
+def _in_memory(frame) -> int | None:
+    """``_to_memory``, or None when this system gives no anonymous memory file (the frame then
+    goes through the pipe: slower, same outcome; the companion is not given up for it)."""
+    try:
+        return _to_memory(frame)
+    except OSError as exc:
+        log.warning("a frame could not be put in shared memory (%s); it goes through the pipe", type(exc).__name__)
+        return None
+
+
 def _from_memory(fd: int):
     """The frame of ``_to_memory``'s descriptor, mapped read-only (its columns point into the
     mapping, which lives as long as they do); the descriptor is closed."""
@@ -153,11 +163,13 @@ class _Child:
         with self.lock:
             shared: list[int] = []
             try:
-                sent = tuple(_Shared() if _shareable(a) else a for a in args)
-                for a, s in zip(args, sent):
-                    if isinstance(s, _Shared):
-                        shared.append(_to_memory(a))
-                self.requests.send((job, sent))
+                sent = []
+                for a in args:
+                    fd = _in_memory(a) if _shareable(a) else None
+                    if fd is not None:
+                        shared.append(fd)
+                    sent.append(a if fd is None else _Shared())
+                self.requests.send((job, tuple(sent)))
                 for fd in shared:
                     socket.send_fds(self.frames, [b"f"], [fd])
                 status, value, text = self.replies.recv()

@@ -77,6 +77,22 @@ def test_a_large_frame_crosses_in_shared_memory_with_the_outcome_of_this_process
     assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
 
 
+def test_a_frame_that_cannot_be_put_in_shared_memory_goes_through_the_pipe(companion_process, monkeypatch):
+    """No anonymous memory file (e.g. a sandbox without memfd_create): the frame is pickled through
+    the pipe as a small one is, the companion keeps serving and the outcome is the same."""
+    def no_memfd(*args, **kwargs):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(companion, "SHARED_MIN_ROWS", 3)
+    monkeypatch.setattr(os, "memfd_create", no_memfd)
+    rows = _fixture_rows()
+    there, there_summary = validate.validate_rekam(rows)
+    assert companion.served("validate") == 1 and companion.running()
+    companion.stop()
+    alone, alone_summary = validate.validate_rekam(rows)
+    assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
+
+
 def test_a_companion_killed_with_a_shared_frame_leaves_the_frame_to_this_process(companion_process, monkeypatch):
     monkeypatch.setattr(companion, "SHARED_MIN_ROWS", 3)
     rows = _fixture_rows()
