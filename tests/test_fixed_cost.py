@@ -93,18 +93,10 @@ def test_a_frame_that_cannot_be_put_in_shared_memory_goes_through_the_pipe(compa
     assert _outcome(there).equals(_outcome(alone)) and there_summary == alone_summary
 
 
-def test_a_companion_killed_with_a_shared_frame_leaves_the_frame_to_this_process(companion_process, monkeypatch):
-    monkeypatch.setattr(companion, "SHARED_MIN_ROWS", 3)
-    rows = _fixture_rows()
-    first, _ = validate.validate_rekam(rows)
-    os.kill(companion.pid(), signal.SIGKILL)
-    time.sleep(0.2)
-    again, _ = validate.validate_rekam(rows)
-    assert _outcome(first).equals(_outcome(again))
-    assert not companion.running() and _frame_descriptors("self") == []
-
-
-def test_a_dead_companion_is_replaced_by_this_process_for_the_rest_of_the_command(companion_process):
+@pytest.mark.parametrize("shared_min_rows", [3, companion.SHARED_MIN_ROWS], ids=["shared frame", "piped frame"])
+def test_a_dead_companion_is_replaced_by_this_process_for_the_rest_of_the_command(companion_process, monkeypatch,
+                                                                                   shared_min_rows):
+    monkeypatch.setattr(companion, "SHARED_MIN_ROWS", shared_min_rows)
     rows = _fixture_rows()
     first, _ = validate.validate_rekam(rows)
     os.kill(companion.pid(), signal.SIGKILL)
@@ -112,6 +104,7 @@ def test_a_dead_companion_is_replaced_by_this_process_for_the_rest_of_the_comman
     again, _ = validate.validate_rekam(rows)
     assert _outcome(first).equals(_outcome(again))
     assert not companion.running() and companion.pid() is None
+    assert _frame_descriptors("self") == []
 
 
 def test_the_companion_gets_neither_the_pseudonym_key_nor_prefect_credentials(companion_process):
