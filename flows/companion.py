@@ -317,14 +317,13 @@ def _serve(requests: Connection, replies: Connection, frames: socket.socket) -> 
         except Exception as exc:   # noqa: BLE001 - reported by type (and text only for TEXT_OF)
             name = type(exc).__name__
             replies.send((name, None, str(exc) if name in TEXT_OF else None))
-        if received is not args:
+        shared = received is not args
+        del args, received
+        if shared:
             # a shared frame's memory is unmapped once nothing refers to it (Great Expectations'
-            # objects of the call hold it in reference cycles)
-            del args, received
+            # objects of the call hold it in reference cycles), then given back to the system
             gc.collect()
             _trim()
-        else:
-            del args, received
 
 
 if __name__ == "__main__":

@@ -252,6 +252,12 @@ def _fetch(zone: LandingZone, batch: list[Candidate], plan: Plan, settings: Sett
     return fetch_files(zone, batch, plan, settings.max_file_bytes, force)
 
 
+# Batches prepared at a time on the default runner: one validated by the companion process while
+# this process parses the next (issue 19, docs/performance.md "fifth pass"). Each batch in flight
+# holds its rows: with 64 MiB batches, two prepared and one written peak at ~1.4 GiB.
+LOCAL_WINDOW = 2
+
+
 def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: bool):
     """Yield (batch_no, files, Prepared) in order. This process (the single writer) reads every
     file once and hashes it. On the default runner two batches are prepared at a time, in task
@@ -279,13 +285,6 @@ def _prepared_batches(zone: LandingZone, plan: Plan, settings: Settings, force: 
     finally:
         for _, _, fut in window:   # a batch failed or the run stops: let those in flight end first
             fut.wait()
-
-
-# Batches prepared at a time on the default runner: one validated by the companion process while
-# this process parses the next (issue 19: a million-row day's two batches, 8.0 s -> see
-# docs/performance.md). Each batch in flight holds its rows: three batches (two prepared, one
-# written) peak at ~1.3 GiB with 64 MiB batches.
-LOCAL_WINDOW = 2
 
 
 def _write_batches(con, prepared_batches, run_id: str, totals: steps.RunTotals, progress) -> None:

@@ -89,16 +89,16 @@ def _unchanged_before(con: duckdb.DuckDBPyConnection, dst: Path) -> tuple[bool, 
     mart rows changed since it was written: None when none did). Only when the run that wrote it
     recorded it (audit.publish_state: that very file, by size and modification time) and every build
     since recorded the dates it changed (audit.model_state.publish_from, kept by the model runner)."""
+    from flows.warehouse.database import FULL_FIRST_DATE, is_recorded_copy
+
     try:
         state = con.execute("""select s.publish_from from audit.model_state s
                                join (select build_key, run_id from audit.model_builds order by built_at desc limit 1) b
                                using (build_key, run_id)""").fetchone()
-        published = con.execute("select size, mtime_ns from audit.publish_state").fetchall()
     except duckdb.CatalogException:
         return False, None
-    if state is None or len(published) != 1 or not dst.exists() or _identity(dst) != tuple(published[0]):
+    if state is None or not is_recorded_copy(con, dst):
         return False, None
-    from flows.warehouse.database import FULL_FIRST_DATE
 
     if state[0] is not None and state[0] <= FULL_FIRST_DATE:
         return False, None

@@ -116,15 +116,16 @@ def holds_person_rows(path: Path) -> bool:
         con.close()
 
 
-def _published_here(settings: Settings, con: duckdb.DuckDBPyConnection | None) -> bool:
-    """Whether the analysts' copy on disk is the file a run of this version published: the one
-    ``audit.publish_state`` of the writer's file ``con`` records, by size and modification time
-    (version 1 had no such table; a copy written otherwise, e.g. by ``restore``, is not recorded)."""
+def is_recorded_copy(con: duckdb.DuckDBPyConnection | None, path: Path) -> bool:
+    """Whether the file at ``path`` is the analysts' copy the last run published, as
+    ``audit.publish_state`` of the writer's file ``con`` records it (same size and modification
+    time). False without a record (version 1 had no such table; a copy written by ``restore`` is
+    not recorded) or without the file."""
     if con is None:
         return False
     try:
         recorded = con.execute("select size, mtime_ns from audit.publish_state").fetchall()
-        st = settings.published_path.stat()
+        st = path.stat()
     except (duckdb.Error, OSError):
         return False
     return len(recorded) == 1 and tuple(recorded[0]) == (st.st_size, st.st_mtime_ns)
@@ -143,7 +144,7 @@ def secure_files(settings: Settings, con: duckdb.DuckDBPyConnection | None = Non
         _chmod(settings.backup_dir, 0o700)
         for path in settings.backup_dir.iterdir():
             _chmod(path, 0o600)
-    if (settings.published_path.exists() and not _published_here(settings, con)
+    if (settings.published_path.exists() and not is_recorded_copy(con, settings.published_path)
             and holds_person_rows(settings.published_path)):
         _chmod(settings.published_path, 0o600)
 
