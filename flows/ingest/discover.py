@@ -218,11 +218,13 @@ def _candidate(entry: Entry, key: bytes, source: str, kind: str, day: date | Non
 
 
 def current_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int | None, int | None]]:
-    """source_file -> (sha256, bytes, mtime_ns) of its current (not superseded) version."""
-    rows = con.execute(
+    """source_file -> (sha256, bytes, mtime_ns) of its current (not superseded) version. Read as
+    columns (issue 19: a province year's ~86,000 versions in 0.07 s instead of 0.09-0.15 s as rows)."""
+    got = con.sql(
         "select source_file, sha256, bytes, mtime_ns from audit.file_loads where status <> 'superseded'"
-    ).fetchall()
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+    ).to_arrow_table()
+    source, sha, size, mtime = (got.column(i).to_pylist() for i in range(4))
+    return dict(zip(source, zip(sha, size, mtime)))
 
 
 def plan(entries: list[Entry], known: dict[str, tuple[str, int | None, int | None]], key: bytes,
