@@ -108,7 +108,7 @@ class TrendChart:
     date_labels: list[DateLabel] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """One kecamatan x day of the grid; `cls` is None for a loaded file on a working day (the CSS
     default); a day off (mart.kalender) adds the class OFF_CLASS and the holiday's name to the tip."""
@@ -267,10 +267,25 @@ def grid_chart(rows: list[dict], days_off: dict[Any, str | None] | None = None) 
     columns = [(i * cw, day, fmt_date(day), f" ({day_off_label(day, days_off[day])})" if day in days_off else None)
                for i, day in enumerate(days)]
     counts: dict[Any, str] = {}
+    # a cell's class and the end of its tip (after "<date> <name>: ") depend only on its row's status
+    # and counts and its column's day off: worked out once per such combination (issue 19: a
+    # province year's pages are ~88,000 cells, a few dozen combinations)
+    ends: dict[tuple, tuple[str | None, str]] = {}
     for j, kode in enumerate(kec_codes):
         y = top + j * (ch + row_gap)
         name = str(kecs[kode])
-        cells = [_cell(x, f"{date} {name}: ", cell.get((kode, day)), off, counts) for x, day, date, off in columns]
+        head = f" {name}: "
+        cells = []
+        for x, day, date, off in columns:
+            row = cell.get((kode, day))
+            key = (off,) if row is None else _end_key(row, off)
+            end = ends.get(key) if key is not None else None
+            if end is None:
+                made = _cell(x, "", row, off, counts)
+                end = (made.cls, made.tip)
+                if key is not None:
+                    ends[key] = end
+            cells.append(Cell(x, end[0], date + head + end[1]))
         chart.rows.append(GridRow(name=name, y=y, text_y=y + ch - 4, cells=cells))
     step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10**9) if s * cw >= 14)
     chart.date_labels = [DateLabel(x=label_w + (i + 0.5) * cw + 4, label=fmt_date(days[i]), off=days[i] in days_off)
@@ -301,6 +316,19 @@ def _cell(x: float, head: str, row: dict | None, off: str | None, counts: dict[A
     if off is not None:
         return Cell(x=x, cls=OFF_CLASS if cls == LOADED_CLASS else f"{cls} {OFF_CLASS}", tip=tip + off)
     return Cell(x=x, cls=None if cls == LOADED_CLASS else cls, tip=tip)
+
+
+def _end_key(row: dict, off: str | None) -> tuple | None:
+    """What a cell's class and tip end depend on (``_cell``): its status, its counts (with their
+    types: True and 1, or 2 and 2.0, are shown differently) and its day off; None when one of them
+    cannot be a key."""
+    status, loaded, quarantined = row["status"], row["rows_loaded"], row["rows_quarantined"]
+    key = (status, type(status), loaded, type(loaded), quarantined, type(quarantined), off)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _counted(value: Any, counts: dict[Any, str]) -> str:
