@@ -287,23 +287,39 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
-def _loading_pipeline(args):
+def _loading_pipeline(args, settings=None):
     """The pipeline module for a loading command, its companion process started first
     (flows/companion.py: Great Expectations imported there while this process imports Prefect and
-    starts the flow run; not with --dask, whose workers validate in their own processes)."""
+    starts the flow run; not with --dask, whose workers validate in their own processes). With the
+    command's ``settings`` (run, backfill: the landing zone is as the command found it), the
+    listing of the landing zone begins too (flows.ingest.landing.walk_early), for the run to take."""
     if not getattr(args, "dask", None):
         from flows import companion
 
         companion.start()
-    from flows.orchestration import pipeline
+    import gc
 
-    _freeze_imports()
+    collecting = gc.isenabled()
+    if settings is not None:
+        from flows.ingest.landing import walk_early
+
+        # no cyclic collection until the imports are frozen: the listing's ~86,000 new objects would
+        # otherwise set off full passes over the whole heap the imports are building
+        gc.disable()
+        walk_early(settings.raw_dir, settings.max_depth)
+    try:
+        from flows.orchestration import pipeline
+
+        _freeze_imports()
+    finally:
+        if collecting:
+            gc.enable()
     return pipeline
 
 
 def cmd_run(args) -> int:
-    pipeline = _loading_pipeline(args)
     settings = _settings(need_key=True)
+    pipeline = _loading_pipeline(args, settings)
     flow = _flow(pipeline.nightly, args.dask)
     _use_reporter()
     summary = _run_flow(flow, run_date=(args.date or settings.yesterday()).isoformat())
@@ -312,7 +328,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    pipeline = _loading_pipeline(args)
     from flows.reference.wilayah import kecamatan_codes
     from flows.settings import load_settings
 
@@ -324,6 +339,7 @@ def cmd_backfill(args) -> int:
         raise UserError(f"Unknown kecamatan code(s): {terminal(', '.join(unknown))} (not a kecamatan of the area "
                         f"{', '.join(area)}).")
     settings = _settings(need_key=True)
+    pipeline = _loading_pipeline(args, settings)
     # --force is the operator's, here only: the deployed backfill takes no such parameter
     flow = _flow(pipeline.forced_backfill if args.force else pipeline.backfill, args.dask)
     _use_reporter()

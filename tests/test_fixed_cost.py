@@ -318,3 +318,107 @@ def test_a_command_without_a_prefect_server_sends_its_logs_before_its_temporary_
         con.close()
     assert len(runs) == 1
     assert any(m.startswith("run ") and "file(s) loaded" in m for m in messages), messages
+
+
+# --- the listing begun at the command's start (flows.ingest.landing.walk_early) -------------------
+
+def _log(raw: Path, day: str, kode: str) -> str:
+    folder = raw / "rekam" / day
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{kode}.csv").write_text("nik,nama\n")
+    return f"rekam/{day}/{kode}.csv"
+
+
+def _listed(raw: Path, depth: int = 4, early: bool = True) -> set[str]:
+    from flows.ingest.landing import LandingZone
+
+    with LandingZone(raw) as zone:
+        zone.walk_ahead(depth, early=early)
+        return {e.rel for e in zone.walked(depth)}
+
+
+@pytest.fixture
+def early_raw(tmp_path):
+    from flows.ingest import landing
+
+    raw = tmp_path / "raw"
+    first = _log(raw, "2025-01-01", "16.09.01")
+    yield raw, first
+    landing._EARLY.clear()
+
+
+def test_the_run_takes_the_listing_its_command_began_of_the_same_folder_and_depth(early_raw):
+    from flows.ingest.landing import walk_early
+
+    raw, first = early_raw
+    walk_early(raw, 4)
+    time.sleep(0.2)
+    later = _log(raw, "2025-01-02", "16.09.02")     # arrives after the command began: the next run's
+    assert _listed(raw) == {first}
+    assert _listed(raw) == {first, later}           # taken once: the next listing is made anew
+
+
+@pytest.mark.parametrize("case", ["waited for the lock", "another depth", "folder replaced", "too old"])
+def test_a_listing_begun_for_another_folder_depth_or_time_or_before_a_wait_is_not_taken(early_raw, monkeypatch, case):
+    from flows.ingest import landing
+
+    raw, first = early_raw
+    landing.walk_early(raw, 4)
+    time.sleep(0.2)
+    later = _log(raw, "2025-01-02", "16.09.02")
+    depth, early = 4, True
+    if case == "waited for the lock":
+        early = False
+    elif case == "another depth":
+        depth = 5
+    elif case == "folder replaced":                 # same path, another folder (device and inode)
+        raw.rename(raw.with_name("raw-before"))
+        (raw / "rekam").mkdir(parents=True)
+        (raw.with_name("raw-before") / "rekam").rename(raw / "rekam")
+    else:
+        monkeypatch.setattr(landing, "EARLY_MAX_AGE_S", 0.0)
+    assert _listed(raw, depth, early) == {first, later}
+    assert landing._EARLY == {}
+
+
+def test_a_run_that_waited_for_the_writer_lock_lists_the_landing_zone_again(prefect_api, tmp_path):
+    """The command's early listing is as of its start; a run that then waits for another writer
+    lists again once it has the lock, so a log that arrived during the wait is loaded now."""
+    import shutil
+
+    import duckdb
+    import prefect.settings
+
+    from flows.settings import load_settings
+    from flows.warehouse.database import writer_lock
+    from tests.hostile.server import EKTP, ektp_env
+
+    api = prefect.settings.PREFECT_API_URL.value()
+    data = tmp_path / "data"
+    made = subprocess.run([EKTP, "generate", "--out", str(data / "raw"), "--start", "2025-01-01", "--end", "2025-01-02",
+                           "--rows-per-day", "40", "--seed", "5", "--clean"], capture_output=True, text=True,
+                          env=ektp_env(api))
+    assert made.returncode == 0, made.stderr
+    held = data / "raw" / "rekam" / "2025-01-02" / "16.09.07.csv"
+    aside = tmp_path / "aside.csv"
+    shutil.move(held, aside)
+    err = tmp_path / "run.err"
+    with writer_lock(load_settings(data), 0):
+        with open(err, "w") as fh:
+            run = subprocess.Popen([EKTP, "run", "--data-dir", str(data), "--date",
+                                    "2025-01-02", "--wait", "300"], env=ektp_env(api), stdout=subprocess.PIPE,
+                                   stderr=fh, text=True)
+        deadline = time.monotonic() + 120
+        while "Waiting for another run to finish" not in err.read_text():
+            assert run.poll() is None and time.monotonic() < deadline, err.read_text()[-2000:]
+            time.sleep(0.2)
+        shutil.move(aside, held)                     # arrives while the run waits for the lock
+    run.communicate(timeout=300)
+    assert run.returncode == 0, err.read_text()[-3000:]
+    con = duckdb.connect(str(data / "warehouse" / "ektp.duckdb"), read_only=True)
+    try:
+        status = con.execute("select status from audit.file_loads where source_file = ?",
+                             ["rekam/2025-01-02/16.09.07.csv"]).fetchall()
+    finally:
+        con.close()
+    assert status == [("loaded",)]

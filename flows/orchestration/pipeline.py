@@ -333,9 +333,17 @@ def execute(flow_name: str, last_date: date, start_date: date | None = None,
     logger = get_run_logger()
     progress = reporter()
     run_id = steps.new_run_id()
-    with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=progress.message), \
+    waited: list[str] = []
+
+    def on_wait(text: str) -> None:
+        waited.append(text)
+        progress.message(text)
+
+    with private_files(), writer_lock(settings, settings.lock_wait_seconds, on_wait=on_wait), \
             LandingZone(settings.raw_dir) as zone:
-        zone.walk_ahead(settings.max_depth)   # listed while the key, the area and the warehouse are checked
+        # listed while the key, the area and the warehouse are checked, or since the command began
+        # (flows/cli.py: walk_early) unless this run waited for another to finish writing
+        zone.walk_ahead(settings.max_depth, early=not waited)
         with _read_only(settings) as ro:   # the writer's file opened read-only once for the checks
             secure_files(settings, ro)
             proven_by = verify_key_task(settings, zone, ro)   # another key stops the run here, nothing changed
