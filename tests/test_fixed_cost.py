@@ -358,7 +358,7 @@ def test_the_run_takes_the_listing_its_command_began_of_the_same_folder_and_dept
     assert _listed(raw) == {first, later}           # taken once: the next listing is made anew
 
 
-@pytest.mark.parametrize("case", ["waited for the lock", "another depth", "folder replaced", "too old"])
+@pytest.mark.parametrize("case", ["waited for the lock", "another depth", "folder replaced", "folder changed", "too old"])
 def test_a_listing_begun_for_another_folder_depth_or_time_or_before_a_wait_is_not_taken(early_raw, monkeypatch, case):
     from flows.ingest import landing
 
@@ -375,6 +375,8 @@ def test_a_listing_begun_for_another_folder_depth_or_time_or_before_a_wait_is_no
         raw.rename(raw.with_name("raw-before"))
         (raw / "rekam").mkdir(parents=True)
         (raw.with_name("raw-before") / "rekam").rename(raw / "rekam")
+    elif case == "folder changed":                  # an entry added at its top since
+        (raw / "permohonan").mkdir()
     else:
         monkeypatch.setattr(landing, "EARLY_MAX_AGE_S", 0.0)
     assert _listed(raw, depth, early) == {first, later}

@@ -135,13 +135,15 @@ class LandingZone:
     def _take_early(self, max_depth: int, wanted: bool) -> bool:
         """Take the listing of ``walk_early``, which is dropped either way (one run takes it, once):
         True when ``wanted`` and it is of this folder (the same device and inode as this zone's
-        descriptor), to ``max_depth``, begun at most EARLY_MAX_AGE_S ago."""
+        descriptor, unchanged at its top since: the same ctime, so a folder made anew in its place
+        is never taken for it), to ``max_depth``, begun at most EARLY_MAX_AGE_S ago."""
         found = dict(_EARLY)
         _EARLY.clear()
         if not (wanted and found) or self.fd is None:
             return False
         st = os.fstat(self.fd)
-        if found["key"] != (st.st_dev, st.st_ino, max_depth) or time.monotonic() - found["at"] > EARLY_MAX_AGE_S:
+        if (found["key"] != (st.st_dev, st.st_ino, st.st_ctime_ns, max_depth)
+                or time.monotonic() - found["at"] > EARLY_MAX_AGE_S):
             return False
         self._ahead = (max_depth, found["thread"], found["got"])
         return True
@@ -290,8 +292,8 @@ def walk_early(raw_dir: os.PathLike | str, max_depth: int) -> None:
     """Begin listing ``raw_dir`` now, in a thread, for the run this command is about to start
     (issue 19: while the command imports Prefect and creates its flow run, ~1.5 s, a province
     year's ~86,000 entries are listed, which the run otherwise waited for after its own checks).
-    The run's ``LandingZone.walk_ahead`` takes this listing only when it lists the same folder (device
-    and inode) to the same depth, within EARLY_MAX_AGE_S, and did not wait for the writer's lock;
+    The run's ``LandingZone.walk_ahead`` takes this listing only when it lists the same folder (device,
+    inode and ctime) to the same depth, within EARLY_MAX_AGE_S, and did not wait for the writer's lock;
     otherwise it lists again and this one is dropped. What it lists is as of this call: a file that
     arrives later is loaded by the next run, as one that arrives during a run is. No raw folder:
     nothing begins (the run finds the landing zone empty itself)."""
@@ -315,7 +317,7 @@ def walk_early(raw_dir: os.PathLike | str, max_depth: int) -> None:
             os.close(fd)
 
     thread = threading.Thread(target=run, name="ektp-landing-walk-early", daemon=True)
-    _EARLY.update(key=(st.st_dev, st.st_ino, max_depth), thread=thread, got=got, at=time.monotonic())
+    _EARLY.update(key=(st.st_dev, st.st_ino, st.st_ctime_ns, max_depth), thread=thread, got=got, at=time.monotonic())
     thread.start()
 
 
