@@ -120,17 +120,7 @@ class LandingZone:
             return
         if self._take_early(max_depth, early):
             return
-        got: list = []
-
-        def run() -> None:
-            try:
-                got.append(self.walk(max_depth))
-            except BaseException as exc:   # noqa: BLE001 - raised again by ``walked``
-                got.append(exc)
-
-        thread = threading.Thread(target=run, name="ektp-landing-walk", daemon=True)
-        self._ahead = (max_depth, thread, got)
-        thread.start()
+        self._ahead = (max_depth, *_listing_thread(self, max_depth, "ektp-landing-walk"))
 
     def _take_early(self, max_depth: int, wanted: bool) -> bool:
         """Take the listing of ``walk_early``, which is dropped either way (one run takes it, once):
@@ -305,6 +295,14 @@ def walk_early(raw_dir: os.PathLike | str, max_depth: int) -> None:
     zone = LandingZone(raw_dir)
     zone.fd = fd
     st = os.fstat(fd)
+    thread, got = _listing_thread(zone, max_depth, "ektp-landing-walk-early", close=True)
+    _EARLY.update(key=(st.st_dev, st.st_ino, st.st_ctime_ns, max_depth), thread=thread, got=got, at=time.monotonic())
+
+
+def _listing_thread(zone: LandingZone, max_depth: int, name: str, close: bool = False) -> tuple[threading.Thread, list]:
+    """A started thread making ``zone.walk(max_depth)``, and the list that gets its listing or the
+    exception it raised (``LandingZone.walked`` raises it again); ``close``: the zone's descriptor
+    is closed when the listing is made (a zone of the listing only)."""
     got: list = []
 
     def run() -> None:
@@ -313,12 +311,13 @@ def walk_early(raw_dir: os.PathLike | str, max_depth: int) -> None:
         except BaseException as exc:   # noqa: BLE001 - raised again by ``walked``
             got.append(exc)
         finally:
-            zone.fd = None
-            os.close(fd)
+            if close:
+                os.close(zone.fd)
+                zone.fd = None
 
-    thread = threading.Thread(target=run, name="ektp-landing-walk-early", daemon=True)
-    _EARLY.update(key=(st.st_dev, st.st_ino, st.st_ctime_ns, max_depth), thread=thread, got=got, at=time.monotonic())
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
+    return thread, got
 
 
 def _read_open(fd: int, max_bytes: int, keep: bool) -> Fetched:
