@@ -37,6 +37,8 @@ LEGACY_MIN_KEY_LENGTH = 16   # never accepted below: version 2's minimum (an exi
 DEMO_KEY = "ektp-demo-key-synthetic-data-only"
 FINGERPRINT_LABEL = b"ektp-okus key fingerprint v1"
 MiB = 1024 * 1024
+# rows per Great Expectations call (EKTP_GX_SLICE_ROWS; flows.ingest.validate: why this many)
+GX_SLICE_ROWS = 350_000
 
 
 def _env_number(name: str, default: float, *, minimum: float = 0.0, integer: bool = False):
@@ -64,7 +66,7 @@ class Settings:
     parallel_batch_bytes: int = 16 * MiB              # on Dask: smaller batches keep workers busy
     parallel_batch_files: int = 2_000
     parallel_window: int = 4                          # batches prepared ahead on Dask workers
-    gx_slice_rows: int = 350_000                      # rows per Great Expectations call
+    gx_slice_rows: int = GX_SLICE_ROWS                # rows per Great Expectations call
     query_memory_limit: str = "1GB"                   # `ektp query`: DuckDB memory_limit
     query_threads: int = 2                            # `ektp query`: DuckDB threads
     query_timeout_seconds: float = 60.0               # `ektp query`: interrupted after this long
@@ -127,7 +129,7 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
         data_dir=Path(raw).expanduser().resolve(),
         lock_wait_seconds=_env_number("EKTP_LOCK_WAIT", 600.0, minimum=-1.0),
         max_file_bytes=int(_env_number("EKTP_MAX_FILE_MB", 64.0) * MiB),
-        gx_slice_rows=_env_number("EKTP_GX_SLICE_ROWS", 350_000, integer=True),
+        gx_slice_rows=_env_number("EKTP_GX_SLICE_ROWS", GX_SLICE_ROWS, integer=True),
         query_memory_limit=os.environ.get("EKTP_QUERY_MEMORY", "").strip() or "1GB",
         query_threads=_env_number("EKTP_QUERY_THREADS", 2, integer=True),
         query_timeout_seconds=_env_number("EKTP_QUERY_TIMEOUT", 60.0),

@@ -28,6 +28,7 @@ import polars as pl
 from flows.ingest.feeds import PENDUDUK, PERMOHONAN, REKAM, sent_nik
 from flows.reference.wilayah import DEFAULT_AREA, desa_codes
 from flows.resources import project_dir
+from flows.settings import GX_SLICE_ROWS
 
 EXPECTATIONS_DIR = project_dir("expectations")
 # each feed's suite, as its description names it (flows.ingest.feeds)
@@ -192,7 +193,7 @@ _ROW_WISE = frozenset({
     "expect_column_values_to_be_between", "expect_column_pair_values_to_be_equal",
     "expect_column_pair_values_a_to_be_greater_than_b",
 })
-DEFAULT_SLICE_ROWS = 350_000   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
+DEFAULT_SLICE_ROWS = GX_SLICE_ROWS   # Settings.gx_slice_rows (EKTP_GX_SLICE_ROWS)
 
 
 @contextmanager
