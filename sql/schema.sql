@@ -8,7 +8,8 @@ create schema if not exists core;
 create schema if not exists mart;
 
 create table if not exists landing.rekam (
-    person_id      varchar  not null,  -- HMAC-SHA256(EKTP_NIK_KEY, NIK), hex; never the NIK
+    person_id      varchar  using compression uncompressed not null,  -- HMAC-SHA256(EKTP_NIK_KEY, NIK), hex; never the NIK
+                                       -- (random digits: stored uncompressed, flows.warehouse.database.PSEUDONYM_COLUMN)
     jenis_kelamin  varchar  not null,  -- L / P
     umur           smallint not null,  -- completed years at waktu_rekam (birth date is not kept)
     status_kawin   varchar  not null,
@@ -167,7 +168,7 @@ create table if not exists audit.changed_files (
 );
 
 create table if not exists landing.rekam_replaced (
-    person_id  varchar not null,
+    person_id  varchar using compression uncompressed not null,
     tanggal    date    not null,
     run_id     varchar
 );

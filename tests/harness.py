@@ -219,9 +219,9 @@ class Warehouse:
         self.con.close()
 
 
-def empty_warehouse(area: tuple[str, ...] = DEFAULT_AREA) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the tables of sql/schema.sql and the region list of ``area``."""
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+def empty_warehouse(area: tuple[str, ...] = DEFAULT_AREA, path: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB (or a file at ``path``) with the tables of sql/schema.sql and the region list of ``area``."""
+    con = duckdb.connect(path, config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     load_reference(con, area)
@@ -249,8 +249,9 @@ def _with_lineage(rows: list[dict]) -> list[dict]:
 
 
 def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[dict] = (),
-          requests: list[dict] = (), area: tuple[str, ...] = DEFAULT_AREA) -> Warehouse:
-    """Load the given rows into a new in-memory warehouse of ``area`` and build every model of sql/order.txt."""
+          requests: list[dict] = (), area: tuple[str, ...] = DEFAULT_AREA, path: str = ":memory:") -> Warehouse:
+    """Load the given rows into a new warehouse of ``area`` (in memory, or a DuckDB file at ``path``)
+    and build every model of sql/order.txt."""
     rekam = _with_lineage(rekam)
     permohonan = _with_lineage(requests)
     penduduk = [r for snap in snapshots for r in snap]
@@ -268,7 +269,7 @@ def build(rekam: list[dict] = (), snapshots: list[list[dict]] = (), files: list[
             f["rows_loaded"] = sum(1 for r in (*rekam, *permohonan) if r["source_file"] == f["source_file"]
                                    and r["file_sha256"] == f["sha256"])
 
-    con = empty_warehouse(area)
+    con = empty_warehouse(area, path)
     for feed in FEEDS.values():
         _insert(con, feed.table, landing[feed.kind], LANDING_SCHEMAS[feed.kind])
     _insert(con, "audit.file_loads", files, FILE_SCHEMA)

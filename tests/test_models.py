@@ -289,6 +289,31 @@ def test_first_recordings_at_the_same_instant_are_ordered_by_file_then_line():
                                                                                      ("P2", A, "SEKOLAH")]
 
 
+
+def test_a_pseudonym_is_stored_uncompressed_and_the_first_recordings_are_the_models_rows(tmp_path):
+    """Issue 19 (seventh pass): DuckDB's compression analysis of 64 random hex digits cost more than
+    writing them, so every person_id column is declared uncompressed (sql/schema.sql; the model
+    runner for a model that outputs one). The model's table keeps the columns and rows its SELECT
+    gives, as `create table ... as` would."""
+    import hashlib
+
+    people = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    wh = build([rec(person=p, desa=A if i % 2 else B, at=f"2025-01-0{1 + i % 3} 08:00:00", umur=17 + i % 50,
+                    line=2 + i) for i, p in enumerate(people)], path=str(tmp_path / "w.duckdb"))
+    wh.con.execute("checkpoint")
+    for table in ("landing.rekam", "core.first_recording"):
+        kinds = {c for (c,) in wh.con.execute(
+            f"""select distinct compression from pragma_storage_info('{table}')
+                where column_name = 'person_id' and segment_type = 'VARCHAR'""").fetchall()}
+        assert kinds == {"Uncompressed"}, (table, kinds)
+    sql = (SQL_DIR / "core" / "first_recording.sql").read_text(encoding="utf-8")
+    wh.con.execute("create table core.build_persons (person_id varchar)")   # as during a (full) build
+    assert wh.con.execute("select rebuild_all from core.build_scope").fetchall() == [(True,)]
+    assert wh.con.execute("describe core.first_recording").fetchall() == wh.con.execute(f"describe {sql}").fetchall()
+    assert sorted(wh.con.execute("select * from core.first_recording").fetchall()) == sorted(
+        wh.con.execute(sql).fetchall())
+    assert wh.con.execute("select count(*) from core.first_recording").fetchone() == (3000,)
+
 # --- core: date spine and cumulative --------------------------------------------------------------
 
 def test_the_range_runs_from_the_earliest_to_the_latest_loaded_log_date():

@@ -381,6 +381,28 @@ def _write_full_scope(con: duckdb.DuckDBPyConnection) -> None:
                 [FULL_FIRST_DATE])
 
 
+# A pseudonym is 64 hex digits of a keyed hash: nothing repeats and nothing is ordered, so DuckDB's
+# compression analysis of such a column (dictionary, FSST) costs more than everything else written
+# with it and saves ~40 % of its bytes. Every table that holds person_id stores that column
+# uncompressed (sql/schema.sql for the landing tables; below for a model): a million rows written in
+# 0.46 s instead of 0.72 s, 32 MiB more on disk (issue 19, seventh pass).
+PSEUDONYM_COLUMN = "person_id"
+
+
+def _create_person_table(con: duckdb.DuckDBPyConnection, relation: str, sql: str) -> None:
+    """``create or replace table <relation> as <sql>``, with the model's person_id column (if its
+    output has one) declared ``using compression uncompressed``: the columns are the query's own
+    (name and type, as DESCRIBE gives them), then the rows are inserted."""
+    columns = con.execute(f"describe\n{sql}").fetchall()
+    if not any(c[0] == PSEUDONYM_COLUMN for c in columns):
+        con.execute(f"create or replace table {relation} as\n{sql}")
+        return
+    ddl = ", ".join(f'"{name}" {type_}' + (" using compression uncompressed" if name == PSEUDONYM_COLUMN else "")
+                    for name, type_, *_ in columns)
+    con.execute(f"create or replace table {relation} ({ddl})")
+    con.execute(f"insert into {relation}\n{sql}")
+
+
 def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id: str | None = None,
                  full: bool = False) -> list[str]:
     """(Re)build every model in order, in one transaction, after the calendar (write_calendar).
@@ -411,6 +433,8 @@ def build_models(con: duckdb.DuckDBPyConnection, key: str | None = None, run_id:
                     con.execute(f"delete from {m.relation} where {m.incremental} >= ?", [scope.first_date])
                     sql = f"select * from (\n{sql}\n) where {m.incremental} >= (select first_date from core.build_scope)"
                 con.execute(f"insert into {m.relation}\n{sql}")
+            elif m.kind == "table" and PSEUDONYM_COLUMN in sql:
+                _create_person_table(con, m.relation, sql)
             else:
                 con.execute(f"create or replace {m.kind} {m.relation} as\n{sql}")
             built.append(m.relation)
