@@ -34,7 +34,7 @@ from typing import NamedTuple
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".uploading", ".filepart")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-CHUNK = 1 << 20
+CHUNK = 1 << 20   # the smallest read: a file's first read asks for all of it (its size from fstat, + 1)
 
 
 def ignored(name: str) -> bool:
@@ -332,7 +332,9 @@ def _read_open(fd: int, max_bytes: int, keep: bool) -> Fetched:
     bound = max(0, max_bytes) + 1
     try:
         while total < bound:
-            want = min(CHUNK, bound - total)
+            # the whole file in one read where it can: one bytes object, kept as it is (b"".join of one
+            # item is that item), not a list of 1 MiB chunks copied again into one (issue 19)
+            want = min(max(CHUNK, st.st_size + 1 - total), bound - total)
             chunk = os.read(fd, want)
             if not chunk:
                 break
