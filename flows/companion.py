@@ -190,6 +190,11 @@ class _Child:
                 c.close()
             except OSError:
                 pass
+        if not self.served:
+            # no job was ever asked of it (a command that stopped on a bad argument or setting, or
+            # had nothing to validate): it may still be importing and would see the end of its
+            # pipe only after that, so it is ended now instead of waited for
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=5)   # it ends on end-of-file
         except subprocess.TimeoutExpired:

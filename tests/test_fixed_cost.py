@@ -128,6 +128,38 @@ def test_the_companion_ends_with_the_command_however_it_ends():
     assert not _alive(child), "the companion process outlived its command"
 
 
+
+def test_a_loading_command_starts_its_companion_before_it_imports_or_reads_anything_large(tmp_path):
+    """The companion starts as soon as the arguments are parsed: importing the command line loads
+    neither DuckDB, Polars nor Prefect, and a run that then stops on a setting (no data directory)
+    had started it already; it ends with the command."""
+    code = ("import sys\nimport flows.cli as cli\n"
+            "print(sorted(m for m in ('duckdb', 'polars', 'prefect') if m in sys.modules))\n"
+            "from flows import companion\n"
+            f"rc = cli.main(['run', '--data-dir', {str(tmp_path / 'missing')!r}])\n"
+            "print(rc, companion.pid() is not None)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    imported, ended = out.stdout.splitlines()
+    assert imported == "[]"
+    assert ended == "1 True", out.stderr
+    assert "does not exist" in out.stderr
+
+
+def test_a_companion_asked_nothing_is_ended_at_stop_and_one_that_served_finishes(companion_process):
+    """stop() ends a companion no job was asked of at once (it may still be importing Great
+    Expectations: a command that stopped on a bad argument does not wait for that), and lets one
+    that served end by itself on end-of-file."""
+    child = companion._child
+    companion.stop()
+    assert child.proc.returncode == -signal.SIGTERM
+    companion.start()
+    child = companion._child
+    assert companion.call("validate", validate.REKAM_SUITE, pl.DataFrame({c: [""] for c in validate.REKAM_GX_COLUMNS})
+                          .with_columns(pl.lit(0, pl.Int64).alias("umur"), pl.lit(0, pl.Int32).alias("dup_seq")),
+                          350_000, None).raised is None
+    companion.stop()
+    assert child.proc.returncode == 0
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
