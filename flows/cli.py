@@ -155,7 +155,8 @@ LOADING = ("run", "backfill", "demo")
 
 
 def _start_companion() -> None:
-    """Start the companion process (flows/companion.py) as soon as the arguments are parsed, before
+    """Start the companion process (flows/companion.py: Great Expectations imported there while this
+    process imports Prefect and starts the flow run) as soon as the arguments are parsed, before
     this process imports anything large or reads its settings: a loading run waits for it at its
     first validation (it imports Great Expectations, ~1.5 s), so every 0.1 s before its start is
     0.1 s on a small run (issue 19, FIX). A command that then stops on a bad argument or setting
@@ -308,15 +309,10 @@ def _freeze_imports() -> None:
 
 
 def _loading_pipeline(args, settings=None):
-    """The pipeline module for a loading command, its companion process started first
-    (flows/companion.py: Great Expectations imported there while this process imports Prefect and
-    starts the flow run; not with --dask, whose workers validate in their own processes). With the
+    """The pipeline module for a loading command (its companion process is running already:
+    ``_start_companion``, not with --dask, whose workers validate in their own processes). With the
     command's ``settings`` (run, backfill: the landing zone is as the command found it), the
     listing of the landing zone begins too (flows.ingest.landing.walk_early), for the run to take."""
-    if not getattr(args, "dask", None):
-        from flows import companion
-
-        companion.start()
     import gc
 
     collecting = gc.isenabled()

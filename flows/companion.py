@@ -191,9 +191,9 @@ class _Child:
             except OSError:
                 pass
         if not self.served:
-            # no job was ever asked of it (a command that stopped on a bad argument or setting, or
-            # had nothing to validate): it may still be importing and would see the end of its
-            # pipe only after that, so it is ended now instead of waited for
+            # it never answered a job (a command that stopped on a bad argument or setting, or had
+            # nothing for it): it may still be importing and would see the end of its pipe only
+            # after that, so it is ended now instead of waited for
             self.proc.terminate()
         try:
             self.proc.wait(timeout=5)   # it ends on end-of-file
