@@ -128,7 +128,6 @@ def test_the_companion_ends_with_the_command_however_it_ends():
     assert not _alive(child), "the companion process outlived its command"
 
 
-
 def test_a_loading_command_starts_its_companion_before_it_imports_or_reads_anything_large(tmp_path):
     """The companion starts as soon as the arguments are parsed: importing the command line loads
     neither DuckDB, Polars nor Prefect, and a run that then stops on a setting (no data directory)
@@ -156,9 +155,10 @@ def test_a_companion_asked_nothing_is_ended_at_stop_and_one_that_served_finishes
     child = companion._child
     assert companion.call("validate", validate.REKAM_SUITE, pl.DataFrame({c: [""] for c in validate.REKAM_GX_COLUMNS})
                           .with_columns(pl.lit(0, pl.Int64).alias("umur"), pl.lit(0, pl.Int32).alias("dup_seq")),
-                          350_000, None).raised is None
+                          validate.DEFAULT_SLICE_ROWS, None).raised is None
     companion.stop()
     assert child.proc.returncode == 0
+
 
 def _alive(pid: int) -> bool:
     try:

@@ -289,7 +289,6 @@ def test_first_recordings_at_the_same_instant_are_ordered_by_file_then_line():
                                                                                      ("P2", A, "SEKOLAH")]
 
 
-
 def test_a_pseudonym_is_stored_uncompressed_and_the_first_recordings_are_the_models_rows(tmp_path):
     """Issue 19 (seventh pass): DuckDB's compression analysis of 64 random hex digits cost more than
     writing them, so every person_id column is declared uncompressed (sql/schema.sql; the model
@@ -313,6 +312,7 @@ def test_a_pseudonym_is_stored_uncompressed_and_the_first_recordings_are_the_mod
     assert sorted(wh.con.execute("select * from core.first_recording").fetchall()) == sorted(
         wh.con.execute(sql).fetchall())
     assert wh.con.execute("select count(*) from core.first_recording").fetchone() == (3000,)
+
 
 # --- core: date spine and cumulative --------------------------------------------------------------
 

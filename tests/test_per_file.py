@@ -177,7 +177,6 @@ def test_files_of_one_folder_open_the_folder_once_per_batch_and_a_small_file_is_
     assert len(reads) == len(names)                                      # one read a file: the short read at its size
 
 
-
 def test_a_file_larger_than_a_chunk_is_read_in_one_call_into_one_bytes_object(tmp_path, monkeypatch):
     """Issue 19: a file's first read asks for all of it (its size + 1), so a large log is one bytes
     object, not chunks copied again into one."""
@@ -190,6 +189,7 @@ def test_a_file_larger_than_a_chunk_is_read_in_one_call_into_one_bytes_object(tm
         got = zone.read("rekam/2025-01-01/16.09.01.csv", 1 << 20)
     assert got.data == data and got.sha256 == hashlib.sha256(data).hexdigest()
     assert len(reads) == 1
+
 
 def test_a_folder_swapped_for_a_link_between_batches_is_refused_and_no_descriptor_outlives_a_batch(tmp_path):
     raw = tmp_path / "raw"
