@@ -501,6 +501,7 @@ def test_the_grid_is_the_markup_of_a_template_loop_over_every_cell_with_every_va
     ]
     off = {first + timedelta(days=d): (None if d % 3 else f"{FETCHES} {HOSTILE}") for d in range(0, days, 4)}
     rows[0]["rows_loaded"], rows[1]["rows_quarantined"] = True, 2.5  # shown as fmt_int shows them
+    rows[2]["rows_loaded"] = [1]   # a value that cannot be a key: its cell is worked out alone
     chart = charts.grid_chart(rows, off)
     by_cell = {(r["nama_kecamatan"] or "", r["tanggal"]): r for r in rows}
     for grid_row in chart.rows:                  # each cell's tip and class as the per-cell code gave them

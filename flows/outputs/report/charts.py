@@ -111,11 +111,21 @@ class TrendChart:
 @dataclass(slots=True)
 class Cell:
     """One kecamatan x day of the grid; `cls` is None for a loaded file on a working day (the CSS
-    default); a day off (mart.kalender) adds the class OFF_CLASS and the holiday's name to the tip."""
+    default); a day off (mart.kalender) adds the class OFF_CLASS and the holiday's name to the tip.
+    The tip is kept in its three parts, each shared by many cells: the date (a column's), the head
+    (the kecamatan's name between a space and ": ", a row's) and the end (the status, the counts
+    and the day off: a few dozen on a page), so that the page escapes each part once, not each of
+    a province year's ~88,000 tips (issue 19)."""
 
     x: float
     cls: str | None
-    tip: str
+    date: str
+    head: str
+    end: str
+
+    @property
+    def tip(self) -> str:
+        return self.date + self.head + self.end
 
 
 @dataclass
@@ -278,14 +288,18 @@ def grid_chart(rows: list[dict], days_off: dict[Any, str | None] | None = None) 
         cells = []
         for x, day, date, off in columns:
             row = cell.get((kode, day))
-            key = (off,) if row is None else _end_key(row, off)
-            end = ends.get(key) if key is not None else None
-            if end is None:
-                made = _cell(x, "", row, off, counts)
-                end = (made.cls, made.tip)
-                if key is not None:
-                    ends[key] = end
-            cells.append(Cell(x, end[0], date + head + end[1]))
+            if row is None:
+                key: tuple = (off,)
+            else:   # with the counts' types: True and 1, or 2 and 2.0, are shown differently
+                status, loaded, quarantined = row["status"], row["rows_loaded"], row["rows_quarantined"]
+                key = (status, type(status), loaded, type(loaded), quarantined, type(quarantined), off)
+            try:
+                end = ends[key]
+            except KeyError:
+                end = ends[key] = _cell_end(row, off, counts)
+            except TypeError:   # a value that cannot be a key: worked out for this cell alone
+                end = _cell_end(row, off, counts)
+            cells.append(Cell(x, end[0], date, head, end[1]))
         chart.rows.append(GridRow(name=name, y=y, text_y=y + ch - 4, cells=cells))
     step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10**9) if s * cw >= 14)
     chart.date_labels = [DateLabel(x=label_w + (i + 0.5) * cw + 4, label=fmt_date(days[i]), off=days[i] in days_off)
@@ -301,34 +315,22 @@ def day_off_label(day: Any, name: str | None) -> str:
     return f"hari libur: {WEEKEND_NAMES.get(weekday.isoweekday(), 'akhir pekan') if weekday else 'akhir pekan'}"
 
 
-def _cell(x: float, head: str, row: dict | None, off: str | None, counts: dict[Any, str]) -> Cell:
-    """``head``: the tip's date and kecamatan name; ``off``: the day off's label, None for a working
-    day; ``counts``: fmt_int of the counts seen so far (the same few values on every row)."""
+def _cell_end(row: dict | None, off: str | None, counts: dict[Any, str]) -> tuple[str | None, str]:
+    """A cell's class and the end of its tip (after its date and " NAME: "). ``off``: the day off's
+    label, None for a working day; ``counts``: fmt_int of the counts seen so far (the same few values
+    on every row)."""
     if row is None:
-        cls, tip = UNKNOWN_STATUS[0], head + UNKNOWN_STATUS[1]
+        cls, tip = UNKNOWN_STATUS[0], UNKNOWN_STATUS[1]
     else:
         status = row["status"]
         cls, lab = STATUSES.get(status, UNKNOWN_STATUS)[:2]
-        tip = head + (lab if status in STATUSES else str(status))
+        tip = lab if status in STATUSES else str(status)
         loaded, quarantined = row["rows_loaded"], row["rows_quarantined"]
         if status != "missing" and (loaded is not None or quarantined is not None):
             tip += f", {_counted(loaded, counts)} baris, {_counted(quarantined, counts)} karantina"
     if off is not None:
-        return Cell(x=x, cls=OFF_CLASS if cls == LOADED_CLASS else f"{cls} {OFF_CLASS}", tip=tip + off)
-    return Cell(x=x, cls=None if cls == LOADED_CLASS else cls, tip=tip)
-
-
-def _end_key(row: dict, off: str | None) -> tuple | None:
-    """What a cell's class and tip end depend on (``_cell``): its status, its counts (with their
-    types: True and 1, or 2 and 2.0, are shown differently) and its day off; None when one of them
-    cannot be a key."""
-    status, loaded, quarantined = row["status"], row["rows_loaded"], row["rows_quarantined"]
-    key = (status, type(status), loaded, type(loaded), quarantined, type(quarantined), off)
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
+        return (OFF_CLASS if cls == LOADED_CLASS else f"{cls} {OFF_CLASS}"), tip + off
+    return (None if cls == LOADED_CLASS else cls), tip
 
 
 def _counted(value: Any, counts: dict[Any, str]) -> str:

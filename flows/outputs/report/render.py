@@ -78,17 +78,31 @@ def _cell_markup(cls: str | None, cell_w: str, cell_h: int) -> tuple[str, str, s
     return before_x, between, after_tip
 
 
+@lru_cache(maxsize=8192)
+def _escaped(text: str) -> str:
+    """``html.escape`` of a part of a tooltip (a date, a kecamatan's head, a tip's end: the same few
+    hundred on every page). Escaping works character by character, so the parts escaped one by one and
+    joined are the whole text escaped; `harden` is applied to the joined text (a `://` may span parts)."""
+    return html.escape(text, quote=True)
+
+
+@lru_cache(maxsize=8192)
+def _coord_markup(x: float) -> str:
+    """A coordinate as `escape_value` writes it (the grid's columns: the same on every row and page)."""
+    return str(escape_value(fmt_coord(x)))
+
+
 def grid_cells(cells: Sequence[Cell], chart: GridChart) -> Markup:
     """The filter that writes a row of the completeness grid: the markup of grid_cell.svg.j2 once per
-    cell, as a template loop would give it, each value escaped by `escape_value` (the x of each column
-    and the markup of each class once per row, not once per cell)."""
-    cell_w, xs, out = fmt_coord(chart.cell_w), {}, []
+    cell, as a template loop would give it, each value escaped by `escape_value` (a column's x, the
+    markup of each class and the escaped parts of the tips once, not once per cell)."""
+    cell_w, markup, out = fmt_coord(chart.cell_w), {}, []
     for cell in cells:
-        before_x, between, after_tip = _cell_markup(cell.cls or None, cell_w, chart.cell_h)
-        x = xs.get(cell.x)
-        if x is None:
-            x = xs[cell.x] = str(escape_value(fmt_coord(cell.x)))
-        out += (before_x, x, between, harden(html.escape(cell.tip, quote=True)), after_tip)
+        parts = markup.get(cell.cls)
+        if parts is None:
+            parts = markup[cell.cls] = _cell_markup(cell.cls or None, cell_w, chart.cell_h)
+        out += (parts[0], _coord_markup(cell.x), parts[1],
+                harden(_escaped(cell.date) + _escaped(cell.head) + _escaped(cell.end)), parts[2])
     return Markup("".join(out))
 
 
