@@ -222,7 +222,7 @@ class Warehouse:
 def empty_warehouse(area: tuple[str, ...] = DEFAULT_AREA, path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB (or a file at ``path``) with the tables of sql/schema.sql and the region list of ``area``."""
     con = duckdb.connect(path, config={"autoinstall_known_extensions": False,
-                                             "autoload_known_extensions": False})
+                                       "autoload_known_extensions": False})
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     load_reference(con, area)
     return con
